@@ -1,0 +1,246 @@
+/**
+ * One configuration schema with defaults, read from `<dataDir>/config.json` and the environment
+ * (`STORJ_<KEY>`, e.g. STORJ_DATA_DIR, STORJ_LISTEN, STORJ_ESPLORA_URL), checked once at start with an
+ * error that names the bad key and where it came from, then frozen (CONVENTIONS habit 7).
+ * Precedence: defaults < config file < environment < explicit overrides (CLI flags, tests).
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { AgentError } from '../errors/index.ts';
+
+export type Network = 'mainnet' | 'testnet' | 'regtest';
+
+export interface Config {
+  /** Which Bitcoin network the agent runs on; `regtest` with no esploraUrl runs the embedded devnet. */
+  readonly network: Network;
+  /** Where the database, blobs, wallet and config file live. */
+  readonly dataDir: string;
+  /** host:port the HTTP server listens on (port 0 picks a free one). */
+  readonly listen: { readonly host: string; readonly port: number };
+  /** Public base URL used in links; defaults to http://<listen>. */
+  readonly publicUrl: string;
+  /** Esplora API base URL (mempool.space, electrs); empty on regtest means the embedded devnet. */
+  readonly esploraUrl: string;
+  /** Regtest only: the devnet's control URL (pay, mine), when the chain is a devnet started elsewhere (tests). */
+  readonly devControlUrl: string;
+  /** Timeout for one chain backend request. */
+  readonly chainTimeoutMs: number;
+  /** Bearer token for the operator endpoints; a secret, never logged. */
+  readonly adminToken: string;
+  /** Confirmations an upload payment needs before the upload may proceed. */
+  readonly confirmations: number;
+  /** Payments up to this many satoshis may count at 0 confirmations. */
+  readonly zeroConfMaxSat: bigint;
+  /** Monthly hosting cost in satoshis, the base of pricing. */
+  readonly hostingCostSatPerMonth: bigint;
+  /** Usable storage capacity in bytes. */
+  readonly capacityBytes: bigint;
+  /** Target utilisation of the capacity, in basis points (7000 = 70%). */
+  readonly targetUtilisationBps: bigint;
+  /** Margin over cost, in basis points (2000 = 20%). */
+  readonly marginBps: bigint;
+  /** Bandwidth cost per GiB sent, in satoshis. */
+  readonly bandwidthCostSatPerGib: bigint;
+  /** How long a quote's price is honoured. */
+  readonly quoteTtlSeconds: number;
+  /** How long a file may stay frozen (negative balance) before it is deleted. */
+  readonly graceSeconds: number;
+  /** Largest file accepted, in bytes. */
+  readonly maxFileSize: number;
+  /** Spend policy: largest single payment the wallet makes, in satoshis. */
+  readonly spendPerTxMaxSat: bigint;
+  /** Spend policy: most the wallet pays out in any rolling 24 hours, in satoshis. */
+  readonly spendPerDayMaxSat: bigint;
+}
+
+type Source = 'default' | 'file' | 'env' | 'override';
+interface Field<T> {
+  default: (partial: Record<string, unknown>) => T;
+  parse: (raw: unknown) => T;
+  doc: string;
+}
+
+class Invalid extends Error {}
+
+const int = (min: number, max: number) => (raw: unknown): number => {
+  const n = typeof raw === 'string' && /^-?[0-9]+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw new Invalid('must be an integer');
+  if (n < min || n > max) throw new Invalid(`must be between ${min} and ${max}`);
+  return n;
+};
+const sat = (min: bigint, max: bigint) => (raw: unknown): bigint => {
+  let v: bigint;
+  if (typeof raw === 'bigint') v = raw;
+  else if (typeof raw === 'number' && Number.isSafeInteger(raw)) v = BigInt(raw);
+  else if (typeof raw === 'string' && /^[0-9]+$/.test(raw.trim())) v = BigInt(raw.trim());
+  else throw new Invalid('must be a non-negative integer (satoshis, bytes or basis points)');
+  if (v < min || v > max) throw new Invalid(`must be between ${min} and ${max}`);
+  return v;
+};
+const str = (check?: (s: string) => string | undefined) => (raw: unknown): string => {
+  if (typeof raw !== 'string') throw new Invalid('must be a string');
+  const problem = check?.(raw);
+  if (problem) throw new Invalid(problem);
+  return raw;
+};
+const url = (allowEmpty: boolean) => str((s) => {
+  if (s === '' && allowEmpty) return undefined;
+  try {
+    const u = new URL(s);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'must be an http(s) URL';
+  } catch {
+    return 'must be an http(s) URL';
+  }
+  return undefined;
+});
+
+const GiB = 1024n ** 3n;
+
+const FIELDS: { [K in keyof Config]: Field<Config[K]> } = {
+  network: {
+    default: () => 'regtest',
+    parse: (raw) => {
+      if (raw === 'mainnet' || raw === 'testnet' || raw === 'regtest') return raw;
+      if (raw === 'bitcoin') return 'mainnet';
+      throw new Invalid('must be one of mainnet, testnet, regtest');
+    },
+    doc: 'mainnet | testnet | regtest',
+  },
+  dataDir: { default: () => join(homedir(), '.storj-agent'), parse: (raw) => resolve(str((s) => (s ? undefined : 'must not be empty'))(raw)), doc: 'data directory' },
+  listen: {
+    default: () => ({ host: '127.0.0.1', port: 8420 }),
+    parse: (raw) => {
+      if (typeof raw !== 'string') throw new Invalid('must be a host:port string');
+      const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(raw.trim());
+      if (!m) throw new Invalid('must be host:port, e.g. 127.0.0.1:8420');
+      const port = Number(m[2]);
+      if (port > 65535) throw new Invalid('port must be at most 65535');
+      return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port };
+    },
+    doc: 'host:port',
+  },
+  publicUrl: {
+    default: (p) => {
+      const l = p.listen as Config['listen'];
+      const host = l.host === '0.0.0.0' || l.host === '::' ? '127.0.0.1' : l.host.includes(':') ? `[${l.host}]` : l.host;
+      return `http://${host}:${l.port}`;
+    },
+    parse: (raw) => url(false)(raw).replace(/\/+$/, ''),
+    doc: 'public base URL',
+  },
+  esploraUrl: { default: () => '', parse: (raw) => url(true)(raw).replace(/\/+$/, ''), doc: 'Esplora API base URL' },
+  devControlUrl: { default: () => '', parse: (raw) => url(true)(raw).replace(/\/+$/, ''), doc: 'devnet control URL (regtest)' },
+  chainTimeoutMs: { default: () => 15_000, parse: int(100, 600_000), doc: 'chain request timeout (ms)' },
+  adminToken: {
+    default: () => '',
+    parse: str((s) => (s === '' || s.length >= 16 ? undefined : 'must be at least 16 characters')),
+    doc: 'operator bearer token (secret)',
+  },
+  confirmations: { default: () => 1, parse: int(0, 100), doc: 'confirmations required' },
+  zeroConfMaxSat: { default: () => 50_000n, parse: sat(0n, 21_000_000n * 100_000_000n), doc: 'largest 0-conf payment (sat)' },
+  // A small VPS (~$6/month) at ~100k USD/BTC is ~6,000 sat/month; the defaults are a plausible starting point, and the
+  // scheduled pricing job recomputes prices from whatever the operator sets.
+  hostingCostSatPerMonth: { default: () => 6_000n, parse: sat(0n, 10n ** 15n), doc: 'hosting cost (sat/month)' },
+  capacityBytes: { default: () => 100n * GiB, parse: sat(1n, 10n ** 18n), doc: 'usable capacity (bytes)' },
+  targetUtilisationBps: { default: () => 7_000n, parse: sat(1n, 10_000n), doc: 'target utilisation (bps)' },
+  marginBps: { default: () => 2_000n, parse: sat(0n, 1_000_000n), doc: 'margin (bps)' },
+  bandwidthCostSatPerGib: { default: () => 10n, parse: sat(0n, 10n ** 12n), doc: 'bandwidth cost (sat/GiB)' },
+  quoteTtlSeconds: { default: () => 3_600, parse: int(60, 30 * 86_400), doc: 'quote lifetime (s)' },
+  graceSeconds: { default: () => 7 * 86_400, parse: int(0, 365 * 86_400), doc: 'grace before deletion (s)' },
+  maxFileSize: { default: () => 4 * 1024 ** 3, parse: int(1, Number.MAX_SAFE_INTEGER), doc: 'largest file (bytes)' },
+  spendPerTxMaxSat: { default: () => 1_000_000n, parse: sat(0n, 21_000_000n * 100_000_000n), doc: 'per-transaction spend cap (sat)' },
+  spendPerDayMaxSat: { default: () => 5_000_000n, parse: sat(0n, 21_000_000n * 100_000_000n), doc: 'rolling 24 h spend cap (sat)' },
+};
+
+/** The keys a config file or the environment may set, in schema order. */
+export const CONFIG_KEYS = Object.keys(FIELDS) as Array<keyof Config>;
+
+/** `dataDir` -> `STORJ_DATA_DIR`. */
+export function envName(key: string): string {
+  return `STORJ_${key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Values that win over everything (CLI flags, tests). */
+  overrides?: Partial<Record<keyof Config, unknown>>;
+  /** Read `<dataDir>/config.json` (default true). */
+  readFile?: boolean;
+}
+
+/**
+ * Builds the frozen configuration.
+ * @throws AgentError CONFIG_INVALID naming the key, its source and what is wrong; unknown keys in the file are errors too.
+ */
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const overrides = opts.overrides ?? {};
+  const raw: Record<string, { value: unknown; source: Source }> = {};
+  const put = (key: string, value: unknown, source: Source) => {
+    if (value !== undefined) raw[key] = { value, source };
+  };
+  // dataDir first: it says where the file is.
+  put('dataDir', env[envName('dataDir')], 'env');
+  put('dataDir', overrides.dataDir, 'override');
+  const out: Record<string, unknown> = {};
+  const parseKey = (key: keyof Config) => {
+    const field = FIELDS[key] as Field<unknown>;
+    const r = raw[key];
+    if (!r) {
+      out[key] = field.default(out);
+      return;
+    }
+    try {
+      out[key] = field.parse(typeof r.value === 'string' && r.source === 'env' ? r.value.trim() : r.value);
+    } catch (e) {
+      const where = r.source === 'env' ? ` (from ${envName(key)})` : r.source === 'file' ? ' (from config.json)' : '';
+      throw new AgentError('CONFIG_INVALID', `config key "${key}"${where} ${e instanceof Invalid ? e.message : 'is invalid'}`, { key });
+    }
+  };
+  parseKey('dataDir');
+  const dataDir = out.dataDir as string;
+  const file = join(dataDir, 'config.json');
+  if (opts.readFile !== false && existsSync(file)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      throw new AgentError('CONFIG_INVALID', `config file ${file} is not valid JSON`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new AgentError('CONFIG_INVALID', `config file ${file} must hold a JSON object`);
+    }
+    for (const [k, v] of Object.entries(parsed)) {
+      if (!(k in FIELDS)) throw new AgentError('CONFIG_INVALID', `config key "${k}" (from config.json) is not a known setting`, { key: k });
+      if (k !== 'dataDir') put(k, v, 'file');
+    }
+  }
+  for (const key of CONFIG_KEYS) {
+    if (key === 'dataDir') continue;
+    put(key, env[envName(key)], 'env');
+    put(key, overrides[key], 'override');
+  }
+  for (const key of CONFIG_KEYS) if (key !== 'dataDir') parseKey(key);
+  if (out.network !== 'regtest' && out.esploraUrl === '') {
+    throw new AgentError('CONFIG_INVALID', `config key "esploraUrl" must be set on ${String(out.network)} (only regtest has an embedded chain)`, { key: 'esploraUrl' });
+  }
+  const listen = out.listen as { host: string; port: number };
+  out.listen = Object.freeze({ ...listen });
+  return Object.freeze(out) as unknown as Config;
+}
+
+/** A config as JSON for display: secrets masked, bigints as strings. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    const v = config[key];
+    out[key] = key === 'adminToken' ? (v ? '(set)' : '(unset)') : typeof v === 'bigint' ? v.toString() : v;
+  }
+  return out;
+}
+
+/** One line per setting with its environment variable, for `storj config --help` and the README. */
+export function configDocs(): Array<{ key: string; env: string; doc: string }> {
+  return CONFIG_KEYS.map((key) => ({ key, env: envName(key), doc: FIELDS[key].doc }));
+}

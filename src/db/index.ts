@@ -1,0 +1,63 @@
+/**
+ * The database: better-sqlite3 (synchronous, so a ledger write is one transaction with no await inside,
+ * CONVENTIONS habit 8), WAL with synchronous=FULL because money is involved, foreign keys on, and
+ * safe integers so every INTEGER comes back as a bigint and no amount is ever a float.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { MIGRATIONS, type Migration } from './migrations.ts';
+
+export type Db = Database.Database;
+export { MIGRATIONS, type Migration };
+
+export interface OpenOptions {
+  /** Apply migrations up to this version only (tests of upgrades); default: all. */
+  upTo?: number;
+  readonly?: boolean;
+}
+
+/**
+ * Opens (creating if needed) the database at `path` (':memory:' for a throwaway one) and migrates it.
+ * @throws Error when a migration fails (that migration is rolled back; earlier ones stay) or the file is
+ * newer than this code knows.
+ */
+export function openDb(path: string, opts: OpenOptions = {}): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { readonly: opts.readonly ?? false });
+  db.defaultSafeIntegers(true);
+  if (!opts.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    // A second process (the CLI beside a running agent) waits for the writer instead of failing.
+    db.pragma('busy_timeout = 5000');
+  }
+  db.pragma('foreign_keys = ON');
+  if (!opts.readonly) migrate(db, opts.upTo);
+  return db;
+}
+
+/** The schema version of an open database. */
+export function schemaVersion(db: Db): number {
+  return Number(db.pragma('user_version', { simple: true }));
+}
+
+/**
+ * Applies every migration above the database's version, each in its own transaction together with the
+ * version bump, so a crash leaves the database at a whole version.
+ */
+export function migrate(db: Db, upTo = MIGRATIONS.length): number {
+  const current = schemaVersion(db);
+  const latest = MIGRATIONS.length;
+  if (current > latest) {
+    throw new Error(`database schema version ${current} is newer than this agent (${latest}); upgrade the agent`);
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= current || m.version > upTo) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+  return schemaVersion(db);
+}

@@ -1,0 +1,170 @@
+/**
+ * Numbered migrations, applied in order, each inside one transaction, at start (src/db/index.ts).
+ * The database's `user_version` is the number of the last one applied. Never edit a migration that has
+ * shipped: add a new one. Amounts are INTEGER satoshis/millisatoshis (read back as bigint); times are
+ * INTEGER unix milliseconds.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'foundation: meta, wallet address book, spend log',
+    sql: `
+      CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) WITHOUT ROWID;
+
+      -- Every address the wallet has handed out. The script index lets the payment watcher match each
+      -- output of a block against all our addresses with one indexed lookup, whatever their number.
+      CREATE TABLE wallet_addresses (
+        chain INTEGER NOT NULL CHECK (chain IN (0, 1)),
+        idx INTEGER NOT NULL CHECK (idx >= 0),
+        address TEXT NOT NULL UNIQUE,
+        script BLOB NOT NULL UNIQUE,
+        purpose TEXT NOT NULL CHECK (purpose IN ('receive', 'change', 'upload', 'proposal')),
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (chain, idx)
+      ) WITHOUT ROWID;
+
+      -- What the wallet has paid out, for the rolling per-day spend cap.
+      CREATE TABLE wallet_spends (
+        txid TEXT PRIMARY KEY,
+        amount_sat INTEGER NOT NULL CHECK (amount_sat >= 0),
+        at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX wallet_spends_at ON wallet_spends (at);
+    `,
+  },
+  {
+    version: 2,
+    name: 'scheduler: job runs',
+    sql: `
+      CREATE TABLE job_runs (
+        id INTEGER PRIMARY KEY,
+        job TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        outcome TEXT NOT NULL CHECK (outcome IN ('running', 'ok', 'failed', 'skipped')),
+        detail TEXT
+      );
+      CREATE INDEX job_runs_job ON job_runs (job, id);
+    `,
+  },
+  {
+    version: 3,
+    name: 'payment watcher: processed blocks and payments to our addresses',
+    sql: `
+      -- The blocks the watcher has processed, recent ones only (it prunes), to find the fork point of a reorg.
+      CREATE TABLE chain_blocks (
+        height INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        prev_hash TEXT NOT NULL,
+        processed_at INTEGER NOT NULL
+      );
+
+      -- Every output paying one of our addresses, keyed by outpoint so it is recorded (and credited) once.
+      -- state: mempool (seen unconfirmed), confirmed (in a block of the best chain), reversed (left the chain
+      -- and the mempool: a double spend). counted: the confirmation policy accepted it and the sink credited it.
+      CREATE TABLE payments (
+        txid TEXT NOT NULL,
+        vout INTEGER NOT NULL CHECK (vout >= 0),
+        address TEXT NOT NULL REFERENCES wallet_addresses (address),
+        value_sat INTEGER NOT NULL CHECK (value_sat >= 0),
+        state TEXT NOT NULL CHECK (state IN ('mempool', 'confirmed', 'reversed')),
+        block_height INTEGER,
+        block_hash TEXT,
+        counted INTEGER NOT NULL DEFAULT 0 CHECK (counted IN (0, 1)),
+        spent_by TEXT,
+        first_seen_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (txid, vout)
+      ) WITHOUT ROWID;
+      CREATE INDEX payments_address ON payments (address);
+      CREATE INDEX payments_block ON payments (block_height) WHERE block_height IS NOT NULL;
+      CREATE INDEX payments_pending ON payments (state, counted) WHERE counted = 0 OR state = 'mempool';
+    `,
+  },
+  {
+    version: 4,
+    name: 'hosting: prices, files with their balances, uploads, ledger, downloads',
+    sql: `
+      -- Price sets, recomputed by the pricing job; a quote keeps the one it was made with until it expires.
+      CREATE TABLE price_sets (
+        id INTEGER PRIMARY KEY,
+        computed_at INTEGER NOT NULL,
+        storage_msat_per_gib_day INTEGER NOT NULL CHECK (storage_msat_per_gib_day >= 0),
+        egress_msat_per_gib INTEGER NOT NULL CHECK (egress_msat_per_gib >= 0),
+        minimum_deposit_sat INTEGER NOT NULL CHECK (minimum_deposit_sat >= 0),
+        fee_rate_sat_per_kvb INTEGER NOT NULL CHECK (fee_rate_sat_per_kvb >= 0),
+        inputs TEXT NOT NULL
+      );
+
+      -- A file is born with its quote (state 'pending') so that payments to its address have an account to
+      -- land in; it becomes visible ('active') only when its bytes are complete. balance_msat is the running
+      -- sum of its ledger entries, updated in the same transaction as each entry (test/ledger checks the two
+      -- agree); held_msat is egress reserved for downloads in flight.
+      CREATE TABLE files (
+        id TEXT PRIMARY KEY,
+        address TEXT NOT NULL UNIQUE REFERENCES wallet_addresses (address),
+        state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'frozen', 'deleted')),
+        size INTEGER NOT NULL CHECK (size > 0),
+        sha256 TEXT,
+        filename TEXT,
+        content_type TEXT,
+        balance_msat INTEGER NOT NULL DEFAULT 0,
+        held_msat INTEGER NOT NULL DEFAULT 0 CHECK (held_msat >= 0),
+        charged_until INTEGER,
+        frozen_at INTEGER,
+        deleted_at INTEGER,
+        created_at INTEGER NOT NULL,
+        completed_at INTEGER,
+        CHECK ((state = 'pending') = (sha256 IS NULL))
+      );
+      CREATE INDEX files_sweep ON files (state, charged_until) WHERE state IN ('active', 'frozen');
+      CREATE INDEX files_sha256 ON files (sha256) WHERE sha256 IS NOT NULL;
+
+      CREATE TABLE uploads (
+        id TEXT PRIMARY KEY,
+        file_id TEXT NOT NULL UNIQUE REFERENCES files (id),
+        token_hash BLOB NOT NULL,
+        days INTEGER NOT NULL CHECK (days > 0),
+        downloads INTEGER NOT NULL CHECK (downloads >= 0),
+        amount_sat INTEGER NOT NULL CHECK (amount_sat > 0),
+        price_set_id INTEGER NOT NULL REFERENCES price_sets (id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX uploads_recent ON uploads (created_at);
+
+      -- The append-only ledger. Payments credit, storage/egress/reversals debit. (file_id, kind, ref) is unique,
+      -- so an outpoint is credited once, a period charged once, a download settled once.
+      CREATE TABLE ledger_entries (
+        id INTEGER PRIMARY KEY,
+        file_id TEXT NOT NULL REFERENCES files (id),
+        kind TEXT NOT NULL CHECK (kind IN ('payment', 'reversal', 'storage', 'egress')),
+        ref TEXT NOT NULL,
+        amount_msat INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        UNIQUE (file_id, kind, ref)
+      );
+
+      -- Downloads in flight hold their cost; settling charges the bytes actually sent.
+      CREATE TABLE downloads (
+        id TEXT PRIMARY KEY,
+        file_id TEXT NOT NULL REFERENCES files (id),
+        held_msat INTEGER NOT NULL CHECK (held_msat >= 0),
+        bytes_requested INTEGER NOT NULL,
+        bytes_sent INTEGER,
+        started_at INTEGER NOT NULL,
+        settled_at INTEGER
+      );
+      CREATE INDEX downloads_open ON downloads (file_id) WHERE settled_at IS NULL;
+    `,
+  },
+];
