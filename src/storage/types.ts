@@ -1,0 +1,83 @@
+import type { Readable } from 'node:stream';
+
+/** A stored blob: its content address and length. */
+export interface BlobInfo {
+  /** sha256 of the content, 64 lowercase hex digits; also the blob's id. */
+  sha256: string;
+  /** Length in bytes. */
+  size: number;
+}
+
+export interface PutOptions {
+  /** The exact number of bytes the body must have (the quoted size). */
+  expectedSize: number;
+  /** Aborting it stops the upload; nothing is kept and `put` rejects with the signal's AbortError. */
+  signal?: AbortSignal;
+  /** Called with the running total of bytes received so far (cumulative, not a delta). */
+  onProgress?: (bytes: number) => void;
+}
+
+/** An inclusive byte range `[start, end]`, as in HTTP `Range: bytes=start-end`. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface BlobUsage {
+  /** Bytes held by complete blobs (not temp files). */
+  usedBytes: bigint;
+  /** Bytes the agent can still write on the filesystem that holds the store. */
+  freeBytes: bigint;
+  /** Size of that filesystem. */
+  totalBytes: bigint;
+}
+
+/**
+ * Content-addressed blob storage. Nothing is visible until it is complete: a blob either exists
+ * whole, under the sha256 of its bytes, or not at all.
+ */
+export interface BlobStore {
+  /**
+   * Streams `source` into the store while hashing it. The body must be exactly
+   * `opts.expectedSize` bytes; a body that runs past it is cut off as soon as it goes over (the
+   * rest is never read). The blob is durable (fsynced) before this resolves. Identical content
+   * already present is reused, so putting the same bytes twice leaves one blob.
+   * @throws AgentError UPLOAD_SIZE_MISMATCH when the body is shorter or longer; nothing is kept.
+   * @throws AgentError STORAGE_FULL when the disk fills up; nothing is kept.
+   * @throws AgentError BAD_REQUEST when `expectedSize` is not a non-negative safe integer.
+   * @throws the signal's AbortError when `opts.signal` aborts; nothing is kept.
+   * @throws the source's own error when the source fails (e.g. the client disconnects); nothing is kept.
+   */
+  put(source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, opts: PutOptions): Promise<BlobInfo>;
+
+  /**
+   * The blob's size, or null when it is not stored.
+   * @throws AgentError BLOB_ID_INVALID when `sha256` is not 64 lowercase hex digits.
+   */
+  stat(sha256: string): Promise<BlobInfo | null>;
+
+  /**
+   * A stream of the blob's bytes `[range.start, range.end]` (inclusive), the whole blob without
+   * a range. The blob stays readable through the stream even if it is deleted meanwhile.
+   * @throws AgentError BLOB_ID_INVALID when `sha256` is not 64 lowercase hex digits.
+   * @throws AgentError BLOB_NOT_FOUND when no such blob is stored.
+   * @throws AgentError BLOB_RANGE_INVALID unless `0 <= start <= end < size` (integers).
+   */
+  open(sha256: string, range?: ByteRange): Promise<Readable>;
+
+  /**
+   * Removes the blob. True when it existed. Readers that already opened it finish normally.
+   * Callers decide when nothing references it any more; the store does not count references.
+   * @throws AgentError BLOB_ID_INVALID when `sha256` is not 64 lowercase hex digits.
+   */
+  delete(sha256: string): Promise<boolean>;
+
+  /**
+   * Removes what uploads interrupted by a crash left behind; meant to be called at start. Uploads
+   * running in this process are left alone. Returns how many leftovers were removed.
+   */
+  recover(): Promise<number>;
+
+  /** Bytes used by blobs (a fuller disk raises the price) and the filesystem's free and total bytes. */
+  usage(): Promise<BlobUsage>;
+}

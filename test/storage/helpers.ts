@@ -1,0 +1,75 @@
+// Byte sources and checks shared by the storage tests. Expected hashes are always computed here,
+// straight from node:crypto, never by asking the store under test.
+import { createHash } from 'node:crypto';
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+
+export function sha256Hex(...parts: Uint8Array[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+}
+
+/** Yields `buf` in slices of `size` bytes (the last may be shorter), a turn of the event loop apart as a socket would. */
+export async function* chunksOf(buf: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < buf.length; i += size) {
+    await setImmediate();
+    yield buf.subarray(i, i + size);
+  }
+}
+
+/** Chunk `i` of a deterministic pattern: a fresh buffer, so nothing downstream can share memory between chunks. */
+export function patternChunk(i: number, size: number): Buffer {
+  return Buffer.alloc(size, createHash('sha256').update(`chunk ${i}`).digest());
+}
+
+export interface Pulled {
+  /** Bytes the consumer has taken from the source so far. */
+  bytes: number;
+  /** True once the generator ran its `finally` (it was closed, not left hanging). */
+  closed: boolean;
+}
+
+/**
+ * `total` bytes of the pattern in `chunkSize` chunks, counting what is pulled into `pulled`.
+ * `delayMs(i)` may slow chunk `i` down, as a slow client would.
+ */
+export async function* patternSource(
+  total: number,
+  chunkSize: number,
+  pulled: Pulled = { bytes: 0, closed: false },
+  delayMs?: (i: number) => number,
+): AsyncGenerator<Uint8Array> {
+  try {
+    for (let i = 0, sent = 0; sent < total; i++) {
+      const n = Math.min(chunkSize, total - sent);
+      const wait = delayMs?.(i) ?? 0;
+      if (wait > 0) await sleep(wait);
+      pulled.bytes += n;
+      sent += n;
+      yield patternChunk(i, n);
+    }
+  } finally {
+    pulled.closed = true;
+  }
+}
+
+/** The sha256 of what `patternSource(total, chunkSize)` yields. */
+export function patternSha256(total: number, chunkSize: number): string {
+  const h = createHash('sha256');
+  for (let i = 0, sent = 0; sent < total; i++) {
+    const n = Math.min(chunkSize, total - sent);
+    h.update(patternChunk(i, n));
+    sent += n;
+  }
+  return h.digest('hex');
+}
+
+/** Reads a stream to the end into one buffer (test blobs are small). */
+export async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array));
+  return Buffer.concat(parts);
+}
