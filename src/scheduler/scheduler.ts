@@ -1,0 +1,406 @@
+/**
+ * The job scheduler: node-cron fires jobs on real time, every run is recorded in `job_runs`, and on devnet
+ * `advance()` runs in virtual time whatever fell due while the clock jumped. Jobs get their time from the
+ * injected Clock, never from the system clock directly.
+ */
+import { createTask, validate as validateCron, type ScheduledTask, type Logger } from 'node-cron';
+import type { Db } from '../db/index.ts';
+import { AgentError } from '../errors/index.ts';
+import { DevClock, type Clock } from './clock.ts';
+
+/** What a job gets when it runs. */
+export interface JobContext {
+  /** The time of this run, from the scheduler's Clock (on devnet: the advanced time). */
+  now: Date;
+  /** Aborted when the scheduler stops; a job passes it to every request and returns (or throws) soon after. */
+  signal: AbortSignal;
+}
+
+/**
+ * A piece of unattended work.
+ *
+ * Contract: every job is idempotent. Running it twice in a row, or late, is harmless: the storage sweep
+ * charges by period ("since last charged"), the payment watcher records each outpoint once, and so on. That
+ * is what lets the scheduler run a job that was due several times over (after downtime, or across a devnet
+ * `advance`) exactly once, rather than once per missed period.
+ */
+export interface Job {
+  /** Unique; letters, digits, '.', '_' and '-' (it appears in `POST /v1/dev/jobs/:name`). */
+  readonly name: string;
+  /** A node-cron expression (5 fields, or 6 with seconds first), read in UTC. */
+  readonly cron: string;
+  /** The period `cron` describes, in whole seconds; used to decide what is due in virtual time and at start. */
+  readonly everySeconds: number;
+  /** Does the work; the string returned is a short detail kept with the run. Throwing marks the run failed. */
+  run(ctx: JobContext): Promise<string | void>;
+}
+
+export type JobOutcome = 'ok' | 'failed' | 'skipped' | 'running';
+
+/** One recorded run of a job. */
+export type JobRun = {
+  job: string;
+  startedAt: Date;
+  finishedAt?: Date;
+  outcome: JobOutcome;
+  detail?: string;
+};
+
+export interface SchedulerOptions {
+  db: Db;
+  clock: Clock;
+  /** Where failures, skips and node-cron's warnings go, one line each; default nowhere. */
+  log?: (line: string) => void;
+  /** Runs kept per job in `job_runs` (default 200); older ones are deleted as new ones are recorded. */
+  keepRuns?: number;
+}
+
+const DEFAULT_KEEP_RUNS = 200;
+/** Long enough for any useful message, short enough that a run table stays readable. */
+const MAX_DETAIL = 500;
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/**
+ * Cron expressions are read in UTC: they are written by the code, not the operator, and a local-time daily job
+ * would be skipped or doubled on the nights daylight saving time changes.
+ */
+const CRON_TIMEZONE = 'Etc/UTC';
+
+interface Entry {
+  readonly job: Job;
+  /** Clock time (ms) when added: the reference for `advance()` until the job has a recorded run. */
+  readonly addedAtMs: number;
+  task: ScheduledTask | undefined;
+}
+
+interface Flight {
+  readonly controller: AbortController;
+  readonly startedAt: Date;
+  done: Promise<JobRun>;
+}
+
+type Statement = ReturnType<Db['prepare']>;
+type RunRow = { job: string; started_at: bigint; finished_at: bigint | null; outcome: JobOutcome; detail: string | null };
+
+/**
+ * Runs jobs on their schedule and records every run.
+ *
+ * Only the process that runs the jobs constructs a Scheduler: construction closes any run left 'running' as
+ * interrupted, which would be wrong for runs of another live process sharing the database.
+ */
+export class Scheduler {
+  readonly #clock: Clock;
+  readonly #log: (line: string) => void;
+  readonly #jobs = new Map<string, Entry>();
+  readonly #flights = new Map<string, Flight>();
+  #state: 'idle' | 'started' | 'stopping' = 'idle';
+  #stopped: Promise<void> | undefined;
+  /** The start-up catch-up, and the catch-up of jobs added after start, run one after another. */
+  #catchUp: Promise<void> = Promise.resolve();
+  /** Advances run one at a time, so a job never sees the clock move under a concurrent advance. */
+  #advancing: Promise<unknown> = Promise.resolve();
+
+  readonly #insert: (job: string, startedAt: bigint, finishedAt: bigint | null, outcome: JobOutcome, detail: string | null) => bigint;
+  readonly #finish: (id: bigint, job: string, finishedAt: bigint, outcome: JobOutcome, detail: string | null) => void;
+  readonly #lastOkStmt: Statement;
+  readonly #lastAttemptStmt: Statement;
+  readonly #lastRunStmt: Statement;
+
+  /**
+   * Creates the scheduler and closes, as failed, the runs a killed process left 'running'.
+   * @throws AgentError INTERNAL when `keepRuns` is not a positive integer; the database's error if it cannot
+   * be written.
+   */
+  constructor(opts: SchedulerOptions) {
+    this.#clock = opts.clock;
+    const sink = opts.log;
+    this.#log = (line) => {
+      // A broken log sink must not turn a recorded failure into a crash.
+      try {
+        sink?.(line);
+      } catch {
+        /* nothing better to do */
+      }
+    };
+    const keep = opts.keepRuns ?? DEFAULT_KEEP_RUNS;
+    if (!Number.isSafeInteger(keep) || keep < 1) throw new AgentError('INTERNAL', 'keepRuns must be a positive integer', { keepRuns: keep });
+    const db = opts.db;
+
+    db.prepare("UPDATE job_runs SET outcome = 'failed', finished_at = ?, detail = 'interrupted (process ended)' WHERE outcome = 'running'")
+      .run(BigInt(this.#clock.now().getTime()));
+
+    // Keeps the newest `keep` rows of a job, and never deletes a run still in progress (its end is yet to be
+    // written) nor the latest successful one (start-up catch-up measures the period from it).
+    const prune = db.prepare(`
+      DELETE FROM job_runs
+      WHERE job = @job AND outcome <> 'running'
+        AND id <= (SELECT id FROM job_runs WHERE job = @job ORDER BY id DESC LIMIT 1 OFFSET @keep)
+        AND id IS NOT (SELECT id FROM job_runs WHERE job = @job AND outcome = 'ok' ORDER BY id DESC LIMIT 1)`);
+    const insert = db.prepare('INSERT INTO job_runs (job, started_at, finished_at, outcome, detail) VALUES (?, ?, ?, ?, ?)');
+    const update = db.prepare('UPDATE job_runs SET finished_at = ?, outcome = ?, detail = ? WHERE id = ?');
+    this.#insert = db.transaction((job: string, startedAt: bigint, finishedAt: bigint | null, outcome: JobOutcome, detail: string | null) => {
+      const id = insert.run(job, startedAt, finishedAt, outcome, detail).lastInsertRowid;
+      prune.run({ job, keep: BigInt(keep) });
+      return BigInt(id);
+    });
+    this.#finish = db.transaction((id: bigint, job: string, finishedAt: bigint, outcome: JobOutcome, detail: string | null) => {
+      update.run(finishedAt, outcome, detail, id);
+      prune.run({ job, keep: BigInt(keep) });
+    });
+    this.#lastOkStmt = db.prepare("SELECT started_at FROM job_runs WHERE job = ? AND outcome = 'ok' ORDER BY id DESC LIMIT 1");
+    this.#lastAttemptStmt = db.prepare("SELECT started_at FROM job_runs WHERE job = ? AND outcome IN ('ok', 'failed') ORDER BY id DESC LIMIT 1");
+    // A run in progress, or the last one that finished, says more than a tick skipped because of it.
+    this.#lastRunStmt = db.prepare(
+      "SELECT job, started_at, finished_at, outcome, detail FROM job_runs WHERE job = ? ORDER BY outcome = 'skipped', id DESC LIMIT 1",
+    );
+  }
+
+  /**
+   * Registers a job. After `start()` it is scheduled (and caught up) at once.
+   * @throws AgentError JOB_INVALID when the name is malformed or taken, the cron expression is invalid, or
+   * `everySeconds` is not a positive integer; SCHEDULER_STOPPED after `stop()`.
+   */
+  add(job: Job): void {
+    this.#assertNotStopped();
+    if (typeof job.name !== 'string' || !NAME_RE.test(job.name)) {
+      throw new AgentError('JOB_INVALID', 'a job name is 1-64 letters, digits, ".", "_" or "-"', { name: String(job.name) });
+    }
+    if (this.#jobs.has(job.name)) throw new AgentError('JOB_INVALID', `a job named ${job.name} is already added`, { name: job.name });
+    if (typeof job.cron !== 'string' || !validateCron(job.cron)) {
+      throw new AgentError('JOB_INVALID', `job ${job.name}: invalid cron expression`, { name: job.name, cron: String(job.cron) });
+    }
+    if (!Number.isSafeInteger(job.everySeconds) || job.everySeconds < 1) {
+      throw new AgentError('JOB_INVALID', `job ${job.name}: everySeconds must be a positive integer`, { name: job.name });
+    }
+    const entry: Entry = { job, addedAtMs: this.#clock.now().getTime(), task: undefined };
+    this.#jobs.set(job.name, entry);
+    if (this.#state === 'started') {
+      this.#schedule(entry);
+      this.#queueCatchUp([entry]);
+    }
+  }
+
+  /** The names of the jobs, in the order they were added. */
+  jobs(): string[] {
+    return [...this.#jobs.keys()];
+  }
+
+  /**
+   * Schedules every job with node-cron on real time, then runs once, one after another in the order added,
+   * each job whose last successful run is older than its period (or that never succeeded): an agent that was
+   * down for a day catches up at once instead of at the next tick. Calling it again does nothing.
+   * @throws AgentError SCHEDULER_STOPPED after `stop()`.
+   */
+  start(): void {
+    this.#assertNotStopped();
+    if (this.#state === 'started') return;
+    this.#state = 'started';
+    for (const entry of this.#jobs.values()) this.#schedule(entry);
+    this.#queueCatchUp([...this.#jobs.values()]);
+  }
+
+  /**
+   * Stops the timers, aborts the signal of every run in progress and waits for those runs (and any catch-up or
+   * advance under way) to finish and be recorded. Final: a stopped scheduler does not start again.
+   */
+  stop(): Promise<void> {
+    if (this.#stopped) return this.#stopped;
+    this.#state = 'stopping';
+    for (const entry of this.#jobs.values()) {
+      void entry.task?.destroy();
+      entry.task = undefined;
+    }
+    const reason = new AgentError('SCHEDULER_STOPPED', 'aborted: the scheduler stopped');
+    for (const flight of this.#flights.values()) flight.controller.abort(reason);
+    const pending = [this.#catchUp, this.#advancing, ...[...this.#flights.values()].map((f) => f.done)];
+    this.#stopped = Promise.allSettled(pending).then(() => undefined);
+    return this.#stopped;
+  }
+
+  /**
+   * Resolves when nothing is running: the catch-up is done and no run is in progress. For tests and for a
+   * caller that wants the start-up catch-up finished before it goes on.
+   */
+  async idle(): Promise<void> {
+    for (;;) {
+      await this.#catchUp;
+      await this.#advancing;
+      const flights = [...this.#flights.values()];
+      if (flights.length === 0) return;
+      await Promise.allSettled(flights.map((f) => f.done));
+    }
+  }
+
+  /**
+   * Runs a job now and returns its recorded run. If the job is already running, records and returns a
+   * 'skipped' run at once instead: a job never overlaps itself. A job that throws gives a 'failed' run, not a
+   * rejection.
+   * @throws AgentError JOB_NOT_FOUND for an unknown name; SCHEDULER_STOPPED after `stop()`; the database's
+   * error if the run cannot be recorded.
+   */
+  async runNow(name: string): Promise<JobRun> {
+    const entry = this.#jobs.get(name);
+    if (!entry) throw new AgentError('JOB_NOT_FOUND', `no job named ${name}`, { name });
+    return this.#execute(entry);
+  }
+
+  /**
+   * Devnet: moves the DevClock forward by `seconds`, then runs once each job that is due at the new time (its
+   * last run, or its addition if it never ran, is at least one period back), in the order added. A job
+   * caught running is waited for, not skipped, since the advanced time must still be seen by a run.
+   * Advances are serialized.
+   * @throws AgentError DEVNET_ONLY unless the clock is a DevClock; BAD_REQUEST for a bad `seconds` (see
+   * DevClock.advance); SCHEDULER_STOPPED after `stop()`.
+   */
+  async advance(seconds: number): Promise<{ now: Date; ran: JobRun[] }> {
+    const clock = this.#clock;
+    if (!(clock instanceof DevClock)) throw new AgentError('DEVNET_ONLY', 'the clock can only be advanced on devnet');
+    this.#assertNotStopped();
+    const result = this.#advancing.then(() => this.#advanceNow(clock, seconds));
+    this.#advancing = result.catch(() => undefined);
+    return result;
+  }
+
+  /** The latest run of every job that has one (the one in progress, if any), in the order jobs were added. */
+  lastRuns(): JobRun[] {
+    const out: JobRun[] = [];
+    for (const name of this.#jobs.keys()) {
+      const row = this.#lastRunStmt.get(name) as RunRow | undefined;
+      if (row) out.push(toRun(row));
+    }
+    return out;
+  }
+
+  async #advanceNow(clock: DevClock, seconds: number): Promise<{ now: Date; ran: JobRun[] }> {
+    this.#assertNotStopped();
+    const now = clock.advance(seconds);
+    const ran: JobRun[] = [];
+    for (const entry of this.#jobs.values()) {
+      for (let flight = this.#flights.get(entry.job.name); flight; flight = this.#flights.get(entry.job.name)) await flight.done;
+      if (this.#state === 'stopping') break;
+      const ref = this.#lastStart(this.#lastAttemptStmt, entry.job.name) ?? entry.addedAtMs;
+      if (now.getTime() - ref < entry.job.everySeconds * 1000) continue;
+      ran.push(await this.#execute(entry));
+    }
+    return { now, ran };
+  }
+
+  #queueCatchUp(entries: Entry[]): void {
+    this.#catchUp = this.#catchUp.then(async () => {
+      for (const entry of entries) {
+        if (this.#state === 'stopping') return;
+        // Caught per job, and nothing escapes: this chain has no other handler, and one job that cannot even
+        // be recorded must not keep the others from catching up.
+        try {
+          const lastOk = this.#lastStart(this.#lastOkStmt, entry.job.name);
+          if (lastOk !== undefined && this.#clock.now().getTime() - lastOk < entry.job.everySeconds * 1000) continue;
+          this.#log(`scheduler: catching up job ${entry.job.name}`);
+          await this.#execute(entry);
+        } catch (e) {
+          this.#log(`scheduler: catch-up of job ${entry.job.name} could not run: ${describe(e)}`);
+        }
+      }
+    });
+  }
+
+  #schedule(entry: Entry): void {
+    const log = this.#log;
+    const name = entry.job.name;
+    const logger: Logger = {
+      info: () => {},
+      debug: () => {},
+      warn: (m) => log(`scheduler: node-cron (${name}): ${m}`),
+      error: (m) => log(`scheduler: node-cron (${name}): ${typeof m === 'string' ? m : m.message}`),
+    };
+    // noOverlap stays off: the scheduler refuses overlaps itself, so that each refused tick is recorded.
+    const task = createTask(entry.job.cron, () => this.#tick(entry), { name: `storj:${name}`, timezone: CRON_TIMEZONE, logger });
+    entry.task = task;
+    void task.start();
+  }
+
+  #tick(entry: Entry): void {
+    if (this.#state !== 'started') return;
+    this.#execute(entry).catch((e: unknown) => this.#log(`scheduler: job ${entry.job.name} could not run: ${describe(e)}`));
+  }
+
+  /**
+   * Starts (or skips) one run. There is no await between the overlap check and registering the flight (an
+   * async function runs synchronously up to its first await), so two triggers cannot both start the job.
+   */
+  async #execute(entry: Entry): Promise<JobRun> {
+    this.#assertNotStopped();
+    const name = entry.job.name;
+    const startedAt = this.#clock.now();
+    const startedMs = BigInt(startedAt.getTime());
+    const current = this.#flights.get(name);
+    if (current) {
+      const detail = `still running (started ${current.startedAt.toISOString()})`;
+      this.#insert(name, startedMs, startedMs, 'skipped', detail);
+      this.#log(`scheduler: job ${name} skipped: ${detail}`);
+      return { job: name, startedAt, finishedAt: startedAt, outcome: 'skipped', detail };
+    }
+    const id = this.#insert(name, startedMs, null, 'running', null);
+    const flight: Flight = { controller: new AbortController(), startedAt, done: Promise.resolve({ job: name, startedAt, outcome: 'running' }) };
+    this.#flights.set(name, flight);
+    flight.done = this.#perform(entry.job, id, startedAt, flight.controller.signal);
+    return await flight.done;
+  }
+
+  /** Runs the job and records how it ended. Never rejects. */
+  async #perform(job: Job, id: bigint, startedAt: Date, signal: AbortSignal): Promise<JobRun> {
+    let outcome: 'ok' | 'failed';
+    let detail: string | undefined;
+    try {
+      // A copy, so a job that mutates its Date cannot change the recorded start.
+      const result = await job.run({ now: new Date(startedAt.getTime()), signal });
+      outcome = 'ok';
+      detail = typeof result === 'string' ? clip(result) : undefined;
+    } catch (e) {
+      outcome = 'failed';
+      detail = describe(e);
+    }
+    const finishedAt = this.#clock.now();
+    try {
+      this.#finish(id, job.name, BigInt(finishedAt.getTime()), outcome, detail ?? null);
+    } catch (e) {
+      this.#log(`scheduler: could not record the end of job ${job.name}: ${describe(e)}`);
+    }
+    // Removed before anyone awaiting this run resumes, so they find the job free.
+    this.#flights.delete(job.name);
+    if (outcome === 'failed') this.#log(`scheduler: job ${job.name} failed: ${detail ?? ''}`);
+    const run: JobRun = { job: job.name, startedAt, finishedAt, outcome };
+    if (detail !== undefined) run.detail = detail;
+    return run;
+  }
+
+  #lastStart(stmt: Statement, name: string): number | undefined {
+    const row = stmt.get(name) as { started_at: bigint } | undefined;
+    return row ? Number(row.started_at) : undefined;
+  }
+
+  #assertNotStopped(): void {
+    if (this.#state === 'stopping') throw new AgentError('SCHEDULER_STOPPED', 'the scheduler has stopped');
+  }
+}
+
+function toRun(row: RunRow): JobRun {
+  const run: JobRun = { job: row.job, startedAt: new Date(Number(row.started_at)), outcome: row.outcome };
+  if (row.finished_at !== null) run.finishedAt = new Date(Number(row.finished_at));
+  if (row.detail !== null) run.detail = row.detail;
+  return run;
+}
+
+/** The message of what was thrown, on one line and bounded; never a stack, which may carry secrets and paths. */
+function describe(e: unknown): string {
+  let text: string;
+  try {
+    text = e instanceof Error ? e.message || e.name : String(e);
+  } catch {
+    text = 'unprintable error';
+  }
+  return clip(text) || 'failed without a message';
+}
+
+function clip(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > MAX_DETAIL ? `${line.slice(0, MAX_DETAIL - 1)}…` : line;
+}
