@@ -1,0 +1,326 @@
+/**
+ * The composition root: builds every part from the frozen config and wires them together. The CLI's
+ * `storj run` and the tests start an agent the same way, through `startAgent`.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import axios from 'axios';
+import type { FastifyInstance } from 'fastify';
+import type { Config, Network } from '../config/index.ts';
+import { openDb, type Db } from '../db/index.ts';
+import { createChainBackend, PaymentWatcher, type ChainBackend } from '../chain/index.ts';
+import { FsBlobStore } from '../storage/index.ts';
+import { Host } from '../host/index.ts';
+import { DevClock, Scheduler, SystemClock, type Clock } from '../scheduler/index.ts';
+import { ensureDevnetProcess, stopDevnetProcess } from '../devnet/index.ts';
+import { buildServer, type DevControl, type Info } from '../http/index.ts';
+import { Treasury } from '../treasury/index.ts';
+import { AgentError } from '../errors/index.ts';
+import { Wallet } from '../../wallet/index.ts';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** The passphrase a regtest wallet gets when none is given: regtest coins are worthless, and `npm start` must not prompt. */
+export const REGTEST_DEFAULT_PASSPHRASE = 'storj-regtest-devnet';
+
+export function paths(config: Config) {
+  return {
+    db: join(config.dataDir, 'agent.db'),
+    wallet: join(config.dataDir, 'wallet'),
+    devnet: join(config.dataDir, 'devnet'),
+    blobs: join(config.dataDir, 'blobs'),
+    configFile: join(config.dataDir, 'config.json'),
+  };
+}
+
+/** Writes a file atomically with mode 0600 (it may hold the admin token). */
+function writePrivate(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  renameSync(tmp, path);
+  chmodSync(path, 0o600);
+}
+
+/**
+ * First-time setup of a data dir: the config file (network and a fresh admin token) and the wallet.
+ * Returns the mnemonic, which the caller shows once and never stores in clear.
+ * @throws AgentError WALLET_EXISTS when the data dir already has a wallet
+ */
+export async function initDataDir(opts: { dataDir: string; network: Network; passphrase: string; mnemonic?: string; kdf?: { N: number; r: number; p: number } }): Promise<{ mnemonic: string; nodeId: string; adminToken: string }> {
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const walletDir = join(opts.dataDir, 'wallet');
+  if (Wallet.exists(walletDir)) throw new AgentError('WALLET_EXISTS', `a wallet already exists in ${walletDir}`);
+  const configFile = join(opts.dataDir, 'config.json');
+  const existing = existsSync(configFile) ? (JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>) : {};
+  const adminToken = typeof existing.adminToken === 'string' && existing.adminToken.length >= 16 ? existing.adminToken : randomBytes(24).toString('base64url');
+  writePrivate(configFile, `${JSON.stringify({ ...existing, network: opts.network, adminToken }, null, 2)}\n`);
+  const { wallet, mnemonic } = await Wallet.create({ dir: walletDir, passphrase: opts.passphrase, network: opts.network, ...(opts.mnemonic ? { mnemonic: opts.mnemonic } : {}), ...(opts.kdf ? { kdf: opts.kdf } : {}) });
+  return { mnemonic, nodeId: wallet.nodeId, adminToken };
+}
+
+export interface ChainConnection {
+  chain: ChainBackend;
+  dev?: DevControl;
+  /** Where the chain comes from, for display. */
+  describe: string;
+  close(): Promise<void>;
+}
+
+/** A client for the devnet's control endpoints (pay, mine). */
+export function devControlClient(controlUrl: string): DevControl {
+  const http = axios.create({ baseURL: controlUrl, timeout: 60_000 });
+  return {
+    async pay(address, amountSat) {
+      const r = await http.post<{ txid: string }>('/pay', { address, amountSat: Number(amountSat) }, { validateStatus: () => true });
+      if (r.status !== 200 || typeof r.data?.txid !== 'string') throw devError(r.status, r.data);
+      return r.data.txid;
+    },
+    async mine(blocks) {
+      const r = await http.post<{ height: number }>('/mine', { blocks }, { validateStatus: () => true });
+      if (r.status !== 200 || typeof r.data?.height !== 'number') throw devError(r.status, r.data);
+      return r.data.height;
+    },
+  };
+}
+
+function devError(status: number, data: unknown): AgentError {
+  const err = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
+  if (status === 400) return new AgentError('BAD_REQUEST', err?.message ?? 'the devnet refused the request');
+  return new AgentError('CHAIN_UNAVAILABLE', `the devnet answered ${status}: ${err?.message ?? 'no reason given'}`);
+}
+
+/**
+ * Connects to the configured chain: an Esplora URL, or on regtest without one, the embedded devnet, run as its
+ * own process under the data dir so that its chain outlives the agent (even a kill -9).
+ */
+export async function connectChain(config: Config, opts: { stopDevnet?: 'always' | 'if-started' | 'never' } = {}): Promise<ChainConnection> {
+  if (config.esploraUrl) {
+    const chain = createChainBackend({ esploraUrl: config.esploraUrl, timeoutMs: config.chainTimeoutMs });
+    const dev = config.network === 'regtest' && config.devControlUrl ? devControlClient(config.devControlUrl) : undefined;
+    return { chain, ...(dev ? { dev } : {}), describe: config.esploraUrl, close: async () => {} };
+  }
+  if (config.network !== 'regtest') throw new AgentError('CONFIG_INVALID', 'config key "esploraUrl" must be set outside regtest', { key: 'esploraUrl' });
+  const dir = paths(config).devnet;
+  const d = await ensureDevnetProcess(dir);
+  const chain = createChainBackend({ esploraUrl: d.url, timeoutMs: config.chainTimeoutMs });
+  const stop = opts.stopDevnet ?? 'if-started';
+  const stopOnClose = stop === 'always' || (stop === 'if-started' && d.started);
+  return {
+    chain,
+    dev: devControlClient(d.controlUrl),
+    describe: `embedded devnet ${d.url}`,
+    close: async () => {
+      if (stopOnClose) await stopDevnetProcess(dir);
+    },
+  };
+}
+
+export interface Agent {
+  readonly config: Config;
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly db: Db;
+  readonly wallet: Wallet;
+  readonly treasury: Treasury;
+  readonly chain: ChainBackend;
+  readonly chainDescription: string;
+  readonly host: Host;
+  readonly watcher: PaymentWatcher;
+  readonly scheduler: Scheduler;
+  readonly clock: Clock;
+  close(): Promise<void>;
+}
+
+/**
+ * The scheduled jobs (DESIGN "Files", issue 3): each idempotent, so a catch-up or a manual run is harmless.
+ * Cron expressions are UTC.
+ */
+function addJobs(scheduler: Scheduler, host: Host, watcher: PaymentWatcher): void {
+  scheduler.add({
+    name: 'watcher',
+    cron: '*/10 * * * * *',
+    everySeconds: 10,
+    run: async ({ signal }) => {
+      const r = await watcher.sync(signal);
+      return `tip ${r.tip}: ${r.blocks} block(s), ${r.newPayments} new payment(s), ${r.counted} counted, ${r.reversed} reversed${r.reorgDepth ? `, reorg depth ${r.reorgDepth}` : ''}`;
+    },
+  });
+  scheduler.add({ name: 'sweep', cron: '0 * * * *', everySeconds: 3600, run: () => host.sweep() });
+  scheduler.add({ name: 'deletion', cron: '5 * * * *', everySeconds: 3600, run: () => host.deleteExpired() });
+  scheduler.add({
+    name: 'pricing',
+    cron: '0 0 * * *',
+    everySeconds: 86_400,
+    run: async () => {
+      const p = await host.recomputePrices();
+      return `storage ${p.storageMsatPerGibDay} msat/GiB-day, egress ${p.egressMsatPerGib} msat/GiB, minimum deposit ${p.minimumDepositSat} sat`;
+    },
+  });
+}
+
+export interface StartOptions {
+  config: Config;
+  passphrase: string;
+  logger?: boolean;
+  /**
+   * What to do with an embedded devnet when the agent closes: `always` stop it (`storj run`: the devnet belongs
+   * to this data dir's agent, even one it found running after a kill -9), stop it `if-started` by this agent
+   * (default), or `never`.
+   */
+  stopDevnet?: 'always' | 'if-started' | 'never';
+}
+
+/**
+ * Opens the database, the wallet and the chain, and starts the HTTP server.
+ * @throws AgentError WALLET_NOT_FOUND, WALLET_BAD_PASSPHRASE, CHAIN_UNAVAILABLE, CONFIG_INVALID
+ */
+export async function startAgent(opts: StartOptions): Promise<Agent> {
+  const { config } = opts;
+  const p = paths(config);
+  if (!Wallet.exists(p.wallet)) throw new AgentError('WALLET_NOT_FOUND', `no wallet in ${config.dataDir}: run \`storj init\` first`);
+  const wallet = await Wallet.open({ dir: p.wallet, passphrase: opts.passphrase });
+  if (wallet.network !== config.network) {
+    throw new AgentError('CONFIG_INVALID', `config key "network" is ${config.network} but the wallet in ${p.wallet} is for ${wallet.network}`, { key: 'network' });
+  }
+  const db = openDb(p.db);
+  let conn: ChainConnection | undefined;
+  try {
+    conn = await connectChain(config, { stopDevnet: opts.stopDevnet ?? 'if-started' });
+    const chain = conn.chain;
+    // Devnet time can be moved forward (POST /v1/dev/advance); everywhere else the clock is the system's.
+    const clock: Clock = conn.dev ? new DevClock({ db }) : new SystemClock();
+    const now = () => clock.now();
+    const treasury = new Treasury({ db, wallet, chain, now, perTxMaxSat: config.spendPerTxMaxSat, perDayMaxSat: config.spendPerDayMaxSat });
+    const blobs = new FsBlobStore({ dir: p.blobs });
+    await blobs.recover();
+    const host: Host = new Host({
+      db,
+      config,
+      blobs,
+      now,
+      newAddress: () => treasury.newAddress('upload'),
+      feeRate: () => treasury.feeRate(),
+      // The watcher is built just below (it needs the host's payment sink); this runs only after both exist.
+      received: (address) => watcher.received(address),
+    });
+    const watcher: PaymentWatcher = new PaymentWatcher({
+      db,
+      chain,
+      policy: { required: config.confirmations, zeroConfMaxSat: config.zeroConfMaxSat },
+      sink: host.paymentSink,
+      now,
+      mempoolAddresses: () => host.mempoolAddresses(),
+    });
+    host.releaseStaleHolds();
+    if (!host.currentPrices()) await host.recomputePrices();
+    const scheduler = new Scheduler({ db, clock, log: (line) => console.error(`[scheduler] ${line}`) });
+    addJobs(scheduler, host, watcher);
+    const info = (): Info => {
+      const prices = host.currentPrices();
+      return {
+      name: 'storj-agent',
+      version: VERSION,
+      network: config.network,
+      nodeId: wallet.nodeId,
+      prices: {
+        storageMsatPerGibDay: (prices?.storageMsatPerGibDay ?? 0n).toString(),
+        egressMsatPerGib: (prices?.egressMsatPerGib ?? 0n).toString(),
+        minimumDepositSat: Number(prices?.minimumDepositSat ?? 0n),
+        quoteTtlSeconds: config.quoteTtlSeconds,
+      },
+      confirmations: { required: config.confirmations, zeroConfMaxSat: Number(config.zeroConfMaxSat) },
+      graceSeconds: config.graceSeconds,
+      maxFileSize: config.maxFileSize,
+      };
+    };
+    // Links use the configured public URL, or, when that is only the default for a port picked at start
+    // (listen port 0), the address actually bound.
+    let boundUrl = config.publicUrl;
+    const app = await buildServer({
+      config,
+      publicUrl: () => boundUrl,
+      info,
+      dev: conn.dev,
+      host,
+      jobs: {
+        advance: async (seconds) => (await scheduler.advance(seconds)).now,
+        run: (name) => scheduler.runNow(name),
+      },
+      logger: opts.logger ?? false,
+      health: async () => {
+        db.prepare('SELECT 1').get();
+        await chain.getTipHeight();
+      },
+      operator: () => {
+        // From the watcher's table, not a request per address: this must stay cheap with a million files.
+        let confirmedSat = 0n;
+        let unconfirmedSat = 0n;
+        for (const c of watcher.unspent()) {
+          if (c.confirmed) confirmedSat += c.valueSat;
+          else unconfirmedSat += c.valueSat;
+        }
+        const prices = db.prepare('SELECT computed_at, storage_msat_per_gib_day, egress_msat_per_gib, minimum_deposit_sat, fee_rate_sat_per_kvb, inputs FROM price_sets ORDER BY id DESC LIMIT 1').get() as
+          | { computed_at: bigint; storage_msat_per_gib_day: bigint; egress_msat_per_gib: bigint; minimum_deposit_sat: bigint; fee_rate_sat_per_kvb: bigint; inputs: string }
+          | undefined;
+        return Promise.resolve({
+          nodeId: wallet.nodeId,
+          network: config.network,
+          chain: conn?.describe,
+          now: clock.now().toISOString(),
+          wallet: { accountXpub: wallet.accountXpub(), confirmedSat: Number(confirmedSat), unconfirmedSat: Number(unconfirmedSat) },
+          prices: prices
+            ? {
+                computedAt: new Date(Number(prices.computed_at)).toISOString(),
+                storageMsatPerGibDay: prices.storage_msat_per_gib_day.toString(),
+                egressMsatPerGib: prices.egress_msat_per_gib.toString(),
+                minimumDepositSat: Number(prices.minimum_deposit_sat),
+                feeRateSatPerKvb: Number(prices.fee_rate_sat_per_kvb),
+                derivation: {
+                  ...(JSON.parse(prices.inputs) as Record<string, string>),
+                  hostingCostSatPerMonth: config.hostingCostSatPerMonth.toString(),
+                  capacityBytes: config.capacityBytes.toString(),
+                  targetUtilisationBps: config.targetUtilisationBps.toString(),
+                  marginBps: config.marginBps.toString(),
+                  bandwidthCostSatPerGib: config.bandwidthCostSatPerGib.toString(),
+                },
+              }
+            : null,
+          jobs: scheduler.lastRuns().map((r) => ({ job: r.job, outcome: r.outcome, startedAt: r.startedAt.toISOString(), finishedAt: r.finishedAt?.toISOString() ?? null, detail: r.detail ?? null })),
+        });
+      },
+    });
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+    scheduler.start();
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
+    const listenHost = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+    const url = `http://${listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost}:${port}`;
+    if (config.listen.port === 0 && config.publicUrl.endsWith(':0')) boundUrl = url;
+    const connection = conn;
+    return {
+      config,
+      url,
+      app,
+      db,
+      wallet,
+      treasury,
+      chain,
+      chainDescription: conn.describe,
+      host,
+      watcher,
+      scheduler,
+      clock,
+      async close() {
+        await app.close();
+        await scheduler.stop();
+        db.close();
+        await connection.close();
+      },
+    };
+  } catch (e) {
+    db.close();
+    await conn?.close();
+    throw e;
+  }
+}

@@ -1,0 +1,174 @@
+#!/usr/bin/env -S node --import tsx
+/**
+ * The `storj` command. Operator: init, run, wallet. (Customer and investor commands come with their issues.)
+ * Every failure prints `error CODE: message` and exits non-zero; nothing secret is printed except the
+ * mnemonic, once, at `storj init`.
+ */
+import { Command } from 'commander';
+import { mkdirSync } from 'node:fs';
+import { loadConfig, describeConfig, configDocs, type Config, type Network } from '../config/index.ts';
+import { isAgentError } from '../errors/index.ts';
+import { formatBtc, parseBtc, parseSat } from '../money/index.ts';
+import { openDb } from '../db/index.ts';
+import { Treasury } from '../treasury/index.ts';
+import { Wallet } from '../../wallet/index.ts';
+import { connectChain, initDataDir, paths, startAgent, VERSION } from '../agent/index.ts';
+import { resolvePassphrase } from './prompt.ts';
+
+const program = new Command();
+program
+  .name('storj')
+  .description('storj-agent: an autonomous pay-per-use file host paid in bitcoin')
+  .version(VERSION)
+  .option('-d, --data-dir <dir>', 'data directory (or STORJ_DATA_DIR)')
+  .option('--json', 'print machine-readable JSON');
+
+function config(): Config {
+  const opts = program.opts<{ dataDir?: string }>();
+  return loadConfig({ overrides: opts.dataDir ? { dataDir: opts.dataDir } : {} });
+}
+const json = () => program.opts<{ json?: boolean }>().json === true;
+const print = (human: string, data: unknown) => {
+  console.log(json() ? JSON.stringify(data, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) : human);
+};
+
+program
+  .command('init')
+  .description('create the data dir, config (with an admin token) and wallet; shows the mnemonic once')
+  .option('--network <network>', 'mainnet | testnet | regtest')
+  .option('--import', 'import an existing BIP39 mnemonic from STORJ_MNEMONIC instead of creating one')
+  .action(async (o: { network?: string; import?: boolean }) => {
+    const c = loadConfig({ overrides: { ...(program.opts<{ dataDir?: string }>().dataDir ? { dataDir: program.opts<{ dataDir?: string }>().dataDir } : {}), ...(o.network ? { network: o.network } : {}) }, readFile: true });
+    const network: Network = c.network;
+    const { passphrase, source } = await resolvePassphrase(network, { confirm: true });
+    const mnemonic = o.import ? process.env.STORJ_MNEMONIC : undefined;
+    if (o.import && !mnemonic) throw new Error('--import reads the mnemonic from STORJ_MNEMONIC');
+    const r = await initDataDir({ dataDir: c.dataDir, network, passphrase, ...(mnemonic ? { mnemonic } : {}) });
+    if (json()) {
+      print('', { dataDir: c.dataDir, network, nodeId: r.nodeId, ...(o.import ? {} : { mnemonic: r.mnemonic }) });
+      return;
+    }
+    console.log(`Initialised ${c.dataDir} for ${network}. nodeId ${r.nodeId}`);
+    console.log(`The admin token is in ${paths(c).configFile} (mode 0600).`);
+    if (source === 'regtest-default') console.log('The regtest wallet uses the default passphrase; set STORJ_PASSPHRASE to choose one.');
+    if (!o.import) {
+      console.log('\nWrite down this mnemonic. It is shown once and is the only way to recover the wallet:\n');
+      console.log(`  ${r.mnemonic}\n`);
+    }
+  });
+
+program
+  .command('run')
+  .description('run the agent (on regtest with no esploraUrl: the embedded devnet, creating data dir and wallet on first start)')
+  .action(async () => {
+    const c = config();
+    const { passphrase } = await resolvePassphrase(c.network);
+    if (!Wallet.exists(paths(c).wallet) && c.network === 'regtest') {
+      mkdirSync(c.dataDir, { recursive: true });
+      const r = await initDataDir({ dataDir: c.dataDir, network: 'regtest', passphrase });
+      console.log(`First start: created a regtest wallet in ${c.dataDir} (nodeId ${r.nodeId}).`);
+    }
+    // Re-read: a first start has just written the admin token into config.json.
+    const final = config();
+    const agent = await startAgent({ config: final, passphrase, stopDevnet: 'always', logger: process.env.STORJ_LOG === '1' });
+    console.log(`storj-agent ${VERSION} on ${final.network} (${agent.chainDescription})`);
+    console.log(`listening on ${agent.url}`);
+    let closing = false;
+    const stop = (signal: string) => {
+      if (closing) return;
+      closing = true;
+      console.log(`${signal}: shutting down`);
+      agent.close().then(
+        () => process.exit(0),
+        (e: unknown) => {
+          console.error(e);
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+
+program
+  .command('config')
+  .description('print the effective configuration (secrets masked) and every STORJ_ environment variable')
+  .action(() => {
+    const c = config();
+    print(
+      [...Object.entries(describeConfig(c)).map(([k, v]) => `${k} = ${typeof v === 'string' ? v : JSON.stringify(v)}`), '', ...configDocs().map((d) => `${d.env}: ${d.doc}`)].join('\n'),
+      describeConfig(c),
+    );
+  });
+
+/** Opens what the wallet commands need: the wallet, the database and the chain. */
+async function openTreasury() {
+  const c = config();
+  const p = paths(c);
+  const { passphrase } = await resolvePassphrase(c.network);
+  const wallet = await Wallet.open({ dir: p.wallet, passphrase });
+  const db = openDb(p.db);
+  const conn = await connectChain(c, { stopDevnet: 'if-started' });
+  const treasury = new Treasury({ db, wallet, chain: conn.chain, perTxMaxSat: c.spendPerTxMaxSat, perDayMaxSat: c.spendPerDayMaxSat });
+  return {
+    treasury,
+    async close() {
+      db.close();
+      await conn.close();
+    },
+  };
+}
+
+const wallet = program.command('wallet').description("the agent's own wallet");
+wallet
+  .command('balance')
+  .description('confirmed and unconfirmed balance of every address the wallet handed out')
+  .action(async () => {
+    const t = await openTreasury();
+    try {
+      const b = await t.treasury.balance();
+      print(`confirmed:   ${formatBtc(b.confirmedSat)} BTC (${b.confirmedSat} sat)\nunconfirmed: ${formatBtc(b.unconfirmedSat)} BTC (${b.unconfirmedSat} sat)\ncoins:       ${b.utxos.length}`, {
+        confirmedSat: b.confirmedSat,
+        unconfirmedSat: b.unconfirmedSat,
+        coins: b.utxos.length,
+      });
+    } finally {
+      await t.close();
+    }
+  });
+wallet
+  .command('address')
+  .description('a fresh receive address (never handed out before)')
+  .action(async () => {
+    const t = await openTreasury();
+    try {
+      const a = t.treasury.newAddress('receive');
+      print(a.address, a);
+    } finally {
+      await t.close();
+    }
+  });
+wallet
+  .command('send')
+  .description('pay AMOUNT (BTC, e.g. 0.001, or satoshis with --sat) to ADDRESS, within the spend policy')
+  .argument('<address>')
+  .argument('<amount>')
+  .option('--sat', 'AMOUNT is in satoshis')
+  .option('--fee-rate <satPerVb>', 'fee rate in sat/vB (default: the chain backend estimate)')
+  .action(async (address: string, amount: string, o: { sat?: boolean; feeRate?: string }) => {
+    const amountSat = o.sat ? parseSat(amount) : parseBtc(amount);
+    const feeRateSatPerKvb = o.feeRate === undefined ? undefined : parseSat(o.feeRate, 'fee rate') * 1000n;
+    const t = await openTreasury();
+    try {
+      const r = await t.treasury.send(address, amountSat, feeRateSatPerKvb === undefined ? {} : { feeRateSatPerKvb });
+      print(`sent ${formatBtc(amountSat)} BTC to ${address}\ntxid ${r.txid}\nfee ${r.feeSat} sat, change ${r.changeSat} sat`, r);
+    } finally {
+      await t.close();
+    }
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  if (isAgentError(e)) console.error(`error ${e.code}: ${e.message}`);
+  else console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
+});

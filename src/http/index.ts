@@ -1,0 +1,137 @@
+/**
+ * The HTTP server (fastify): routes, the one error mapping, and the OpenAPI document generated from the same
+ * schemas that validate requests. What the routes do is passed in (`ServerDeps`), so the server knows nothing
+ * about wallets or chains and tests can build it with real parts.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Static } from '@sinclair/typebox';
+import { AgentError } from '../errors/index.ts';
+import type { Config } from '../config/index.ts';
+import { installErrorHandling } from './errors.ts';
+import { bearer, tokenMatches } from './auth.ts';
+import { registerHostRoutes } from './routes-host.ts';
+import type { Host } from '../host/index.ts';
+import type { JobRun } from '../scheduler/index.ts';
+import { DevAdvanceBody, DevAdvanceReply, DevJobParams, DevJobReply, DevMineBody, DevMineReply, DevPayBody, DevPayReply, ErrorSchema, InfoSchema, type Info } from './schemas.ts';
+
+export { errorBody } from './errors.ts';
+export { bearer } from './auth.ts';
+export type { Info } from './schemas.ts';
+
+/** The devnet's controls, present only when the agent runs on the embedded regtest chain. */
+export interface DevControl {
+  pay(address: string, amountSat: bigint): Promise<string>;
+  mine(blocks: number): Promise<number>;
+}
+
+export interface ServerDeps {
+  config: Config;
+  info(): Info;
+  /** Resolves when the database and the chain backend answer; throws otherwise. */
+  health(): Promise<void>;
+  /** The operator's view (GET /v1/agent). */
+  operator(): Promise<Record<string, unknown>>;
+  dev?: DevControl | undefined;
+  /** Scheduled work, for the devnet's advance and jobs endpoints. */
+  jobs?: { advance(seconds: number): Promise<Date>; run(name: string): Promise<JobRun> } | undefined;
+  /** The base of links handed out (download URLs); default config.publicUrl. */
+  publicUrl?: () => string;
+  /** The customers' side; absent in tests of the bare server. */
+  host?: Host | undefined;
+  logger?: FastifyServerOptions['logger'];
+}
+
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    // Reject unknown fields instead of silently dropping them (API.md), and never coerce types.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
+    bodyLimit: 64 * 1024,
+    return503OnClosing: true,
+  });
+  installErrorHandling(app);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'storj-agent', version: deps.info().version, description: 'Pay-per-use file hosting paid in bitcoin. Errors are {"error": {"code", "message"}}.' },
+    },
+  });
+  app.addSchema(ErrorSchema);
+  const errorRef = { $ref: 'Error#' };
+
+  app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
+    try {
+      await deps.health();
+      return { ok: true };
+    } catch (e) {
+      return reply.status(503).send({ error: { code: 'CHAIN_UNAVAILABLE', message: e instanceof AgentError ? e.message : 'unhealthy' } });
+    }
+  });
+
+  app.get('/v1/info', { schema: { summary: 'Prices, network and limits', response: { 200: InfoSchema } } }, () => deps.info());
+
+  app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
+
+  app.get('/v1/agent', { schema: { summary: 'Operator view (admin token)', response: { 401: errorRef } } }, async (req) => {
+    if (!tokenMatches(bearer(req.headers.authorization), deps.config.adminToken)) {
+      throw new AgentError('UNAUTHORIZED', 'a valid admin bearer token is required');
+    }
+    return deps.operator();
+  });
+
+  const devOnly = (): DevControl => {
+    if (!deps.dev) throw new AgentError('DEVNET_ONLY', 'devnet endpoints exist only on the embedded regtest chain');
+    return deps.dev;
+  };
+  // Checked before the body is validated, so a non-devnet agent answers 404 whatever the body.
+  const devGuard = {
+    preValidation: (_req: unknown, _reply: unknown, done: (err?: Error) => void) => {
+      try {
+        devOnly();
+        done();
+      } catch (e) {
+        done(e as Error);
+      }
+    },
+  };
+  app.post(
+    '/v1/dev/pay',
+    { ...devGuard, schema: { summary: 'Devnet: the miner pays an address', body: DevPayBody, response: { 200: DevPayReply, 400: errorRef, 404: errorRef } } },
+    async (req) => {
+      const dev = devOnly();
+      const body = req.body as Static<typeof DevPayBody>;
+      return { txid: await dev.pay(body.address, BigInt(body.amountSat)) };
+    },
+  );
+  app.post(
+    '/v1/dev/mine',
+    { ...devGuard, schema: { summary: 'Devnet: mine blocks', body: DevMineBody, response: { 200: DevMineReply, 400: errorRef, 404: errorRef } } },
+    async (req) => {
+      const dev = devOnly();
+      const body = req.body as Static<typeof DevMineBody>;
+      return { height: await dev.mine(body.blocks) };
+    },
+  );
+  app.post(
+    '/v1/dev/advance',
+    { ...devGuard, schema: { summary: 'Devnet: move this agent\'s clock forward; scheduled work that fell due runs', body: DevAdvanceBody, response: { 200: DevAdvanceReply, 400: errorRef, 404: errorRef } } },
+    async (req) => {
+      if (!deps.jobs) throw new AgentError('DEVNET_ONLY', 'no scheduler');
+      const now = await deps.jobs.advance((req.body as Static<typeof DevAdvanceBody>).seconds);
+      return { now: now.toISOString() };
+    },
+  );
+  app.post(
+    '/v1/dev/jobs/:name',
+    { ...devGuard, schema: { summary: 'Devnet: run one scheduled job now', params: DevJobParams, response: { 200: DevJobReply, 404: errorRef } } },
+    async (req) => {
+      if (!deps.jobs) throw new AgentError('DEVNET_ONLY', 'no scheduler');
+      const r = await deps.jobs.run((req.params as Static<typeof DevJobParams>).name);
+      return { job: r.job, outcome: r.outcome, startedAt: r.startedAt.toISOString(), finishedAt: r.finishedAt?.toISOString() ?? null, detail: r.detail ?? null };
+    },
+  );
+  if (deps.host) registerHostRoutes(app, deps.host, deps.publicUrl ?? (() => deps.config.publicUrl));
+  return app;
+}

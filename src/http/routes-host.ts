@@ -1,0 +1,139 @@
+/**
+ * The customers' routes (API.md "Customers"): quotes, uploads, file status and metered downloads.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Transform, pipeline } from 'node:stream';
+import type { Static } from '@sinclair/typebox';
+import type { Host } from '../host/index.ts';
+import { AgentError } from '../errors/index.ts';
+import { satToJson } from '../money/index.ts';
+import { bearer } from './auth.ts';
+import { CreateUploadBody, FileIdParams, FileReply, IdParams, PutUploadReply, QuoteReply, UploadStatusReply, type CreateUpload } from './schemas.ts';
+
+const errorRef = { $ref: 'Error#' };
+const bytes = (description: string) => ({ description, type: 'string', format: 'binary' }) as const;
+
+function contentDisposition(filename: string | null): string | undefined {
+  if (!filename) return undefined;
+  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `inline; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+}
+
+export function registerHostRoutes(app: FastifyInstance, host: Host, publicUrl: () => string): void {
+  app.post(
+    '/v1/uploads',
+    { schema: { summary: 'Quote an upload: an address and an amount', body: CreateUploadBody, response: { 201: QuoteReply, 400: errorRef, 413: errorRef } } },
+    async (req, reply) => {
+      const body = req.body as CreateUpload;
+      const q = await host.createUpload(body);
+      return reply.status(201).send({ id: q.id, address: q.address, amountSat: satToJson(q.amountSat), bip21: q.bip21, expiresAt: q.expiresAt.toISOString(), uploadToken: q.uploadToken });
+    },
+  );
+
+  app.get('/v1/uploads/:id', { schema: { summary: 'Upload status', params: IdParams, response: { 200: UploadStatusReply, 404: errorRef } } }, (req) => {
+    const s = host.uploadStatus((req.params as Static<typeof IdParams>).id);
+    return { id: s.id, state: s.state, amountSat: satToJson(s.amountSat), receivedSat: satToJson(s.receivedSat), confirmedSat: satToJson(s.confirmedSat), ...(s.fileId ? { fileId: s.fileId } : {}) };
+  });
+
+  // The upload body is streamed straight to the blob store: in this encapsulated context every content type
+  // is passed through unread, so no body limit or parser buffers it.
+  void app.register((scope, _opts, done) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, payload, next) => next(null, payload));
+    scope.put(
+      '/v1/uploads/:id',
+      {
+        schema: {
+          summary: 'Upload the file\'s bytes (Authorization: Bearer <uploadToken>)',
+          params: IdParams,
+          response: { 201: PutUploadReply, 400: errorRef, 401: errorRef, 402: errorRef, 404: errorRef, 409: errorRef },
+        },
+      },
+      async (req, reply) => {
+        const { id } = req.params as Static<typeof IdParams>;
+        const lengthHeader = req.headers['content-length'];
+        const contentLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
+        if (contentLength !== undefined && !Number.isSafeInteger(contentLength)) throw new AgentError('BAD_REQUEST', 'bad Content-Length');
+        const abort = new AbortController();
+        const onClose = () => {
+          if (!req.raw.complete) abort.abort();
+        };
+        req.raw.on('close', onClose);
+        try {
+          const r = await host.putUpload(id, bearer(req.headers.authorization), req.raw, { ...(contentLength !== undefined ? { contentLength } : {}), signal: abort.signal });
+          return await reply.status(201).send({ fileId: r.fileId, url: `${publicUrl()}/f/${r.fileId}`, size: r.size, sha256: r.sha256 });
+        } finally {
+          req.raw.off('close', onClose);
+        }
+      },
+    );
+    done();
+  });
+
+  app.get('/v1/files/:fileId', { schema: { summary: 'A file\'s state and balance', params: FileIdParams, response: { 200: FileReply, 404: errorRef } } }, (req) => {
+    const v = host.fileView((req.params as Static<typeof FileIdParams>).fileId);
+    return {
+      fileId: v.fileId,
+      size: v.size,
+      sha256: v.sha256,
+      filename: v.filename,
+      contentType: v.contentType,
+      state: v.state,
+      balanceMsat: v.balanceMsat.toString(),
+      address: v.address,
+      bip21: v.bip21,
+      fundedUntil: v.fundedUntil.toISOString(),
+      ...(v.deleteAt ? { deleteAt: v.deleteAt.toISOString() } : {}),
+    };
+  });
+
+  app.head('/f/:fileId', { schema: { summary: 'File headers (free)', params: FileIdParams } }, async (req, reply) => {
+    const h = host.headFile((req.params as Static<typeof FileIdParams>).fileId);
+    reply.header('content-length', h.size).header('etag', `"${h.sha256}"`).header('accept-ranges', 'bytes').type(h.contentType ?? 'application/octet-stream');
+    const cd = contentDisposition(h.filename);
+    if (cd) reply.header('content-disposition', cd);
+    return reply.status(200).send();
+  });
+
+  app.get(
+    '/f/:fileId',
+    {
+      exposeHeadRoute: false,
+      schema: {
+        summary: 'Download (metered; Range supported)',
+        params: FileIdParams,
+        response: { 200: bytes('the whole file'), 206: bytes('the requested range'), 402: errorRef, 404: errorRef, 410: errorRef, 416: errorRef },
+      },
+    },
+    async (req, reply) => {
+      const { fileId } = req.params as Static<typeof FileIdParams>;
+      const range = typeof req.headers.range === 'string' ? req.headers.range : undefined;
+      const d = await host.startDownload(fileId, range);
+      let sent = 0;
+      // Count the bytes handed to the socket; settle on close, whether the download finished or was cut off.
+      const counter = new Transform({
+        highWaterMark: 1024 * 1024,
+        transform(chunk: Buffer, _enc, cb) {
+          sent += chunk.length;
+          cb(null, chunk);
+        },
+      });
+      reply.raw.once('close', () => {
+        d.settle(sent);
+        // A client that hangs up leaves the blob stream unread: close its file handle now, not at GC.
+        d.stream.destroy();
+      });
+      // pipeline destroys both streams if either fails, so a read error ends the response.
+      pipeline(d.stream, counter, () => undefined);
+      reply
+        .header('content-length', d.end - d.start + 1)
+        .header('etag', `"${d.sha256}"`)
+        .header('accept-ranges', 'bytes')
+        .type(d.contentType ?? 'application/octet-stream');
+      const cd = contentDisposition(d.filename);
+      if (cd) reply.header('content-disposition', cd);
+      if (d.partial) reply.code(206).header('content-range', `bytes ${d.start}-${d.end}/${d.size}`);
+      return reply.send(counter);
+    },
+  );
+}

@@ -1,0 +1,141 @@
+/**
+ * The agent's own money: the address book of everything the wallet handed out (in SQLite, so an address
+ * is never handed out twice, even across a kill -9), its balance, and payments out under the spend policy.
+ * Keys stay in wallet/; this module only asks the wallet to derive and to sign.
+ */
+import type { Db } from '../db/index.ts';
+import type { ChainBackend } from '../chain/index.ts';
+import { AgentError } from '../errors/index.ts';
+import { SpendPolicy, type SpendLog, type Wallet, type WalletUtxo } from '../../wallet/index.ts';
+
+export type AddressPurpose = 'receive' | 'change' | 'upload' | 'proposal';
+
+/** The spend log in SQLite, so the rolling per-day cap survives restarts. */
+export class DbSpendLog implements SpendLog {
+  readonly #db: Db;
+  constructor(db: Db) {
+    this.#db = db;
+  }
+  sumSince(since: Date): bigint {
+    const row = this.#db.prepare('SELECT coalesce(sum(amount_sat), 0) AS total FROM wallet_spends WHERE at >= ?').get(BigInt(since.getTime())) as { total: bigint };
+    return row.total;
+  }
+  append(entry: { txid: string; amountSat: bigint; at: Date }): void {
+    this.#db.prepare('INSERT OR IGNORE INTO wallet_spends (txid, amount_sat, at) VALUES (?, ?, ?)').run(entry.txid, entry.amountSat, BigInt(entry.at.getTime()));
+  }
+}
+
+export interface Balance {
+  confirmedSat: bigint;
+  unconfirmedSat: bigint;
+  utxos: Array<WalletUtxo & { confirmed: boolean }>;
+}
+
+export interface TreasuryOptions {
+  db: Db;
+  wallet: Wallet;
+  chain: ChainBackend;
+  now?: () => Date;
+  perTxMaxSat: bigint;
+  perDayMaxSat: bigint;
+  /** Confirmation target for fee estimates (blocks). */
+  feeTargetBlocks?: number;
+}
+
+export class Treasury {
+  readonly #db: Db;
+  readonly #wallet: Wallet;
+  readonly #chain: ChainBackend;
+  readonly #now: () => Date;
+  readonly #policy: SpendPolicy;
+  readonly #feeTarget: number;
+
+  constructor(opts: TreasuryOptions) {
+    this.#db = opts.db;
+    this.#wallet = opts.wallet;
+    this.#chain = opts.chain;
+    this.#now = opts.now ?? (() => new Date());
+    this.#feeTarget = opts.feeTargetBlocks ?? 6;
+    this.#policy = new SpendPolicy({ perTxMaxSat: opts.perTxMaxSat, perDayMaxSat: opts.perDayMaxSat, log: new DbSpendLog(opts.db), now: this.#now });
+  }
+
+  /**
+   * Reserves the next unused index on a chain and records its address, in one transaction: an index is
+   * handed out once, ever.
+   */
+  newAddress(purpose: AddressPurpose): { address: string; chain: 0 | 1; index: number } {
+    const chain: 0 | 1 = purpose === 'change' ? 1 : 0;
+    return this.#db.transaction(() => {
+      const row = this.#db.prepare('SELECT coalesce(max(idx) + 1, 0) AS next FROM wallet_addresses WHERE chain = ?').get(chain) as { next: bigint };
+      const index = Number(row.next);
+      const derived = this.#wallet.deriveAddress(chain, index);
+      this.#db
+        .prepare('INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(chain, index, derived.address, Buffer.from(derived.scriptHex, 'hex'), purpose, BigInt(this.#now().getTime()));
+      return { address: derived.address, chain, index };
+    })();
+  }
+
+  /** Every address handed out, with where it sits in the account. */
+  addresses(): Array<{ address: string; chain: 0 | 1; index: number; purpose: AddressPurpose }> {
+    const rows = this.#db.prepare('SELECT address, chain, idx, purpose FROM wallet_addresses ORDER BY chain, idx').all() as Array<{ address: string; chain: bigint; idx: bigint; purpose: AddressPurpose }>;
+    return rows.map((r) => ({ address: r.address, chain: Number(r.chain) as 0 | 1, index: Number(r.idx), purpose: r.purpose }));
+  }
+
+  /**
+   * The wallet's coins, found by asking the chain backend about every address handed out. That costs one
+   * request per address; the payment watcher's indexed table replaces it once payments are tracked there.
+   * @throws AgentError CHAIN_UNAVAILABLE / CHAIN_BAD_RESPONSE
+   */
+  async balance(signal?: AbortSignal): Promise<Balance> {
+    const out: Balance = { confirmedSat: 0n, unconfirmedSat: 0n, utxos: [] };
+    const addrs = this.addresses();
+    const concurrency = 8;
+    for (let i = 0; i < addrs.length; i += concurrency) {
+      const batch = addrs.slice(i, i + concurrency);
+      const results = await Promise.all(batch.map((a) => this.#chain.getAddressUtxos(a.address, signal)));
+      results.forEach((utxos, j) => {
+        const a = batch[j];
+        if (!a) return;
+        for (const u of utxos) {
+          out.utxos.push({ txid: u.txid, vout: u.vout, valueSat: u.valueSat, chain: a.chain, index: a.index, confirmed: u.confirmed });
+          if (u.confirmed) out.confirmedSat += u.valueSat;
+          else out.unconfirmedSat += u.valueSat;
+        }
+      });
+    }
+    return out;
+  }
+
+  /** The fee rate for the configured target, in sat per 1000 vbytes. */
+  async feeRate(signal?: AbortSignal): Promise<bigint> {
+    const estimates = await this.#chain.getFeeEstimates(signal);
+    const targets = [...estimates.keys()].sort((a, b) => a - b);
+    const target = targets.find((t) => t >= this.#feeTarget) ?? targets[targets.length - 1];
+    const rate = target === undefined ? undefined : estimates.get(target);
+    // 1 sat/vB is Bitcoin Core's default minimum relay fee (DEFAULT_MIN_RELAY_TX_FEE = 1000 sat/kvB).
+    return rate === undefined || rate < 1000n ? 1000n : rate;
+  }
+
+  /**
+   * Pays `amountSat` to `to` from the wallet's coins, with change to a fresh change address, under the spend
+   * policy; broadcast once, never retried.
+   * @throws AgentError WALLET_POLICY_REFUSED, WALLET_INSUFFICIENT_FUNDS, WALLET_BAD_ADDRESS, WALLET_DUST, CHAIN_TX_REJECTED, CHAIN_UNAVAILABLE
+   */
+  async send(to: string, amountSat: bigint, opts: { feeRateSatPerKvb?: bigint; signal?: AbortSignal } = {}): Promise<{ txid: string; feeSat: bigint; changeSat: bigint }> {
+    const feeRateSatPerKvb = opts.feeRateSatPerKvb ?? (await this.feeRate(opts.signal));
+    const { utxos } = await this.balance(opts.signal);
+    if (utxos.length === 0) throw new AgentError('WALLET_INSUFFICIENT_FUNDS', 'the wallet has no coins', { neededSat: amountSat, availableSat: 0n });
+    const change = this.newAddress('change');
+    const result = await this.#wallet.send({
+      to,
+      amountSat,
+      feeRateSatPerKvb,
+      utxos,
+      changeIndex: change.index,
+      policy: this.#policy,
+      broadcast: (hex) => this.#chain.broadcast(hex, opts.signal),
+    });
+    return { txid: result.txid, feeSat: result.feeSat, changeSat: result.changeSat };
+  }
+}

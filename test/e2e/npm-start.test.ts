@@ -1,0 +1,70 @@
+// The README's first command on a fresh data dir: `npm start` brings the agent up on the embedded devnet with
+// no configuration and no prompt; /v1/info says regtest; /v1/dev/pay pays the wallet's address and
+// `storj wallet balance` sees it. Everything here is a real process: npm, the agent, the devnet, the CLI.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/agent.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+
+function storj(env: Record<string, string>, ...args: string[]): unknown {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/storj.ts', '--json', ...args], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `storj ${args.join(' ')} failed: ${r.stderr}`);
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(last);
+}
+
+test('npm start runs the agent on the devnet, and the wallet sees a devnet payment', async (t) => {
+  const dataDir = tempDir(t, 'storj-e2e-start-');
+  const env = { STORJ_DATA_DIR: dataDir, STORJ_LISTEN: '127.0.0.1:0' };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  delete childEnv.STORJ_PASSPHRASE;
+  const agent = spawn('npm', ['start'], { cwd: root, env: childEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  agent.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  agent.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)));
+  t.after(() => {
+    try {
+      process.kill(-(agent.pid ?? 0), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening on" within 120 s:\n${output}`)), 120_000);
+    const check = () => {
+      const m = /listening on (http:\/\/\S+)/.exec(output);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        agent.stdout.off('data', check);
+        resolve(m[1]);
+      }
+    };
+    agent.stdout.on('data', check);
+    void exited.then((code) => reject(new Error(`npm start exited (${code}):\n${output}`)));
+  });
+
+  const info = (await (await fetch(`${url}/v1/info`)).json()) as { network: string; nodeId: string };
+  assert.equal(info.network, 'regtest');
+  assert.match(info.nodeId, /^[0-9a-f]{64}$/);
+  assert.ok(existsSync(join(dataDir, 'wallet', 'wallet.json')), 'the wallet was created on first start');
+
+  const { address } = storj(env, 'wallet', 'address') as { address: string };
+  assert.match(address, /^bcrt1q/);
+  const pay = await fetch(`${url}/v1/dev/pay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address, amountSat: 123_456 }) });
+  assert.equal(pay.status, 200);
+  const balance = storj(env, 'wallet', 'balance') as { confirmedSat: string; unconfirmedSat: string };
+  assert.equal(BigInt(balance.unconfirmedSat) + BigInt(balance.confirmedSat), 123_456n);
+
+  // A clean stop also stops the devnet the agent started.
+  process.kill(-(agent.pid ?? 0), 'SIGTERM');
+  await exited;
+  const deadline = Date.now() + 30_000;
+  while (existsSync(join(dataDir, 'devnet', 'devnet.json')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  assert.ok(!existsSync(join(dataDir, 'devnet', 'devnet.json')), 'the devnet process stopped with the agent');
+});
