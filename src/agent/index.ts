@@ -245,7 +245,15 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       host,
       jobs: {
         advance: async (seconds) => (await scheduler.advance(seconds)).now,
-        run: (name) => scheduler.runNow(name),
+        // The devnet's "run this job now" should report a run that started after the request, so a run
+        // already in flight (a cron tick, the start-up catch-up) is waited for instead of reported as skipped.
+        run: async (name) => {
+          for (let attempt = 0; ; attempt++) {
+            const r = await scheduler.runNow(name);
+            if (r.outcome !== 'skipped' || attempt >= 20) return r;
+            await scheduler.idle();
+          }
+        },
       },
       logger: opts.logger ?? false,
       health: async () => {

@@ -91,3 +91,61 @@ export function api(base: string): Api {
     return { status: r.status, headers: r.headers, body: parsed as T, text };
   };
 }
+
+export interface AgentProcess {
+  url: string;
+  pid: number;
+  output: () => string;
+  /** kill -9: no cleanup of any kind runs. */
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the agent as its own process (`storj run`) on `devnet` from `dataDir`, as an operator would, so a test
+ * can kill -9 it at any moment.
+ */
+export async function spawnAgent(t: Ctx, dataDir: string, devnet: Devnet, env: Record<string, string> = {}): Promise<AgentProcess> {
+  const { spawn } = await import('node:child_process');
+  const root = join(import.meta.dirname, '..', '..');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/storj.ts', 'run'], { cwd: root, env: { ...process.env, ...agentEnv(dataDir, devnet, env) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the agent did not start within 60 s:\n${output}`)), 60_000);
+    const onData = () => {
+      const m = /listening on (http:\/\/\S+)/.exec(output);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        child.stdout.off('data', onData);
+        resolve(m[1]);
+      }
+    };
+    child.stdout.on('data', onData);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`the agent exited:\n${output}`));
+    });
+  });
+  return {
+    url,
+    pid: child.pid ?? 0,
+    output: () => output,
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

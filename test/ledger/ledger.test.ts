@@ -1,0 +1,111 @@
+// The ledger on its own: entries recorded once, balances that are the sum of their entries, freezing and
+// thawing, and a storage sweep that never charges a period twice and agrees with the reference arithmetic.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openDb, type Db } from '../../src/db/index.ts';
+import { Ledger, storageMsatPerDay, egressMsat, GIB, DAY_MS } from '../../src/ledger/index.ts';
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function addFile(db: Db, id: string, size: bigint, chargedUntil = T0): void {
+  const address = `bcrt1q${id.padEnd(38, 'x')}`;
+  db.prepare("INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (0, (SELECT coalesce(max(idx) + 1, 0) FROM wallet_addresses), ?, ?, 'upload', 0)").run(address, Buffer.from(id));
+  db.prepare("INSERT INTO files (id, address, state, size, sha256, created_at, charged_until, completed_at) VALUES (?, ?, 'active', ?, ?, 0, ?, 0)").run(id, address, size, 'ab'.repeat(32), BigInt(chargedUntil));
+}
+
+function file(db: Db, id: string) {
+  return db.prepare('SELECT state, balance_msat, frozen_at, charged_until FROM files WHERE id = ?').get(id) as { state: string; balance_msat: bigint; frozen_at: bigint | null; charged_until: bigint };
+}
+
+function setup() {
+  const db = openDb(':memory:');
+  return { db, ledger: new Ledger(db) };
+}
+
+test('an entry is recorded once per (file, kind, ref) and moves the balance once', () => {
+  const { db, ledger } = setup();
+  addFile(db, 'f1', 1000n);
+  const e = { fileId: 'f1', kind: 'payment' as const, ref: 'tx:0/0', amountMsat: 5_000_000n, at: new Date(T0) };
+  assert.equal(ledger.record(e), true);
+  assert.equal(ledger.record(e), false);
+  assert.equal(file(db, 'f1').balance_msat, 5_000_000n);
+  assert.deepEqual(ledger.verifyBalances(), []);
+});
+
+test('a negative balance freezes an active file and a top-up back to zero or above thaws it', () => {
+  const { db, ledger } = setup();
+  addFile(db, 'f1', 1000n);
+  ledger.record({ fileId: 'f1', kind: 'egress', ref: 'd1', amountMsat: -1n, at: new Date(T0 + 5) });
+  assert.equal(file(db, 'f1').state, 'frozen');
+  assert.equal(file(db, 'f1').frozen_at, BigInt(T0 + 5));
+  ledger.record({ fileId: 'f1', kind: 'payment', ref: 'tx:1/0', amountMsat: 1n, at: new Date(T0 + 6) });
+  assert.equal(file(db, 'f1').state, 'active');
+  assert.equal(file(db, 'f1').frozen_at, null);
+});
+
+test('the sweep charges size x price x time, never twice for the same period, and freezes files gone negative', () => {
+  const { db, ledger } = setup();
+  const price = 3_430n; // msat per GiB-day
+  addFile(db, 'small', 13n);
+  addFile(db, 'big', 4n * GIB);
+  addFile(db, 'late', GIB, T0 + 12 * 3_600_000); // completed half a day later
+  ledger.record({ fileId: 'big', kind: 'payment', ref: 'tx:0/0', amountMsat: 20_000n, at: new Date(T0) });
+  ledger.record({ fileId: 'late', kind: 'payment', ref: 'tx:1/0', amountMsat: 1_000n, at: new Date(T0) });
+
+  const day1 = new Date(T0 + Number(DAY_MS));
+  assert.equal(ledger.sweepStorage(day1, price).files, 3);
+  assert.equal(storageMsatPerDay(4n * GIB, price), 13_720n);
+  assert.equal(file(db, 'big').balance_msat, 20_000n - 13_720n);
+  assert.equal(file(db, 'small').balance_msat, -1n, 'a 13-byte file pays the 1 msat minimum per day');
+  assert.equal(file(db, 'late').balance_msat, 1_000n - 3_430n / 2n, 'half a day for the late file');
+  assert.equal(file(db, 'small').state, 'frozen');
+  assert.equal(file(db, 'late').state, 'frozen');
+  assert.equal(file(db, 'big').state, 'active');
+
+  // The same moment again: nothing more.
+  assert.equal(ledger.sweepStorage(day1, price).files, 0);
+  assert.equal(file(db, 'big').balance_msat, 6_280n);
+  // A second day: the big file goes negative and freezes at that time.
+  const day2 = new Date(T0 + 2 * Number(DAY_MS));
+  const r = ledger.sweepStorage(day2, price);
+  assert.equal(r.files, 3);
+  assert.equal(file(db, 'big').balance_msat, 6_280n - 13_720n);
+  assert.equal(file(db, 'big').state, 'frozen');
+  assert.equal(file(db, 'big').frozen_at, BigInt(day2.getTime()));
+  assert.equal(file(db, 'big').charged_until, BigInt(day2.getTime()));
+  // Every storage entry names its period.
+  const refs = ledger.entries('big').filter((e) => e.kind === 'storage').map((e) => e.ref);
+  assert.deepEqual(refs, [`${T0}-${day1.getTime()}`, `${day1.getTime()}-${day2.getTime()}`]);
+  assert.deepEqual(ledger.verifyBalances(), []);
+});
+
+test('deleted and pending files are not charged', () => {
+  const { db, ledger } = setup();
+  addFile(db, 'gone', GIB);
+  db.prepare("UPDATE files SET state = 'deleted' WHERE id = 'gone'").run();
+  assert.equal(ledger.sweepStorage(new Date(T0 + Number(DAY_MS)), 3_430n).files, 0);
+  assert.equal(file(db, 'gone').balance_msat, 0n);
+});
+
+test('the SQL charge agrees with the reference arithmetic, and stays exact at the extremes', () => {
+  for (const [size, price, ms] of [
+    [1n, 1n, 1n],
+    [GIB, 3_430n, DAY_MS],
+    [4n * GIB, 1_000_000_000n, DAY_MS * 36_500n], // a 4 GiB file at an absurd price for a century
+    [123_456_789n, 77_777n, 3_600_001n],
+  ] as const) {
+    const { db, ledger } = setup();
+    addFile(db, 'f', size);
+    ledger.sweepStorage(new Date(T0 + Number(ms)), price);
+    const expected = -((storageMsatPerDay(size, price) * ms) / DAY_MS);
+    assert.equal(file(db, 'f').balance_msat, expected, `${size} bytes at ${price} for ${ms} ms`);
+    assert.equal(typeof file(db, 'f').balance_msat, 'bigint', 'never a float');
+  }
+});
+
+test('egress is charged per byte at the GiB price, rounded up', () => {
+  assert.equal(egressMsat(0n, 12_000n), 0n);
+  assert.equal(egressMsat(1n, 12_000n), 1n);
+  assert.equal(egressMsat(GIB, 12_000n), 12_000n);
+  assert.equal(egressMsat(GIB / 2n, 12_000n), 6_000n);
+});
