@@ -83,27 +83,37 @@ export class Treasury {
   }
 
   /**
-   * The wallet's coins, found by asking the chain backend about every address handed out. That costs one
-   * request per address; the payment watcher's indexed table replaces it once payments are tracked there.
+   * The wallet's coins. The operator's own addresses (receive and change, a handful) are asked of the chain
+   * backend one by one, so an unconfirmed payment to them shows at once even with no agent running. Upload
+   * addresses (one per file, so possibly millions) come from the payment watcher's table instead, which the
+   * running agent keeps current from whole blocks: asking about each would cost a request per file.
    * @throws AgentError CHAIN_UNAVAILABLE / CHAIN_BAD_RESPONSE
    */
   async balance(signal?: AbortSignal): Promise<Balance> {
     const out: Balance = { confirmedSat: 0n, unconfirmedSat: 0n, utxos: [] };
-    const addrs = this.addresses();
+    const add = (u: WalletUtxo & { confirmed: boolean }) => {
+      out.utxos.push(u);
+      if (u.confirmed) out.confirmedSat += u.valueSat;
+      else out.unconfirmedSat += u.valueSat;
+    };
+    const own = this.addresses().filter((a) => a.purpose === 'receive' || a.purpose === 'change');
     const concurrency = 8;
-    for (let i = 0; i < addrs.length; i += concurrency) {
-      const batch = addrs.slice(i, i + concurrency);
+    for (let i = 0; i < own.length; i += concurrency) {
+      const batch = own.slice(i, i + concurrency);
       const results = await Promise.all(batch.map((a) => this.#chain.getAddressUtxos(a.address, signal)));
       results.forEach((utxos, j) => {
         const a = batch[j];
         if (!a) return;
-        for (const u of utxos) {
-          out.utxos.push({ txid: u.txid, vout: u.vout, valueSat: u.valueSat, chain: a.chain, index: a.index, confirmed: u.confirmed });
-          if (u.confirmed) out.confirmedSat += u.valueSat;
-          else out.unconfirmedSat += u.valueSat;
-        }
+        for (const u of utxos) add({ txid: u.txid, vout: u.vout, valueSat: u.valueSat, chain: a.chain, index: a.index, confirmed: u.confirmed });
       });
     }
+    const watched = this.#db
+      .prepare(
+        `SELECT p.txid, p.vout, p.value_sat, p.state, a.chain, a.idx FROM payments p JOIN wallet_addresses a ON a.address = p.address
+         WHERE p.state != 'reversed' AND p.spent_by IS NULL AND a.purpose NOT IN ('receive', 'change')`,
+      )
+      .all() as Array<{ txid: string; vout: bigint; value_sat: bigint; state: string; chain: bigint; idx: bigint }>;
+    for (const r of watched) add({ txid: r.txid, vout: Number(r.vout), valueSat: r.value_sat, chain: Number(r.chain) as 0 | 1, index: Number(r.idx), confirmed: r.state === 'confirmed' });
     return out;
   }
 

@@ -85,3 +85,22 @@ test('the spend policy refuses a payment above the per-transaction cap before an
   const balance = await treasury.balance();
   assert.equal(balance.confirmedSat, 500_000n, 'nothing left the wallet');
 });
+
+test("the agent's balance includes customers' payments from the watcher's table, and it can spend them", async (t) => {
+  const { startTestAgent } = await import('../helpers/agent.ts');
+  const a = await startTestAgent(t, { env: { STORJ_HOSTING_COST_SAT_PER_MONTH: '6000000000' } });
+  const q = (await a.api<{ id: string; address: string; amountSat: number }>('POST', '/v1/uploads', { size: 4 * 1024 * 1024 })).body;
+  await a.devnet.pay(q.address, BigInt(q.amountSat));
+  await a.devnet.mine(1);
+  await a.api('POST', '/v1/dev/jobs/watcher');
+  let b = await a.agent.treasury.balance();
+  assert.equal(b.confirmedSat, BigInt(q.amountSat), 'the upload payment is one of the wallet coins');
+  assert.equal(b.utxos[0]?.chain, 0);
+
+  const sent = await a.agent.treasury.send(a.devnet.faucetAddress, 5_000n, { feeRateSatPerKvb: 2_000n });
+  await a.devnet.mine(1);
+  await a.api('POST', '/v1/dev/jobs/watcher');
+  assert.equal((await a.agent.chain.getTxStatus(sent.txid)).confirmed, true, 'bcoin mined a spend of a customer payment');
+  b = await a.agent.treasury.balance();
+  assert.equal(b.confirmedSat, sent.changeSat, 'the spent coin is gone; only the change is left');
+});
