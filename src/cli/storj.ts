@@ -1,19 +1,20 @@
 #!/usr/bin/env -S node --import tsx
 /**
- * The `storj` command. Operator: init, run, wallet. (Customer and investor commands come with their issues.)
+ * The `storj` command. Operator: init, run, wallet, config. Customer: upload, download, status, topup (customer.ts).
  * Every failure prints `error CODE: message` and exits non-zero; nothing secret is printed except the
  * mnemonic, once, at `storj init`.
  */
 import { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { loadConfig, describeConfig, configDocs, type Config, type Network } from '../config/index.ts';
-import { isAgentError } from '../errors/index.ts';
 import { formatBtc, parseBtc, parseSat } from '../money/index.ts';
 import { openDb } from '../db/index.ts';
 import { Treasury } from '../treasury/index.ts';
 import { Wallet } from '../../wallet/index.ts';
 import { connectChain, initDataDir, paths, startAgent, VERSION } from '../agent/index.ts';
 import { resolvePassphrase } from './prompt.ts';
+import { registerCustomerCommands } from './customer.ts';
+import { reportError } from './ui.ts';
 
 const program = new Command();
 program
@@ -23,9 +24,9 @@ program
   .option('-d, --data-dir <dir>', 'data directory (or STORJ_DATA_DIR)')
   .option('--json', 'print machine-readable JSON');
 
-function config(): Config {
+function config(extra: Partial<Record<keyof Config, unknown>> = {}, requireChain = true): Config {
   const opts = program.opts<{ dataDir?: string }>();
-  return loadConfig({ overrides: opts.dataDir ? { dataDir: opts.dataDir } : {} });
+  return loadConfig({ overrides: { ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...extra }, requireChain });
 }
 const json = () => program.opts<{ json?: boolean }>().json === true;
 const print = (human: string, data: unknown) => {
@@ -38,7 +39,8 @@ program
   .option('--network <network>', 'mainnet | testnet | regtest')
   .option('--import', 'import an existing BIP39 mnemonic from STORJ_MNEMONIC instead of creating one')
   .action(async (o: { network?: string; import?: boolean }) => {
-    const c = loadConfig({ overrides: { ...(program.opts<{ dataDir?: string }>().dataDir ? { dataDir: program.opts<{ dataDir?: string }>().dataDir } : {}), ...(o.network ? { network: o.network } : {}) }, readFile: true });
+    // The chain backend can be set after init (STORJ_ESPLORA_URL or config.json) and is checked at `storj run`.
+    const c = config(o.network ? { network: o.network } : {}, false);
     const network: Network = c.network;
     const { passphrase, source } = await resolvePassphrase(network, { confirm: true });
     const mnemonic = o.import ? process.env.STORJ_MNEMONIC : undefined;
@@ -94,7 +96,7 @@ program
   .command('config')
   .description('print the effective configuration (secrets masked) and every STORJ_ environment variable')
   .action(() => {
-    const c = config();
+    const c = config({}, false);
     print(
       [...Object.entries(describeConfig(c)).map(([k, v]) => `${k} = ${typeof v === 'string' ? v : JSON.stringify(v)}`), '', ...configDocs().map((d) => `${d.env}: ${d.doc}`)].join('\n'),
       describeConfig(c),
@@ -167,8 +169,9 @@ wallet
     }
   });
 
+registerCustomerCommands(program, { json });
+
 program.parseAsync(process.argv).catch((e: unknown) => {
-  if (isAgentError(e)) console.error(`error ${e.code}: ${e.message}`);
-  else console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+  reportError(e, json());
   process.exitCode = 1;
 });

@@ -167,6 +167,8 @@ export interface LoadOptions {
   overrides?: Partial<Record<keyof Config, unknown>>;
   /** Read `<dataDir>/config.json` (default true). */
   readFile?: boolean;
+  /** Insist on a chain backend outside regtest (default true; `storj init` has none yet). */
+  requireChain?: boolean;
 }
 
 /**
@@ -222,7 +224,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     put(key, overrides[key], 'override');
   }
   for (const key of CONFIG_KEYS) if (key !== 'dataDir') parseKey(key);
-  if (out.network !== 'regtest' && out.esploraUrl === '') {
+  if (opts.requireChain !== false && out.network !== 'regtest' && out.esploraUrl === '') {
     throw new AgentError('CONFIG_INVALID', `config key "esploraUrl" must be set on ${String(out.network)} (only regtest has an embedded chain)`, { key: 'esploraUrl' });
   }
   const listen = out.listen as { host: string; port: number };

@@ -50,6 +50,12 @@ test('a bad value is refused with an error naming the key and its source', (t) =
   bad({ STORJ_ADMIN_TOKEN: 'short' }, /"adminToken".*16 characters/);
 });
 
+test('outside regtest a chain backend is required to run, but not to initialise', (t) => {
+  const dir = tempDir(t);
+  assert.throws(() => loadConfig({ env: { STORJ_DATA_DIR: dir, STORJ_NETWORK: 'testnet' } }), (e) => isAgentError(e, 'CONFIG_INVALID'));
+  assert.equal(loadConfig({ env: { STORJ_DATA_DIR: dir, STORJ_NETWORK: 'testnet' }, requireChain: false }).network, 'testnet');
+});
+
 test('unknown keys and broken JSON in the config file are errors', (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ listne: '127.0.0.1:1' }));

@@ -1,0 +1,163 @@
+/**
+ * How the customer commands talk to a person: results on stdout; live status and progress bars on stderr, so a
+ * pipe of stdout gets only results. With --json there is none of it, only JSON lines on stdout. A terminal gets
+ * bars and a one-line status that updates in place; a pipe or a log gets plain lines, printed when they change.
+ */
+import cliProgress from 'cli-progress';
+import qrcode from 'qrcode-terminal';
+import { isAgentError } from '../errors/index.ts';
+import { RemoteError } from './client.ts';
+
+export interface Ui {
+  readonly json: boolean;
+  /** stderr is a terminal: bars and in-place status. */
+  readonly tty: boolean;
+  /** A line of human output (nothing with --json). */
+  say(line?: string): void;
+  /** One JSON line on stdout (only with --json); bigints become strings, as no JSON number holds them safely. */
+  emit(data: Record<string, unknown>): void;
+  /** Transient progress text on stderr. */
+  note(line: string): void;
+}
+
+export function makeUi(json: boolean, tty = process.stderr.isTTY === true): Ui {
+  return {
+    json,
+    tty,
+    say: (line = '') => {
+      if (!json) process.stdout.write(`${line}\n`);
+    },
+    emit: (data) => {
+      if (json) process.stdout.write(`${JSON.stringify(data, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+    },
+    note: (line) => {
+      if (!json) process.stderr.write(`${line}\n`);
+    },
+  };
+}
+
+/** A QR code of `text` drawn with half-block characters (qrcode-terminal's small mode: two rows per line). */
+export function qr(text: string): string {
+  let out = '';
+  // generate() calls back synchronously.
+  qrcode.generate(text, { small: true }, (q) => (out = q));
+  return out.replace(/\n+$/, '');
+}
+
+export interface Progress {
+  update(bytes: number): void;
+  stop(): void;
+}
+
+/** A byte progress bar: cli-progress on a terminal; otherwise a line at each quarter, so a log shows it moving. */
+export function progress(ui: Ui, label: string, total: number | undefined): Progress {
+  if (ui.json) return { update: () => undefined, stop: () => undefined };
+  if (ui.tty) {
+    const bar = new cliProgress.SingleBar(
+      {
+        stream: process.stderr,
+        format: total === undefined ? `${label} {value} bytes | {duration_formatted}` : `${label} [{bar}] {percentage}% | {value}/{total} bytes | ETA {eta_formatted}`,
+        hideCursor: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total ?? 0, 0);
+    let stopped = false;
+    return {
+      update: (n) => bar.update(n),
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        bar.stop();
+      },
+    };
+  }
+  let shown = 0;
+  let last = 0;
+  ui.note(`${label}: 0${total === undefined ? '' : ` of ${total}`} bytes`);
+  return {
+    update: (n) => {
+      last = n;
+      if (total === undefined || total === 0) return;
+      const quarter = Math.floor((n * 4) / total);
+      if (quarter > shown && quarter < 4) {
+        shown = quarter;
+        ui.note(`${label}: ${quarter * 25}% (${n} of ${total} bytes)`);
+      }
+    },
+    stop: () => {
+      if (shown < 4) ui.note(`${label}: ${last}${total === undefined ? '' : ` of ${total}`} bytes`);
+      shown = 4;
+    },
+  };
+}
+
+/** A status that changes over time: rewritten in place on a terminal, a new line per change otherwise. */
+export class StatusLine {
+  readonly #ui: Ui;
+  #last = '';
+  #open = false;
+
+  constructor(ui: Ui) {
+    this.#ui = ui;
+  }
+
+  /** `text` is what is compared for a change; `live` (time waited, say) only decorates it on a terminal. */
+  show(text: string, live = ''): void {
+    if (this.#ui.json) return;
+    if (this.#ui.tty) {
+      process.stderr.write(`\r\x1b[2K${text}${live}`);
+      this.#open = true;
+    } else if (text !== this.#last) {
+      process.stderr.write(`${text}\n`);
+    }
+    this.#last = text;
+  }
+
+  end(): void {
+    if (this.#open) process.stderr.write('\n');
+    this.#open = false;
+  }
+}
+
+/**
+ * Runs `onSigint` (which should say how to come back) on Ctrl-C, then exits 130 as shells expect.
+ * Returns the function that removes the handler again.
+ */
+export function onInterrupt(onSigint: () => string | Promise<string>): () => void {
+  const handler = () => {
+    void Promise.resolve()
+      .then(onSigint)
+      .then(
+        (msg) => process.stderr.write(`\n${msg}\n`),
+        () => undefined,
+      )
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', handler);
+  return () => process.off('SIGINT', handler);
+}
+
+/**
+ * The one way a failed command ends: `error CODE: message` on stderr (the API's code when the agent answered
+ * with one), and with --json also the error as the last JSON line on stdout, with the body's extra fields
+ * (a 402's address, amount and bip21).
+ */
+export function reportError(e: unknown, json: boolean): void {
+  let code: string | undefined;
+  let message: string;
+  let extra: Record<string, unknown> = {};
+  if (e instanceof RemoteError) {
+    code = e.code;
+    message = e.message;
+    extra = Object.fromEntries(Object.entries(e.body).filter(([k]) => k !== 'error'));
+  } else if (isAgentError(e)) {
+    code = e.code;
+    message = e.message;
+    extra = Object.fromEntries(Object.entries(e.details ?? {}).filter(([k]) => k !== 'error'));
+  } else {
+    message = e instanceof Error ? e.message : String(e);
+  }
+  process.stderr.write(code ? `error ${code}: ${message}\n` : `error: ${message}\n`);
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code: code ?? null, message }, ...extra }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+}
