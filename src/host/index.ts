@@ -477,22 +477,27 @@ export class Host {
 
   /**
    * Deletes files frozen longer than the grace period, then removes blobs nothing references any more.
-   * The rows stay (state 'deleted') so links answer 410 and the ledger keeps its history.
+   * The rows stay (state 'deleted') so links answer 410 and the ledger keeps its history. Blobs of files
+   * deleted in the last day are looked at again each run, so a crash between marking a file deleted and
+   * removing its blob leaves no orphan behind.
    */
   async deleteExpired(): Promise<string> {
     const now = BigInt(this.#d.now().getTime());
     const cutoff = now - BigInt(this.#d.config.graceSeconds) * 1000n;
     const doomed = this.#d.db.transaction(() => {
-      const rows = this.#d.db.prepare("SELECT id, sha256 FROM files WHERE state = 'frozen' AND frozen_at <= ?").all(cutoff) as Array<{ id: string; sha256: string }>;
+      const rows = this.#d.db.prepare("SELECT id FROM files WHERE state = 'frozen' AND frozen_at <= ?").all(cutoff) as Array<{ id: string }>;
       const mark = this.#d.db.prepare("UPDATE files SET state = 'deleted', deleted_at = ? WHERE id = ? AND state = 'frozen'");
       for (const r of rows) mark.run(now, r.id);
-      return rows;
+      return rows.length;
     })();
+    const recent = this.#d.db
+      .prepare(
+        `SELECT DISTINCT sha256 FROM files d WHERE d.state = 'deleted' AND d.deleted_at >= ?
+         AND NOT EXISTS (SELECT 1 FROM files l WHERE l.sha256 = d.sha256 AND l.state IN ('active', 'frozen'))`,
+      )
+      .all(now - DAY_MS) as Array<{ sha256: string }>;
     let removed = 0;
-    for (const sha of new Set(doomed.map((d) => d.sha256))) {
-      const still = this.#d.db.prepare("SELECT count(*) AS n FROM files WHERE sha256 = ? AND state IN ('active', 'frozen')").get(sha) as { n: bigint };
-      if (still.n === 0n && (await this.#d.blobs.delete(sha))) removed += 1;
-    }
-    return `deleted ${doomed.length} file(s), removed ${removed} blob(s)`;
+    for (const { sha256: sha } of recent) if (await this.#d.blobs.delete(sha)) removed += 1;
+    return `deleted ${doomed} file(s), removed ${removed} blob(s)`;
   }
 }
