@@ -106,7 +106,8 @@ export async function readCapped(res: Response, max = MAX_JSON_BYTES): Promise<s
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function reason(e: unknown): string {
+/** A short cause for a failed request: the system error code (ECONNREFUSED) when there is one. */
+export function reason(e: unknown): string {
   const cause = e instanceof Error && e.cause instanceof Error ? e.cause : e;
   if (cause instanceof Error) return clean('code' in cause && typeof cause.code === 'string' ? cause.code : cause.message);
   return String(cause);

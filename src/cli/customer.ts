@@ -31,6 +31,7 @@ import {
   paymentDemand,
   putFile,
   readCapped,
+  reason,
   remoteError,
   RemoteError,
   type FileStatus,
@@ -230,15 +231,18 @@ async function upload(ui: Ui, file: string, o: { days?: string; downloads?: stri
   showPayment(ui, q.bip21);
 
   const last: { status?: UploadStatus } = {};
-  const stopHint = onInterrupt(() => {
-    const got = last.status?.receivedSat ?? 0n;
-    return [
-      `interrupted while waiting for the payment of upload ${q.id}.`,
-      `  storj status --upload ${q.id}${o.url ? ` --url ${api.base}` : ''}   shows what has arrived`,
-      'The upload token lived only in this process (it is never saved), so these bytes can no longer be sent to this upload:',
-      got > 0n ? `${got} sat already arrived at ${q.address}; they stay tied to upload ${q.id}.` : `nothing has arrived yet: do not pay ${q.address}; run \`storj upload ${file}\` again.`,
-    ].join('\n');
-  });
+  const received = () => last.status?.receivedSat ?? 0n;
+  const stopHint = onInterrupt(
+    () =>
+      [
+        `interrupted while waiting for the payment of upload ${q.id}.`,
+        `  storj status --upload ${q.id}${o.url ? ` --url ${api.base}` : ''}   shows what has arrived`,
+        'The upload token lived only in this process (it is never saved), so no other run can send the file to this upload.',
+        received() > 0n ? `${received()} sat had arrived at ${q.address}; they stay with upload ${q.id}.` : `Nothing had arrived: do not pay ${q.address}; run \`storj upload\` again to start over.`,
+      ].join('\n'),
+    // Once money is on its way, leaving would strand it (only this process can send the file): ask twice.
+    () => (received() > 0n ? `${received()} sat have already arrived for upload ${q.id}, and only this process can send its file. Press Ctrl-C again to leave anyway.` : undefined),
+  );
   let txid: string | undefined;
   try {
     if (o.pay) {
@@ -262,7 +266,7 @@ async function upload(ui: Ui, file: string, o: { days?: string; downloads?: stri
   const stored = parseStored(sent.reply);
   if (stored.size !== size) throw new AgentError('AGENT_BAD_RESPONSE', `the agent says it stored ${stored.size} bytes of ${size}`);
   if (stored.sha256 !== sent.sentSha256) {
-    throw new AgentError('SHA256_MISMATCH', `the agent stored sha256 ${stored.sha256} but the bytes sent hash to ${sent.sentSha256} (did ${file} change while it was sent?)`);
+    throw new AgentError('HASH_MISMATCH', `the agent stored sha256 ${stored.sha256} but the bytes sent hash to ${sent.sentSha256} (did ${file} change while it was sent?)`);
   }
   ui.say(`stored ${stored.size} bytes; sha256 ${stored.sha256} (checked)`);
   ui.say(`file   ${stored.fileId}`);
@@ -368,7 +372,7 @@ async function download(ui: Ui, target: string, o: { output?: string; url?: stri
     try {
       res = await fetch(url, { signal: ctl.signal, headers: { accept: '*/*' } });
     } catch (e) {
-      throw ctl.signal.reason instanceof AgentError ? ctl.signal.reason : new AgentError('AGENT_UNREACHABLE', `no answer from ${new URL(url).origin} (${e instanceof Error ? clean(e.message) : String(e)})`, undefined, { cause: e });
+      throw ctl.signal.reason instanceof AgentError ? ctl.signal.reason : new AgentError('AGENT_UNREACHABLE', `no answer from ${new URL(url).origin} (${reason(e)})`, undefined, { cause: e });
     }
     if (!res.ok || !res.body) {
       const e = remoteError(res.status, await readCapped(res));
@@ -406,14 +410,14 @@ async function download(ui: Ui, target: string, o: { output?: string; url?: stri
       // flush: fsync before the stream closes the file, so what is renamed into place is on disk.
       await pipeline(Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>), counter, handle.createWriteStream({ flush: true }));
     } catch (e) {
-      throw ctl.signal.reason instanceof AgentError ? ctl.signal.reason : new AgentError('AGENT_UNREACHABLE', `the download broke off after ${received} bytes (${e instanceof Error ? clean(e.message) : String(e)}); nothing was kept`, undefined, { cause: e });
+      throw ctl.signal.reason instanceof AgentError ? ctl.signal.reason : new AgentError('AGENT_UNREACHABLE', `the download broke off after ${received} bytes (${reason(e)}); nothing was kept`, undefined, { cause: e });
     }
     handle = undefined; // closed by its stream
     b.stop();
     if (length !== undefined && received !== length) throw new AgentError('AGENT_BAD_RESPONSE', `got ${received} of ${length} bytes; nothing was kept`);
     const got = hash.digest('hex');
     if (got !== expected) {
-      throw new AgentError('SHA256_MISMATCH', `the bytes received hash to sha256 ${got}, not ${expected} as the ETag says; the download was deleted`);
+      throw new AgentError('HASH_MISMATCH', `the bytes received hash to sha256 ${got}, not ${expected} as the ETag says; the download was deleted`);
     }
     await rename(tmp, dest);
     ui.say(`saved ${dest} (${received} bytes, sha256 ${got} checked)`);
@@ -512,12 +516,12 @@ async function topup(ui: Ui, fileId: string, o: { amount?: string; pay?: boolean
   const suggestion = suggestedTopUp(f, parseInfo(await api.get('/v1/info')));
   const uri = withAmount(f.bip21, amount);
   ui.say(`file ${f.fileId} is ${f.state}; balance ${f.balanceMsat} msat (${msatAsSat(f.balanceMsat)} sat), funded until ${f.fundedUntil}`);
-  ui.say(`Anyone can pay its address to keep it online${amount !== undefined ? `; ${amount} sat (${formatBtc(amount)} BTC)` : ''}:`);
-  if (!o.pay) showPayment(ui, uri);
   ui.say(
-    `suggested: ${suggestion.amountSat} sat (${suggestion.debtSat > 0n ? `clears the debt of ${suggestion.debtSat} sat and pays ` : 'pays '}a day of storage and one download at today's prices)`,
+    `suggested top-up: ${suggestion.amountSat} sat (${suggestion.debtSat > 0n ? `clears the debt of ${suggestion.debtSat} sat and pays ` : 'pays '}a day of storage and one download at today's prices)`,
   );
   if (!o.pay) {
+    ui.say(`Anyone can pay its address to keep it online${amount !== undefined ? `; ${amount} sat (${formatBtc(amount)} BTC)` : ''}:`);
+    showPayment(ui, uri);
     ui.emit({ fileId: f.fileId, state: f.state, balanceMsat: f.balanceMsat.toString(), address: f.address, bip21: uri, ...(amount !== undefined ? { amountSat: satToJson(amount) } : {}), suggestedSat: satToJson(suggestion.amountSat) });
     return;
   }

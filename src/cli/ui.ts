@@ -121,11 +121,20 @@ export class StatusLine {
 }
 
 /**
- * Runs `onSigint` (which should say how to come back) on Ctrl-C, then exits 130 as shells expect.
+ * Runs `onSigint` (which should say how to come back) on Ctrl-C, then exits 130 as shells expect. When
+ * `confirm` returns a warning, the first Ctrl-C only prints it and the second one leaves.
  * Returns the function that removes the handler again.
  */
-export function onInterrupt(onSigint: () => string | Promise<string>): () => void {
+export function onInterrupt(onSigint: () => string | Promise<string>, confirm?: () => string | undefined): () => void {
+  let warned = false;
   const handler = () => {
+    const warning = warned ? undefined : confirm?.();
+    if (warning !== undefined) {
+      warned = true;
+      process.stderr.write(`\n${warning}\n`);
+      return;
+    }
+    process.off('SIGINT', handler);
     void Promise.resolve()
       .then(onSigint)
       .then(
@@ -134,7 +143,7 @@ export function onInterrupt(onSigint: () => string | Promise<string>): () => voi
       )
       .finally(() => process.exit(130));
   };
-  process.once('SIGINT', handler);
+  process.on('SIGINT', handler);
   return () => process.off('SIGINT', handler);
 }
 

@@ -57,6 +57,10 @@ export const ERRORS = {
   DEVNET_ONLY: { status: 404, description: 'This endpoint exists only on the embedded regtest devnet.' },
   DEVNET_FAUCET_EMPTY: { status: 409, description: 'The devnet faucet cannot cover this payment and its fee; mine more blocks.' },
   DEVNET_START_FAILED: { status: 500, description: 'The devnet process did not start or did not answer in time; its log is in the devnet folder.' },
+  // The customer CLI (src/cli): failures on the client's side of the API, where the agent is the untrusted party
+  AGENT_UNREACHABLE: { status: 503, description: 'The agent did not answer (connection refused, timeout, or a transfer that stalled).' },
+  AGENT_BAD_RESPONSE: { status: 502, description: 'The agent answered with something malformed or inconsistent (a missing field, a body of the wrong length, no sha256 ETag).' },
+  HASH_MISMATCH: { status: 502, description: 'The bytes do not hash to the sha256 the agent gave (a download\'s ETag, an upload\'s receipt); a download is deleted, nothing is kept.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
