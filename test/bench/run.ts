@@ -1,0 +1,120 @@
+/**
+ * `npm run bench [-- NAME...]`: the benchmarks of issue 3 item 10, each a ratio against a reference measured
+ * in the same run on the same machine (nginx for transfers, a raw UPDATE for the sweep). Names filter
+ * (`npm run bench -- download`). Prints one line per benchmark and a summary table. Exits 0 whether or not a
+ * target is met (the figures are for people to judge), non-zero only when something fails. Never asserts a
+ * time and is not part of `npm test`.
+ */
+import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cleanup, findExecutable, GIB, type BenchResult } from './lib.ts';
+import { findNginx } from './nginx.ts';
+import { benchDownload, benchRss, benchUpload, TRANSFER_DISK_BYTES, TransferRig } from './transfer.ts';
+import { benchSweep, SWEEP_DISK_BYTES } from './sweep.ts';
+
+const BENCHES = ['download', 'upload', 'rss', 'sweep'] as const;
+type Name = (typeof BENCHES)[number];
+const TRANSFERS: readonly Name[] = ['download', 'upload', 'rss'];
+const NEEDS_NGINX: readonly Name[] = ['download', 'upload'];
+
+function usage(): string {
+  return `usage: npm run bench [-- NAME...]   names: ${BENCHES.join(', ')} (a name matches any benchmark containing it)
+  STORJ_BENCH_RUNS   timed runs of each side, median reported (default 3; more on a noisy machine)
+  STORJ_BENCH_DIR    where the temp dir goes (default ${tmpdir()}; it needs ~${Math.ceil((TRANSFER_DISK_BYTES + SWEEP_DISK_BYTES) / GIB)} GiB free)`;
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  if (args.includes('-h') || args.includes('--help')) {
+    console.log(usage());
+    return 0;
+  }
+  const names = args.filter((a) => !a.startsWith('-'));
+  const unknown = names.filter((n) => !BENCHES.some((b) => b.includes(n)));
+  if (unknown.length > 0 || names.length !== args.length) {
+    console.error(`unknown benchmark or option: ${[...unknown, ...args.filter((a) => a.startsWith('-'))].join(' ')}\n${usage()}`);
+    return 2;
+  }
+  const selected = BENCHES.filter((b) => names.length === 0 || names.some((n) => b.includes(n)));
+  const transfers = selected.some((b) => TRANSFERS.includes(b));
+
+  // The tools the references need, checked before anything starts.
+  let nginxPath: string | undefined;
+  if (selected.some((b) => NEEDS_NGINX.includes(b))) {
+    const found = findNginx();
+    if ('problem' in found) {
+      console.error(found.problem);
+      return 2;
+    }
+    nginxPath = found.path;
+  }
+  if (transfers && !findExecutable(['curl'], ['--version'])) {
+    console.error('curl is not installed; it is the HTTP client of the transfer benchmarks. Install it with:\n\n  apt-get install -y curl\n');
+    return 2;
+  }
+
+  const parent = process.env.STORJ_BENCH_DIR ?? tmpdir();
+  const needed = (transfers ? TRANSFER_DISK_BYTES : 0) + (selected.includes('sweep') ? SWEEP_DISK_BYTES : 0);
+  const fs = statfsSync(parent);
+  const free = fs.bavail * fs.bsize;
+  if (free < needed) {
+    console.error(`${parent} has ${(free / GIB).toFixed(1)} GiB free; the selected benchmarks need ${(needed / GIB).toFixed(0)} GiB. Set STORJ_BENCH_DIR to a roomier place.`);
+    return 2;
+  }
+
+  const cleanup = new Cleanup();
+  const root = mkdtempSync(join(parent, 'storj-bench-'));
+  cleanup.add('temp dir', () => rmSync(root, { recursive: true, force: true }));
+  // Ctrl-C or a kill still stops nginx, the agent and the devnet, and removes the temp dir.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`\n${signal}: cleaning up`);
+      void cleanup.run().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
+
+  const cpu = cpus();
+  console.log(`storj-agent benchmarks: node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / GIB).toFixed(0)} GiB RAM, temp dir ${root}`);
+  const results: BenchResult[] = [];
+  const failed: string[] = [];
+  let rig: Promise<TransferRig> | undefined;
+  try {
+    for (const name of selected) {
+      try {
+        let r: BenchResult;
+        if (name === 'sweep') {
+          // The agent and nginx stopped first: the sweep's timing is not to share the machine with them.
+          if (rig) await (await rig.catch(() => undefined))?.close();
+          r = await benchSweep(root);
+        } else {
+          rig ??= TransferRig.open(root, cleanup, nginxPath);
+          const t = await rig;
+          r = name === 'download' ? await benchDownload(t) : name === 'upload' ? await benchUpload(t) : await benchRss(t);
+        }
+        results.push(r);
+        console.log(r.line);
+        for (const d of r.details ?? []) console.log(`    ${d}`);
+      } catch (e) {
+        failed.push(name);
+        console.error(`${name}: ERROR ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      }
+    }
+  } finally {
+    await cleanup.run();
+  }
+
+  const rows = [['bench', 'measured', 'reference', 'ratio', 'target', 'result'], ...results.map((r) => [r.name, r.measured, r.reference, r.ratio, r.target, r.pass ? 'PASS' : 'MISS']), ...failed.map((n) => [n, '-', '-', '-', '-', 'ERROR'])];
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
+  console.log('\nsummary');
+  for (const row of rows) console.log(row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  return failed.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

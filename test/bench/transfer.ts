@@ -1,0 +1,299 @@
+/**
+ * Moving 1 GiB through the agent against nginx on the same machine, with the same client (curl): download
+ * (GET /f/:fileId vs a static file with sendfile), upload (PUT /v1/uploads/:id vs a dav PUT), and the agent
+ * process's peak RSS while it does so.
+ */
+import { closeSync, fsyncSync, linkSync, openSync, unlinkSync, writeSync, existsSync } from 'node:fs';
+import { randomFillSync } from 'node:crypto';
+import { join } from 'node:path';
+import { Devnet } from '../../src/devnet/index.ts';
+import { AgentProcess, type Quote } from './agent-process.ts';
+import { Nginx } from './nginx.ts';
+import { Cleanup, curl, fmt, GIB, MB, mbps, median, procMemory, progress, RUNS, verdict, type BenchResult } from './lib.ts';
+
+const DOWNLOAD_TARGET = 0.7;
+const UPLOAD_TARGET = 0.6;
+const RSS_TARGET_MB = 150;
+/** How often the agent's VmRSS is sampled during transfers (VmHWM is the authoritative peak; this shows when). */
+const RSS_SAMPLE_MS = 20;
+/** Disk the transfer benchmarks need: the payload, an agent blob per upload (RUNS + 2), nginx's PUT and headroom. */
+export const TRANSFER_DISK_BYTES = (RUNS + 5) * GIB;
+
+export class TransferRig {
+  readonly devnet: Devnet;
+  readonly agent: AgentProcess;
+  readonly payload: string;
+  /** The agent's memory once started, before any transfer. */
+  readonly idle: { rss: number; hwm: number };
+  readonly #root: string;
+  readonly #cleanup: Cleanup;
+  readonly #nginxPath: string | undefined;
+  #nginx: Promise<Nginx> | undefined;
+  #downloadFile: Promise<string> | undefined;
+  #sampledPeak = 0;
+  /** Bytes moved through the agent so far (uploads and downloads, warm-ups included). */
+  moved = 0;
+
+  private constructor(root: string, cleanup: Cleanup, nginxPath: string | undefined, devnet: Devnet, agent: AgentProcess, payload: string) {
+    this.#root = root;
+    this.#cleanup = cleanup;
+    this.#nginxPath = nginxPath;
+    this.devnet = devnet;
+    this.agent = agent;
+    this.payload = payload;
+    this.idle = procMemory(agent.pid);
+    const timer = setInterval(() => {
+      try {
+        this.#sampledPeak = Math.max(this.#sampledPeak, procMemory(agent.pid).rss);
+      } catch {
+        // the agent is gone; whatever uses it next reports that
+      }
+    }, RSS_SAMPLE_MS);
+    cleanup.add('rss sampler', () => clearInterval(timer));
+  }
+
+  /**
+   * A devnet in this process, the agent in its own, and a 1 GiB payload of random bytes on disk. What it starts
+   * is stopped by `close()`, which `outer` also runs (so an error or a Ctrl-C midway stops it too).
+   */
+  static async open(root: string, outer: Cleanup, nginxPath: string | undefined): Promise<TransferRig> {
+    const cleanup = new Cleanup();
+    outer.add('transfer rig', () => cleanup.run());
+    progress('starting the devnet (500 regtest blocks)');
+    const devnet = await Devnet.start();
+    cleanup.add('devnet', () => devnet.close());
+    progress('starting the agent process');
+    const agent = await AgentProcess.start(join(root, 'agent'), devnet);
+    cleanup.add('agent process', () => agent.stop());
+    progress(`agent pid ${agent.pid} at ${agent.url}; writing the 1 GiB payload`);
+    const payload = join(root, 'payload.bin');
+    writePayload(payload);
+    return new TransferRig(root, cleanup, nginxPath, devnet, agent, payload);
+  }
+
+  /** Stops nginx, the agent and the devnet, so nothing of theirs runs during later benchmarks. Idempotent. */
+  close(): Promise<void> {
+    return this.#cleanup.run();
+  }
+
+  /** nginx, started on first use (the rss benchmark alone does not need it). */
+  nginx(): Promise<Nginx> {
+    this.#nginx ??= (async () => {
+      if (!this.#nginxPath) throw new Error('nginx is needed but was not found');
+      const n = await Nginx.start(this.#nginxPath, join(this.#root, 'nginx'));
+      this.#cleanup.add('nginx', () => n.stop());
+      progress(`nginx at ${n.url}`);
+      return n;
+    })();
+    return this.#nginx;
+  }
+
+  /** The peak VmRSS seen by sampling, in bytes. */
+  get sampledPeak(): number {
+    return this.#sampledPeak;
+  }
+
+  /**
+   * Overwrites the payload's first 16 bytes with `tag`, so each upload is a new blob: the agent keeps one copy
+   * of identical bytes and would skip the fsync and rename that a new file costs.
+   */
+  tagPayload(tag: string): void {
+    const fd = openSync(this.payload, 'r+');
+    try {
+      const b = Buffer.alloc(16);
+      b.write(tag.slice(0, 16), 'utf8');
+      writeSync(fd, b, 0, b.length, 0);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** `p`, with the agent's last output added to its error when the agent has died. */
+  async #agentCall<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (e) {
+      if (this.agent.running) throw e;
+      throw new Error(`${e instanceof Error ? e.message : String(e)}; the agent has exited, its last output:\n${this.agent.lastOutput()}`, { cause: e });
+    }
+  }
+
+  /** `n` paid quotes for the payload's size, each prepaid for `downloads` downloads. */
+  paidQuotes(n: number, downloads: number): Promise<Quote[]> {
+    return this.#agentCall(this.agent.paidQuotes(this.devnet, n, GIB, downloads));
+  }
+
+  /** PUTs the payload to a paid quote. @throws Error unless the agent answers 201 with the whole size */
+  async agentPut(q: Quote): Promise<{ seconds: number; fileId: string }> {
+    const r = await this.#agentCall(curl(['-T', this.payload, '-H', `authorization: Bearer ${q.uploadToken}`, `${this.agent.url}/v1/uploads/${q.id}`]));
+    if (r.status !== 201) throw new Error(`agent upload: ${r.status} ${r.body.slice(0, 300)}`);
+    const body = JSON.parse(r.body) as { size: number; fileId: string };
+    if (body.size !== GIB || r.sizeUpload !== GIB) throw new Error(`agent upload: stored ${body.size} of ${r.sizeUpload} bytes sent`);
+    this.moved += GIB;
+    return { seconds: r.seconds, fileId: body.fileId };
+  }
+
+  /** GETs a whole file from the agent into /dev/null. @throws Error unless 200 with every byte */
+  async agentGet(fileId: string): Promise<number> {
+    const r = await this.#agentCall(curl(['-o', '/dev/null', `${this.agent.url}/f/${fileId}`]));
+    if (r.status !== 200 || r.sizeDownload !== GIB) throw new Error(`agent download: ${r.status}, ${r.sizeDownload} bytes`);
+    this.moved += GIB;
+    return r.seconds;
+  }
+
+  /** The fileId of the payload as stored by the agent (uploaded once, untimed), prepaid for the downloads. */
+  downloadFile(): Promise<string> {
+    this.#downloadFile ??= (async () => {
+      progress('uploading the payload for the download benchmark (untimed)');
+      const [q] = await this.paidQuotes(1, 2 * RUNS + 2);
+      if (!q) throw new Error('no quote');
+      this.tagPayload('download');
+      return (await this.agentPut(q)).fileId;
+    })();
+    return this.#downloadFile;
+  }
+}
+
+function writePayload(path: string): void {
+  const chunk = Buffer.alloc(8 * 1024 * 1024);
+  const fd = openSync(path, 'w', 0o600);
+  try {
+    for (let written = 0; written < GIB; written += chunk.length) {
+      randomFillSync(chunk);
+      writeSync(fd, chunk);
+    }
+    // Clean pages from the start: write-back of this file must not land inside a timed run.
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fsyncPath(path: string): number {
+  const t0 = performance.now();
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+/** Runs `a` and `b` alternately, `RUNS` times each, starting with the other one each time (so drift hits both). */
+async function interleave(a: (run: number) => Promise<number>, b: (run: number) => Promise<number>): Promise<{ a: number[]; b: number[] }> {
+  const out = { a: [] as number[], b: [] as number[] };
+  for (let i = 0; i < RUNS; i++) {
+    if (i % 2 === 0) {
+      out.a.push(await a(i));
+      out.b.push(await b(i));
+    } else {
+      out.b.push(await b(i));
+      out.a.push(await a(i));
+    }
+  }
+  return out;
+}
+
+const runsList = (secs: number[]): string => secs.map((s) => fmt(mbps(GIB, s))).join(', ');
+
+export async function benchDownload(rig: TransferRig): Promise<BenchResult> {
+  const fileId = await rig.downloadFile();
+  const nginx = await rig.nginx();
+  const served = join(nginx.getDir, 'payload.bin');
+  // The same bytes as the agent's blob: the payload still carries the tag it was uploaded with.
+  if (!existsSync(served)) linkSync(rig.payload, served);
+  const nginxGet = async (): Promise<number> => {
+    const r = await curl(['-o', '/dev/null', `${nginx.url}/get/payload.bin`]);
+    if (r.status !== 200 || r.sizeDownload !== GIB) throw new Error(`nginx download: ${r.status}, ${r.sizeDownload} bytes`);
+    return r.seconds;
+  };
+  progress('download: warm-up (one untimed GET each, which also reads each file into the page cache)');
+  await rig.agentGet(fileId);
+  await nginxGet();
+  progress(`download: ${RUNS} runs each, interleaved`);
+  const t = await interleave(() => rig.agentGet(fileId), nginxGet);
+  const agent = mbps(GIB, median(t.a));
+  const ref = mbps(GIB, median(t.b));
+  const ratio = agent / ref;
+  const pass = ratio >= DOWNLOAD_TARGET;
+  return {
+    name: 'download',
+    line: `download 1GiB: agent ${fmt(agent)} MB/s, nginx ${fmt(ref)} MB/s, ratio ${fmt(ratio, 2)}x (target >= ${DOWNLOAD_TARGET}x) ${verdict(pass)}`,
+    measured: `${fmt(agent)} MB/s`,
+    reference: `nginx ${fmt(ref)} MB/s`,
+    ratio: `${fmt(ratio, 2)}x`,
+    target: `>= ${DOWNLOAD_TARGET}x`,
+    pass,
+    details: [`runs (MB/s): agent ${runsList(t.a)}; nginx ${runsList(t.b)}`],
+  };
+}
+
+export async function benchUpload(rig: TransferRig): Promise<BenchResult> {
+  const nginx = await rig.nginx();
+  progress(`upload: ${RUNS} paid quotes`);
+  const quotes = await rig.paidQuotes(RUNS, 1);
+  const fsyncs: number[] = [];
+  const agentPut = async (i: number): Promise<number> => {
+    const q = quotes[i];
+    if (!q) throw new Error('no quote');
+    rig.tagPayload(`upload-${i}`);
+    return (await rig.agentPut(q)).seconds;
+  };
+  const nginxPut = async (i: number): Promise<number> => {
+    const dest = join(nginx.putDir, `run-${i}.bin`);
+    const r = await curl(['-T', rig.payload, `${nginx.url}/put/run-${i}.bin`]);
+    if (r.status !== 201 || r.sizeUpload !== GIB) throw new Error(`nginx upload: ${r.status}, ${r.sizeUpload} bytes sent: ${r.body.slice(0, 200)}`);
+    // nginx does not fsync what it received; the agent does before it answers. Timed apart, as a second
+    // reference with the same durability, and so no write-back of this file lands inside the next run.
+    fsyncs.push(fsyncPath(dest));
+    unlinkSync(dest);
+    return r.seconds;
+  };
+  progress(`upload: ${RUNS} runs each, interleaved (each agent upload is a new blob)`);
+  const t = await interleave(agentPut, nginxPut);
+  const agent = mbps(GIB, median(t.a));
+  const ref = mbps(GIB, median(t.b));
+  const ratio = agent / ref;
+  const pass = ratio >= UPLOAD_TARGET;
+  const durable = mbps(GIB, median(t.b.map((s, i) => s + (fsyncs[i] ?? 0))));
+  return {
+    name: 'upload',
+    line: `upload 1GiB: agent ${fmt(agent)} MB/s, nginx ${fmt(ref)} MB/s, ratio ${fmt(ratio, 2)}x (target >= ${UPLOAD_TARGET}x) ${verdict(pass)}`,
+    measured: `${fmt(agent)} MB/s`,
+    reference: `nginx ${fmt(ref)} MB/s`,
+    ratio: `${fmt(ratio, 2)}x`,
+    target: `>= ${UPLOAD_TARGET}x`,
+    pass,
+    details: [
+      `runs (MB/s): agent ${runsList(t.a)}; nginx ${runsList(t.b)}`,
+      `the agent hashes (sha256) and fsyncs before answering; nginx does neither. nginx PUT + fsync: ${fmt(durable)} MB/s, agent/that ${fmt(agent / durable, 2)}x (fsync alone ${fsyncs.map((s) => fmt(s, 2)).join(', ')} s)`,
+    ],
+  };
+}
+
+export async function benchRss(rig: TransferRig): Promise<BenchResult> {
+  progress('rss: one more upload and download of 1 GiB');
+  const [q] = await rig.paidQuotes(1, 1);
+  if (!q) throw new Error('no quote');
+  rig.tagPayload('rss');
+  const { fileId } = await rig.agentPut(q);
+  await rig.agentGet(fileId);
+  const now = procMemory(rig.agent.pid);
+  const peakMb = now.hwm / MB;
+  const pass = peakMb < RSS_TARGET_MB;
+  return {
+    name: 'rss',
+    line: `rss 1GiB up+down: agent peak ${fmt(peakMb)} MB (VmHWM; VmRSS before transfers ${fmt(rig.idle.rss / MB)} MB) (target < ${RSS_TARGET_MB} MB) ${verdict(pass)}`,
+    measured: `peak ${fmt(peakMb)} MB`,
+    reference: `idle ${fmt(rig.idle.rss / MB)} MB`,
+    ratio: '-',
+    target: `< ${RSS_TARGET_MB} MB`,
+    pass,
+    details: [
+      `VmHWM after start-up, before any transfer: ${fmt(rig.idle.hwm / MB)} MB; highest VmRSS sampled every ${RSS_SAMPLE_MS} ms during transfers: ${fmt(rig.sampledPeak / MB)} MB; now ${fmt(now.rss / MB)} MB`,
+      `the agent process (pid ${rig.agent.pid}) moved ${fmt(rig.moved / GIB)} GiB in all by then (warm-ups and the other benchmarks included)`,
+    ],
+  };
+}
