@@ -110,7 +110,9 @@ export const MIGRATIONS: readonly Migration[] = [
       -- sum of its ledger entries, updated in the same transaction as each entry (test/ledger checks the two
       -- agree); held_msat is egress reserved for downloads in flight.
       CREATE TABLE files (
-        id TEXT PRIMARY KEY,
+        -- seq is the rowid: the sweep walks files in this order and appends its charges in the same order.
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
         address TEXT NOT NULL UNIQUE REFERENCES wallet_addresses (address),
         state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'frozen', 'deleted')),
         size INTEGER NOT NULL CHECK (size > 0),
@@ -126,7 +128,6 @@ export const MIGRATIONS: readonly Migration[] = [
         completed_at INTEGER,
         CHECK ((state = 'pending') = (sha256 IS NULL))
       );
-      CREATE INDEX files_sweep ON files (state, charged_until) WHERE state IN ('active', 'frozen');
       CREATE INDEX files_sha256 ON files (sha256) WHERE sha256 IS NOT NULL;
 
       CREATE TABLE uploads (
@@ -142,17 +143,37 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX uploads_recent ON uploads (created_at);
 
-      -- The append-only ledger. Payments credit, storage/egress/reversals debit. (file_id, kind, ref) is unique,
-      -- so an outpoint is credited once, a period charged once, a download settled once.
+      -- The append-only ledger. Payments credit, egress and reversals debit. (file_id, kind, ref) is unique,
+      -- so an outpoint is credited once and a download settled once.
       CREATE TABLE ledger_entries (
         id INTEGER PRIMARY KEY,
         file_id TEXT NOT NULL REFERENCES files (id),
-        kind TEXT NOT NULL CHECK (kind IN ('payment', 'reversal', 'storage', 'egress')),
+        kind TEXT NOT NULL CHECK (kind IN ('payment', 'reversal', 'egress')),
         ref TEXT NOT NULL,
         amount_msat INTEGER NOT NULL,
         at INTEGER NOT NULL,
         UNIQUE (file_id, kind, ref)
       );
+
+      -- Storage charges, the ledger's largest part (one row per file per charge), kept narrow and keyed by
+      -- (sweep, file) so a sweep appends its rows at the end, in order. There is deliberately no index by file:
+      -- one would be rewritten across its whole length by every sweep (each file's new row lands beside its
+      -- old ones), so the cost of a sweep would grow with the ledger's history. A file's storage history is an
+      -- audit query that scans. Each row covers [from_at, sweep_at); files.charged_until moves to sweep_at in
+      -- the same transaction, so a period is charged once.
+      CREATE TABLE storage_charges (
+        sweep_at INTEGER NOT NULL,
+        -- No REFERENCES: a foreign-key check per row was 20% of the sweep, and the sweep is the only writer,
+        -- taking each seq from files in the same statement (file rows are never deleted, only marked).
+        file_seq INTEGER NOT NULL,
+        from_at INTEGER NOT NULL,
+        amount_msat INTEGER NOT NULL CHECK (amount_msat <= 0),
+        -- 1 when this charge took an active file below zero: the sweep freezes exactly those files, found
+        -- through the small partial index below instead of a scan of every file.
+        freezes INTEGER NOT NULL DEFAULT 0 CHECK (freezes IN (0, 1)),
+        PRIMARY KEY (sweep_at, file_seq)
+      ) WITHOUT ROWID;
+      CREATE INDEX storage_charges_freezing ON storage_charges (sweep_at) WHERE freezes = 1;
 
       -- Downloads in flight hold their cost; settling charges the bytes actually sent.
       CREATE TABLE downloads (

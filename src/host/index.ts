@@ -378,18 +378,21 @@ export class Host {
     const prices = await this.prices();
     const cost = egressMsat(bytes, prices.egressMsatPerGib);
     const downloadId = this.#id();
-    const now = BigInt(this.#d.now().getTime());
+    const at = this.#d.now();
+    const now = BigInt(at.getTime());
     // Hold in one transaction with the balance check, so two concurrent downloads cannot both spend the same msat.
     const held = this.#d.db.transaction(() => {
       const cur = this.#d.db.prepare('SELECT * FROM files WHERE id = ?').get(f.id) as FileRow;
-      if (cur.state === 'frozen') return { ok: false as const, code: 'FILE_FROZEN' as const, cur };
-      if (cur.balance_msat - cur.held_msat < cost) return { ok: false as const, code: 'INSUFFICIENT_BALANCE' as const, cur };
+      if (cur.state === 'frozen') return { ok: false as const, code: 'FILE_FROZEN' as const, cur, accrued: 0n };
+      // Storage used since the last charge is owed too, even if the sweep has not written it down yet.
+      const accrued = this.ledger.accruedMsat(f.id, at, prices.storageMsatPerGibDay);
+      if (cur.balance_msat - cur.held_msat - accrued < cost) return { ok: false as const, code: 'INSUFFICIENT_BALANCE' as const, cur, accrued };
       this.#d.db.prepare('UPDATE files SET held_msat = held_msat + ? WHERE id = ?').run(cost, f.id);
       this.#d.db.prepare('INSERT INTO downloads (id, file_id, held_msat, bytes_requested, started_at) VALUES (?, ?, ?, ?, ?)').run(downloadId, f.id, cost, bytes, now);
       return { ok: true as const };
     })();
     if (!held.ok) {
-      const topUp = this.#topUp(held.cur, cost);
+      const topUp = this.#topUp(held.cur, cost + held.accrued);
       const message =
         held.code === 'FILE_FROZEN'
           ? `the file's balance is negative (${held.cur.balance_msat} msat); pay ${topUp} sat to ${f.address} to download it`
@@ -468,10 +471,14 @@ export class Host {
 
   // ---- scheduled work ----
 
-  /** The storage sweep (a scheduled job): charges every stored file since it was last charged. */
+  /**
+   * The storage sweep (an hourly job): charges each file once a day, or at once when the charge would take
+   * it below zero (see Ledger.sweepStorage), so the ledger grows by a row per file per day while freezing
+   * stays within the hour.
+   */
   async sweep(): Promise<string> {
     const prices = await this.prices();
-    const r = this.ledger.sweepStorage(this.#d.now(), prices.storageMsatPerGibDay);
+    const r = this.ledger.sweepStorage(this.#d.now(), prices.storageMsatPerGibDay, DAY_MS);
     return `charged ${r.files} file(s), froze ${r.frozen}`;
   }
 

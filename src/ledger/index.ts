@@ -10,6 +10,8 @@ export const GIB = 1024n ** 3n;
 export const DAY_MS = 86_400_000n;
 
 export type EntryKind = 'payment' | 'reversal' | 'storage' | 'egress';
+/** Kinds recorded with `record`; storage charges are written only by the sweep. */
+export type RecordKind = Exclude<EntryKind, 'storage'>;
 
 export interface Entry {
   fileId: string;
@@ -59,7 +61,7 @@ export class Ledger {
    * zero or above thaws a frozen one. Must be called inside a transaction when combined with other writes;
    * on its own it is atomic.
    */
-  record(e: Entry): boolean {
+  record(e: Entry & { kind: RecordKind }): boolean {
     return this.#db.transaction(() => {
       const at = BigInt(e.at.getTime());
       const r = this.#insert.run(e.fileId, e.kind, e.ref, e.amountMsat, at);
@@ -72,50 +74,61 @@ export class Ledger {
   }
 
   /**
-   * Charges every stored file for the time since it was last charged, in set-based SQL (one INSERT ... SELECT
-   * of ledger entries and one UPDATE of the balances, not a loop in JS), then freezes files gone negative.
-   * A period is charged once: each entry's ref is `<from>-<to>` and charged_until moves to `now`, so a re-run
-   * with the same `now` charges nothing.
+   * Charges stored files for the time since each was last charged, in set-based SQL (one INSERT ... SELECT of
+   * charges appended in file order, one UPDATE of balances that also freezes files gone negative), not a
+   * loop in JS. A file is charged once it has gone `minPeriodMs` uncharged, or at once when the charge
+   * would take it below zero, so the ledger grows by about a row per file per period while a file that
+   * runs out of money still freezes on time. A period is charged once: charged_until moves to `now`.
    */
-  sweepStorage(now: Date, priceMsatPerGibDay: bigint): { files: number; frozen: number } {
-    const params = { now: BigInt(now.getTime()), price: priceMsatPerGibDay };
+  sweepStorage(now: Date, priceMsatPerGibDay: bigint, minPeriodMs = 0n): { files: number; frozen: number } {
+    const params = { now: BigInt(now.getTime()), price: priceMsatPerGibDay, due: BigInt(now.getTime()) - minPeriodMs };
+    // With no minimum period every stored file is due, and the balance test would only cost time.
+    const due = `state IN ('active', 'frozen') AND charged_until < :now${minPeriodMs > 0n ? ` AND (charged_until <= :due OR balance_msat - ${CHARGE_SQL} < 0)` : ''}`;
     return this.#db.transaction(() => {
       const ins = this.#db
         .prepare(
-          `INSERT OR IGNORE INTO ledger_entries (file_id, kind, ref, amount_msat, at)
-           SELECT id, 'storage', charged_until || '-' || :now, -${CHARGE_SQL}, :now
-           FROM files WHERE state IN ('active', 'frozen') AND charged_until < :now`,
+          `INSERT INTO storage_charges (sweep_at, file_seq, from_at, amount_msat, freezes)
+           SELECT :now, seq, charged_until, -${CHARGE_SQL}, state = 'active' AND balance_msat < ${CHARGE_SQL} FROM files WHERE ${due} ORDER BY seq`,
         )
         .run(params);
-      this.#db
-        .prepare(`UPDATE files SET balance_msat = balance_msat - ${CHARGE_SQL}, charged_until = :now WHERE state IN ('active', 'frozen') AND charged_until < :now`)
-        .run(params);
-      const frozen = this.#db.prepare("UPDATE files SET state = 'frozen', frozen_at = :now WHERE state = 'active' AND balance_msat < 0").run({ now: params.now });
+      this.#db.prepare(`UPDATE files SET balance_msat = balance_msat - ${CHARGE_SQL}, charged_until = :now WHERE ${due}`).run(params);
+      const frozen = this.#db
+        .prepare("UPDATE files SET state = 'frozen', frozen_at = :now WHERE seq IN (SELECT file_seq FROM storage_charges WHERE sweep_at = :now AND freezes = 1)")
+        .run({ now: params.now });
       return { files: ins.changes, frozen: frozen.changes };
     })();
   }
 
-  /** Files whose balance disagrees with the sum of their entries (should always be empty). */
-  verifyBalances(): Array<{ fileId: string; balanceMsat: bigint; sumMsat: bigint }> {
-    const rows = this.#db
-      .prepare(
-        `SELECT f.id AS fileId, f.balance_msat AS balanceMsat, coalesce(e.total, 0) AS sumMsat
-         FROM files f LEFT JOIN (SELECT file_id, sum(amount_msat) AS total FROM ledger_entries GROUP BY file_id) e ON e.file_id = f.id
-         WHERE f.balance_msat != coalesce(e.total, 0)`,
-      )
-      .all() as Array<{ fileId: string; balanceMsat: bigint; sumMsat: bigint }>;
-    return rows;
+  /** What a file owes for storage since it was last charged, at `priceMsatPerGibDay` (not yet in the ledger). */
+  accruedMsat(fileId: string, now: Date, priceMsatPerGibDay: bigint): bigint {
+    const r = this.#db.prepare(`SELECT coalesce(${CHARGE_SQL}, 0) AS owed FROM files WHERE id = :id AND charged_until < :now`).get({ id: fileId, now: BigInt(now.getTime()), price: priceMsatPerGibDay }) as { owed: bigint } | undefined;
+    return r?.owed ?? 0n;
   }
 
-  /** A file's entries, oldest first. */
+  /** Files whose balance disagrees with the sum of their entries and storage charges (should always be empty). */
+  verifyBalances(): Array<{ fileId: string; balanceMsat: bigint; sumMsat: bigint }> {
+    return this.#db
+      .prepare(
+        `SELECT f.id AS fileId, f.balance_msat AS balanceMsat, coalesce(e.total, 0) + coalesce(s.total, 0) AS sumMsat
+         FROM files f
+         LEFT JOIN (SELECT file_id, sum(amount_msat) AS total FROM ledger_entries GROUP BY file_id) e ON e.file_id = f.id
+         LEFT JOIN (SELECT file_seq, sum(amount_msat) AS total FROM storage_charges GROUP BY file_seq) s ON s.file_seq = f.seq
+         WHERE f.balance_msat != coalesce(e.total, 0) + coalesce(s.total, 0)`,
+      )
+      .all() as Array<{ fileId: string; balanceMsat: bigint; sumMsat: bigint }>;
+  }
+
+  /** A file's entries, oldest first: payments, reversals and egress, and its storage charges (ref `<from>-<to>`). */
   entries(fileId: string): Entry[] {
-    const rows = this.#db.prepare('SELECT file_id, kind, ref, amount_msat, at FROM ledger_entries WHERE file_id = ? ORDER BY id').all(fileId) as Array<{
-      file_id: string;
-      kind: EntryKind;
-      ref: string;
-      amount_msat: bigint;
-      at: bigint;
-    }>;
-    return rows.map((r) => ({ fileId: r.file_id, kind: r.kind, ref: r.ref, amountMsat: r.amount_msat, at: new Date(Number(r.at)) }));
+    const rows = this.#db
+      .prepare(
+        `SELECT kind, ref, amount_msat, at FROM (
+           SELECT kind, ref, amount_msat, at, id AS ord FROM ledger_entries WHERE file_id = :id
+           UNION ALL
+           SELECT 'storage', c.from_at || '-' || c.sweep_at, c.amount_msat, c.sweep_at, NULL FROM storage_charges c JOIN files f ON f.seq = c.file_seq WHERE f.id = :id
+         ) ORDER BY at, ord`,
+      )
+      .all({ id: fileId }) as Array<{ kind: EntryKind; ref: string; amount_msat: bigint; at: bigint }>;
+    return rows.map((r) => ({ fileId, kind: r.kind, ref: r.ref, amountMsat: r.amount_msat, at: new Date(Number(r.at)) }));
   }
 }

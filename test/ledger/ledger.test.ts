@@ -79,6 +79,31 @@ test('the sweep charges size x price x time, never twice for the same period, an
   assert.deepEqual(ledger.verifyBalances(), []);
 });
 
+test('with a minimum period, a file is charged once per period, or at once when the charge would take it below zero', () => {
+  const { db, ledger } = setup();
+  const price = 3_430n;
+  addFile(db, 'rich', GIB);
+  addFile(db, 'poor', GIB);
+  ledger.record({ fileId: 'rich', kind: 'payment', ref: 'tx:0/0', amountMsat: 1_000_000n, at: new Date(T0) });
+  ledger.record({ fileId: 'poor', kind: 'payment', ref: 'tx:1/0', amountMsat: 4_000n, at: new Date(T0) });
+  const hour = 3_600_000;
+  // Hourly sweeps for a day: the rich file is left alone until its day is up; the poor one (3,430 a day)
+  // is charged the hour its balance would go negative... which is never within this day: 4,000 > 3,430.
+  for (let h = 1; h < 24; h++) assert.equal(ledger.sweepStorage(new Date(T0 + h * hour), price, DAY_MS).files, 0, `hour ${h}`);
+  assert.equal(ledger.sweepStorage(new Date(T0 + 24 * hour), price, DAY_MS).files, 2);
+  assert.equal(file(db, 'poor').balance_msat, 570n);
+  // Day two: after 4 hours the poor file's 570 msat are used up (3,430 / 24 = 142.9 an hour), so it is charged
+  // and frozen then, not at the end of the day.
+  let frozenAt = 0;
+  for (let h = 25; h <= 48 && frozenAt === 0; h++) {
+    if (ledger.sweepStorage(new Date(T0 + h * hour), price, DAY_MS).frozen > 0) frozenAt = h;
+  }
+  assert.equal(frozenAt, 28);
+  assert.equal(file(db, 'poor').state, 'frozen');
+  assert.equal(file(db, 'rich').charged_until, BigInt(T0 + 24 * hour), 'the rich file waits for its day');
+  assert.deepEqual(ledger.verifyBalances(), []);
+});
+
 test('deleted and pending files are not charged', () => {
   const { db, ledger } = setup();
   addFile(db, 'gone', GIB);
