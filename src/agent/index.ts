@@ -13,7 +13,6 @@ import { createChainBackend, PaymentWatcher, type ChainBackend } from '../chain/
 import { FsBlobStore } from '../storage/index.ts';
 import { Host } from '../host/index.ts';
 import { DevClock, Scheduler, SystemClock, type Clock } from '../scheduler/index.ts';
-import { ensureDevnetProcess, stopDevnetProcess } from '../devnet/index.ts';
 import { buildServer, type DevControl, type Info } from '../http/index.ts';
 import { Treasury } from '../treasury/index.ts';
 import { AgentError } from '../errors/index.ts';
@@ -102,6 +101,8 @@ export async function connectChain(config: Config, opts: { stopDevnet?: 'always'
   }
   if (config.network !== 'regtest') throw new AgentError('CONFIG_INVALID', 'config key "esploraUrl" must be set outside regtest', { key: 'esploraUrl' });
   const dir = paths(config).devnet;
+  // Loaded only here: bcoin is a large module the agent does not need when its chain is an Esplora URL.
+  const { ensureDevnetProcess, stopDevnetProcess } = await import('../devnet/index.ts');
   const d = await ensureDevnetProcess(dir);
   const chain = createChainBackend({ esploraUrl: d.url, timeoutMs: config.chainTimeoutMs });
   const stop = opts.stopDevnet ?? 'if-started';

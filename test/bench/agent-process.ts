@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Devnet } from '../../src/devnet/index.ts';
 import { initDataDir } from '../../src/agent/index.ts';
+import { pinned, SERVER_CPU } from './lib.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const PASSPHRASE = 'bench passphrase';
@@ -54,7 +55,11 @@ export class AgentProcess {
       STORJ_DEV_CONTROL_URL: devnet.controlUrl,
       STORJ_PASSPHRASE: PASSPHRASE,
     });
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/storj.ts', 'run'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // As npm start runs it. STORJ_BENCH_AGENT_ARGS replaces the node arguments, to compare V8 flags or a
+    // compiled build (e.g. "--max-semi-space-size=2 --import tsx src/cli/storj.ts run").
+    const args = process.env.STORJ_BENCH_AGENT_ARGS ? process.env.STORJ_BENCH_AGENT_ARGS.split(' ') : ['--import', 'tsx', 'src/cli/storj.ts', 'run'];
+    const [cmd, argv] = pinned(SERVER_CPU, process.execPath, args);
+    const child = spawn(cmd, argv, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     // Both pipes are read to the end (a full pipe would stall the agent); the last lines explain a failure.
     const log: string[] = [];
     const keep = (line: string) => {

@@ -3,6 +3,7 @@
  * (curl, for the agent and for nginx alike), free ports, and reading a process's memory from /proc.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -95,13 +96,30 @@ export interface CurlResult {
 const CURL_MARK = '\n@@curl@@ ';
 
 /**
+ * On a 2-core machine the scheduler may put the server and the client on the same core in one run and on
+ * different cores in the next, which made transfer figures jump between two modes (0.35x and 0.85x for the
+ * same build). Pinning the server (agent or nginx, with all its threads) to core 0 and the client to core 1
+ * gives both servers the same single core, so the ratio compares them and not the scheduler's luck.
+ */
+export const SERVER_CPU = '0';
+export const CLIENT_CPU = '1';
+const HAS_TASKSET = spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
+
+/** `cmd args` run on `cpu` with taskset (when there is more than one core and taskset exists). */
+export function pinned(cpu: string, cmd: string, args: string[]): [string, string[]] {
+  if (!HAS_TASKSET || availableParallelism() < 2) return [cmd, args];
+  return ['taskset', ['-c', cpu, cmd, ...args]];
+}
+
+/**
  * Runs curl with `args` and the options every measurement shares: HTTP/1.1, no proxy (nothing may leave
  * 127.0.0.1 even if the environment names a proxy), no `Expect: 100-continue` round trip, a hard time limit.
  * @throws Error when curl cannot run or fails at the transport level
  */
 export async function curl(args: string[], maxSeconds = 600): Promise<CurlResult> {
   const all = ['-sS', '--http1.1', '--noproxy', '*', '-H', 'Expect:', '--max-time', String(maxSeconds), '-w', `${CURL_MARK}%{http_code} %{size_download} %{size_upload} %{time_total}`, ...args];
-  const child = spawn('curl', all, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, argv] = pinned(CLIENT_CPU, 'curl', all);
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => out.push(b));

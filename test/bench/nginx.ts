@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findExecutable, freePort, waitForPort } from './lib.ts';
+import { findExecutable, freePort, pinned, SERVER_CPU, waitForPort } from './lib.ts';
 
 export const NGINX_INSTALL = 'apt-get install -y nginx';
 
@@ -85,7 +85,8 @@ http {
 `,
     );
     // -e: the error log before the config is read (Debian's build defaults it to stderr).
-    const child = spawn(nginxPath, ['-e', join(prefix, 'error.log'), '-p', prefix, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const [cmd, argv] = pinned(SERVER_CPU, nginxPath, ['-e', join(prefix, 'error.log'), '-p', prefix, '-c', conf]);
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
     const stderr: string[] = [];
     child.stderr?.on('data', (b: Buffer) => stderr.push(b.toString('utf8')));
     const n = new Nginx(child, port, prefix);
