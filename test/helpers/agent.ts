@@ -56,12 +56,24 @@ export interface TestAgent {
 
 /** Starts an agent on the devnet (in this process). `env` overrides settings (STORJ_*). */
 export async function startTestAgent(t: Ctx, opts: { devnet?: Devnet; dataDir?: string; env?: Record<string, string>; init?: boolean } = {}): Promise<TestAgent> {
-  const devnet = opts.devnet ?? (await startDevnet(t));
   const dataDir = opts.dataDir ?? tempDir(t);
-  if (opts.init !== false) await initTestDataDir(dataDir);
-  const config = loadConfig({ env: agentEnv(dataDir, devnet, opts.env) });
-  const agent = await startAgent({ config, passphrase: TEST_PASSPHRASE });
-  t.after(() => agent.close());
+  const devnet = opts.devnet ?? (await Devnet.start());
+  const closeDevnet = () => (opts.devnet ? Promise.resolve() : devnet.close());
+  let config: Config;
+  let agent: Agent;
+  try {
+    if (opts.init !== false) await initTestDataDir(dataDir);
+    config = loadConfig({ env: agentEnv(dataDir, devnet, opts.env) });
+    agent = await startAgent({ config, passphrase: TEST_PASSPHRASE });
+  } catch (e) {
+    await closeDevnet();
+    throw e;
+  }
+  // One teardown, agent first: a devnet closed under a running agent only makes its watcher retry.
+  t.after(async () => {
+    await agent.close();
+    await closeDevnet();
+  });
   return { agent, devnet, config, dataDir, api: api(agent.url) };
 }
 
