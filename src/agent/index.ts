@@ -269,9 +269,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
           if (c.confirmed) confirmedSat += c.valueSat;
           else unconfirmedSat += c.valueSat;
         }
-        const prices = db.prepare('SELECT computed_at, storage_msat_per_gib_day, egress_msat_per_gib, minimum_deposit_sat, fee_rate_sat_per_kvb, inputs FROM price_sets ORDER BY id DESC LIMIT 1').get() as
-          | { computed_at: bigint; storage_msat_per_gib_day: bigint; egress_msat_per_gib: bigint; minimum_deposit_sat: bigint; fee_rate_sat_per_kvb: bigint; inputs: string }
-          | undefined;
+        const prices = host.currentPrices();
         return Promise.resolve({
           nodeId: wallet.nodeId,
           network: config.network,
@@ -280,13 +278,13 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
           wallet: { accountXpub: wallet.accountXpub(), confirmedSat: Number(confirmedSat), unconfirmedSat: Number(unconfirmedSat) },
           prices: prices
             ? {
-                computedAt: new Date(Number(prices.computed_at)).toISOString(),
-                storageMsatPerGibDay: prices.storage_msat_per_gib_day.toString(),
-                egressMsatPerGib: prices.egress_msat_per_gib.toString(),
-                minimumDepositSat: Number(prices.minimum_deposit_sat),
-                feeRateSatPerKvb: Number(prices.fee_rate_sat_per_kvb),
+                computedAt: prices.computedAt.toISOString(),
+                storageMsatPerGibDay: prices.storageMsatPerGibDay.toString(),
+                egressMsatPerGib: prices.egressMsatPerGib.toString(),
+                minimumDepositSat: Number(prices.minimumDepositSat),
+                feeRateSatPerKvb: Number(prices.feeRateSatPerKvb),
                 derivation: {
-                  ...(JSON.parse(prices.inputs) as Record<string, string>),
+                  ...prices.derivation,
                   hostingCostSatPerMonth: config.hostingCostSatPerMonth.toString(),
                   capacityBytes: config.capacityBytes.toString(),
                   targetUtilisationBps: config.targetUtilisationBps.toString(),

@@ -240,15 +240,9 @@ export function parseQuote(v: unknown): Quote {
   return { id: str(o, 'id', w, ID), address, amountSat: sat(o, 'amountSat', w), bip21: bip21(o, 'bip21', w, address), expiresAt: clean(str(o, 'expiresAt', w)), uploadToken: str(o, 'uploadToken', w, /^[\x21-\x7e]{1,512}$/) };
 }
 
-export type UploadState = 'awaiting_payment' | 'paid' | 'complete' | 'expired';
-export interface UploadStatus {
-  id: string;
-  state: UploadState;
-  amountSat: bigint;
-  receivedSat: bigint;
-  confirmedSat: bigint;
-  fileId?: string;
-}
+// The agent's own type: the wire form (JSON numbers) is parsed into exactly this.
+import type { UploadStatus } from '../host/index.ts';
+export type { UploadState, UploadStatus } from '../host/index.ts';
 export function parseUploadStatus(v: unknown): UploadStatus {
   const w = 'upload status';
   const o = record(v, w);

@@ -103,22 +103,23 @@ program
     );
   });
 
-/** Opens what the wallet commands need: the wallet, the database and the chain. */
-async function openTreasury() {
+/** Runs `fn` with what the wallet commands need (the wallet, the database, the chain), closing them after. */
+async function withTreasury<T>(fn: (treasury: Treasury) => Promise<T> | T): Promise<T> {
   const c = config();
   const p = paths(c);
   const { passphrase } = await resolvePassphrase(c.network);
   const wallet = await Wallet.open({ dir: p.wallet, passphrase });
   const db = openDb(p.db);
-  const conn = await connectChain(c, { stopDevnet: 'if-started' });
-  const treasury = new Treasury({ db, wallet, chain: conn.chain, perTxMaxSat: c.spendPerTxMaxSat, perDayMaxSat: c.spendPerDayMaxSat });
-  return {
-    treasury,
-    async close() {
-      db.close();
+  try {
+    const conn = await connectChain(c, { stopDevnet: 'if-started' });
+    try {
+      return await fn(new Treasury({ db, wallet, chain: conn.chain, perTxMaxSat: c.spendPerTxMaxSat, perDayMaxSat: c.spendPerDayMaxSat }));
+    } finally {
       await conn.close();
-    },
-  };
+    }
+  } finally {
+    db.close();
+  }
 }
 
 const wallet = program.command('wallet').description("the agent's own wallet");
@@ -126,29 +127,19 @@ wallet
   .command('balance')
   .description('confirmed and unconfirmed balance of every address the wallet handed out')
   .action(async () => {
-    const t = await openTreasury();
-    try {
-      const b = await t.treasury.balance();
-      print(`confirmed:   ${formatBtc(b.confirmedSat)} BTC (${b.confirmedSat} sat)\nunconfirmed: ${formatBtc(b.unconfirmedSat)} BTC (${b.unconfirmedSat} sat)\ncoins:       ${b.utxos.length}`, {
-        confirmedSat: b.confirmedSat,
-        unconfirmedSat: b.unconfirmedSat,
-        coins: b.utxos.length,
-      });
-    } finally {
-      await t.close();
-    }
+    const b = await withTreasury((t) => t.balance());
+    print(`confirmed:   ${formatBtc(b.confirmedSat)} BTC (${b.confirmedSat} sat)\nunconfirmed: ${formatBtc(b.unconfirmedSat)} BTC (${b.unconfirmedSat} sat)\ncoins:       ${b.utxos.length}`, {
+      confirmedSat: b.confirmedSat,
+      unconfirmedSat: b.unconfirmedSat,
+      coins: b.utxos.length,
+    });
   });
 wallet
   .command('address')
   .description('a fresh receive address (never handed out before)')
   .action(async () => {
-    const t = await openTreasury();
-    try {
-      const a = t.treasury.newAddress('receive');
-      print(a.address, a);
-    } finally {
-      await t.close();
-    }
+    const a = await withTreasury((t) => t.newAddress('receive'));
+    print(a.address, a);
   });
 wallet
   .command('send')
@@ -160,13 +151,8 @@ wallet
   .action(async (address: string, amount: string, o: { sat?: boolean; feeRate?: string }) => {
     const amountSat = o.sat ? parseSat(amount) : parseBtc(amount);
     const feeRateSatPerKvb = o.feeRate === undefined ? undefined : parseSat(o.feeRate, 'fee rate') * 1000n;
-    const t = await openTreasury();
-    try {
-      const r = await t.treasury.send(address, amountSat, feeRateSatPerKvb === undefined ? {} : { feeRateSatPerKvb });
-      print(`sent ${formatBtc(amountSat)} BTC to ${address}\ntxid ${r.txid}\nfee ${r.feeSat} sat, change ${r.changeSat} sat`, r);
-    } finally {
-      await t.close();
-    }
+    const r = await withTreasury((t) => t.send(address, amountSat, feeRateSatPerKvb === undefined ? {} : { feeRateSatPerKvb }));
+    print(`sent ${formatBtc(amountSat)} BTC to ${address}\ntxid ${r.txid}\nfee ${r.feeSat} sat, change ${r.changeSat} sat`, r);
   });
 
 registerCustomerCommands(program, { json });

@@ -80,6 +80,23 @@ interface FileRow {
   deleted_at: bigint | null;
 }
 
+/** A row of price_sets: the prices and how they were derived. */
+export interface PriceSet extends Prices {
+  id: bigint;
+  computedAt: Date;
+  derivation: Record<string, string>;
+}
+
+interface PriceSetRow {
+  id: bigint;
+  computed_at: bigint;
+  storage_msat_per_gib_day: bigint;
+  egress_msat_per_gib: bigint;
+  minimum_deposit_sat: bigint;
+  fee_rate_sat_per_kvb: bigint;
+  inputs: string;
+}
+
 interface UploadRow {
   id: string;
   file_id: string;
@@ -153,7 +170,7 @@ export class Host {
   // ---- prices ----
 
   /** The latest price set, computing a first one if there is none. */
-  async prices(): Promise<Prices & { id: bigint }> {
+  async prices(): Promise<PriceSet> {
     const row = this.#latestPrices();
     if (row) return row;
     await this.recomputePrices();
@@ -163,26 +180,31 @@ export class Host {
   }
 
   /** The latest price set without touching the network, if one exists (for /v1/info). */
-  currentPrices(): (Prices & { id: bigint }) | undefined {
+  currentPrices(): PriceSet | undefined {
     return this.#latestPrices();
   }
 
-  #latestPrices(): (Prices & { id: bigint }) | undefined {
-    const r = this.#d.db.prepare('SELECT id, storage_msat_per_gib_day, egress_msat_per_gib, minimum_deposit_sat, fee_rate_sat_per_kvb FROM price_sets ORDER BY id DESC LIMIT 1').get() as
-      | { id: bigint; storage_msat_per_gib_day: bigint; egress_msat_per_gib: bigint; minimum_deposit_sat: bigint; fee_rate_sat_per_kvb: bigint }
-      | undefined;
-    if (!r) return undefined;
-    return { id: r.id, storageMsatPerGibDay: r.storage_msat_per_gib_day, egressMsatPerGib: r.egress_msat_per_gib, minimumDepositSat: r.minimum_deposit_sat, feeRateSatPerKvb: r.fee_rate_sat_per_kvb };
+  #latestPrices(): PriceSet | undefined {
+    return this.#priceSet(this.#d.db.prepare('SELECT * FROM price_sets ORDER BY id DESC LIMIT 1').get() as PriceSetRow | undefined);
   }
 
-  #pricesById(id: bigint): Prices {
-    const r = this.#d.db.prepare('SELECT storage_msat_per_gib_day, egress_msat_per_gib, minimum_deposit_sat, fee_rate_sat_per_kvb FROM price_sets WHERE id = ?').get(id) as {
-      storage_msat_per_gib_day: bigint;
-      egress_msat_per_gib: bigint;
-      minimum_deposit_sat: bigint;
-      fee_rate_sat_per_kvb: bigint;
+  #pricesById(id: bigint): PriceSet {
+    const set = this.#priceSet(this.#d.db.prepare('SELECT * FROM price_sets WHERE id = ?').get(id) as PriceSetRow | undefined);
+    if (!set) throw new AgentError('INTERNAL', `price set ${id} is missing`);
+    return set;
+  }
+
+  #priceSet(r: PriceSetRow | undefined): PriceSet | undefined {
+    if (!r) return undefined;
+    return {
+      id: r.id,
+      computedAt: new Date(Number(r.computed_at)),
+      storageMsatPerGibDay: r.storage_msat_per_gib_day,
+      egressMsatPerGib: r.egress_msat_per_gib,
+      minimumDepositSat: r.minimum_deposit_sat,
+      feeRateSatPerKvb: r.fee_rate_sat_per_kvb,
+      derivation: JSON.parse(r.inputs) as Record<string, string>,
     };
-    return { storageMsatPerGibDay: r.storage_msat_per_gib_day, egressMsatPerGib: r.egress_msat_per_gib, minimumDepositSat: r.minimum_deposit_sat, feeRateSatPerKvb: r.fee_rate_sat_per_kvb };
   }
 
   /** Recomputes prices from the config's costs, the disk's fill level and the fee rate (the pricing job). */
@@ -258,6 +280,11 @@ export class Host {
 
   uploadStatus(id: string): UploadStatus {
     const { u, f } = this.#upload(id);
+    return this.#status(u, f);
+  }
+
+  #status(u: UploadRow, f: FileRow): UploadStatus {
+    const id = u.id;
     const now = this.#d.now();
     const r = this.#d.received(f.address);
     const amountSat = this.#amountDue(u, f, now);
@@ -279,7 +306,7 @@ export class Host {
     const given = sha256(token ?? '');
     if (!token || !timingSafeEqual(given, u.token_hash)) throw new AgentError('UNAUTHORIZED', 'a valid upload token is required (Authorization: Bearer <uploadToken>)');
     if (f.state !== 'pending') throw new AgentError('UPLOAD_COMPLETE', 'this upload already has its file', { fileId: f.id });
-    const status = this.uploadStatus(id);
+    const status = this.#status(u, f);
     if (status.state !== 'paid') {
       throw new AgentError('PAYMENT_REQUIRED', `the payment has not arrived in full: ${status.receivedSat} of ${status.amountSat} sat received (${this.#d.config.confirmations} confirmation(s) required above ${this.#d.config.zeroConfMaxSat} sat)`, {
         address: f.address,

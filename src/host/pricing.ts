@@ -6,11 +6,11 @@
  */
 import { ceilDiv, MSAT_PER_SAT } from '../money/index.ts';
 import { egressMsat, GIB, storageMsatPerDay } from '../ledger/index.ts';
+// The wallet's own figures for its outputs (Bitcoin Core's dust threshold, the vsize of spending one), so a
+// deposit is priced by the same numbers the wallet spends it with.
+import { P2WPKH_DUST_SAT, P2WPKH_INPUT_VBYTES } from '../../wallet/index.ts';
 
-/** Bitcoin Core's dust threshold for a P2WPKH output (GetDustThreshold at the 3 sat/vB dust relay fee). */
-export const P2WPKH_DUST_SAT = 294n;
-/** Virtual size of spending one P2WPKH input: 41 bytes + a 107-byte witness / 4 = 67.75, rounded up. */
-export const P2WPKH_INPUT_VBYTES = 68n;
+export { P2WPKH_DUST_SAT };
 const BPS = 10_000n;
 const DAYS_PER_MONTH = 30n;
 
@@ -60,7 +60,7 @@ export function computePrices(i: PricingInputs): PriceDerivation {
   }
   const storage = ceilDiv(withMargin * scarcity, BPS);
   const egress = ceilDiv(i.bandwidthCostSatPerGib * MSAT_PER_SAT * (BPS + i.marginBps), BPS);
-  const spendFee = ceilDiv(i.feeRateSatPerKvb * P2WPKH_INPUT_VBYTES, 1000n);
+  const spendFee = ceilDiv(i.feeRateSatPerKvb * BigInt(P2WPKH_INPUT_VBYTES), 1000n);
   return {
     storageMsatPerGibDay: storage,
     egressMsatPerGib: egress,

@@ -15,8 +15,6 @@ import type { Host } from '../host/index.ts';
 import type { JobRun } from '../scheduler/index.ts';
 import { DevAdvanceBody, DevAdvanceReply, DevJobParams, DevJobReply, DevMineBody, DevMineReply, DevPayBody, DevPayReply, ErrorSchema, InfoSchema, type Info } from './schemas.ts';
 
-export { errorBody } from './errors.ts';
-export { bearer } from './auth.ts';
 export type { Info } from './schemas.ts';
 
 /** The devnet's controls, present only when the agent runs on the embedded regtest chain. */

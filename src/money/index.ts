@@ -62,10 +62,6 @@ export function msatToSatCeil(msat: bigint): bigint {
   return ceilDiv(msat, MSAT_PER_SAT);
 }
 
-export function satToMsat(sat: bigint): bigint {
-  return sat * MSAT_PER_SAT;
-}
-
 /** Converts a sat amount to a JSON number, refusing anything that a JSON number cannot hold exactly. */
 export function satToJson(sat: bigint): number {
   if (sat > BigInt(Number.MAX_SAFE_INTEGER) || sat < -BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError('amount exceeds JSON safe integer range');

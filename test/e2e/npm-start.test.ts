@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../helpers/agent.ts';
+import { listeningUrl, tempDir } from '../helpers/agent.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -35,19 +35,7 @@ test('npm start runs the agent on the devnet, and the wallet sees a devnet payme
     }
   });
 
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening on" within 120 s:\n${output}`)), 120_000);
-    const check = () => {
-      const m = /listening on (http:\/\/\S+)/.exec(output);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        agent.stdout.off('data', check);
-        resolve(m[1]);
-      }
-    };
-    agent.stdout.on('data', check);
-    void exited.then((code) => reject(new Error(`npm start exited (${code}):\n${output}`)));
-  });
+  const url = await listeningUrl(agent, () => output, exited, 120_000);
 
   const info = (await (await fetch(`${url}/v1/info`)).json()) as { network: string; nodeId: string };
   assert.equal(info.network, 'regtest');

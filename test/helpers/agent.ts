@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { Devnet } from '../../src/devnet/index.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { initDataDir, startAgent, type Agent } from '../../src/agent/index.ts';
@@ -104,6 +105,29 @@ export function api(base: string): Api {
   };
 }
 
+/**
+ * The URL an agent process prints once it listens ("listening on http://..."), read from its stdout.
+ * @throws Error when it exits first or says nothing within `timeoutMs` (with everything it printed)
+ */
+export function listeningUrl(child: ChildProcess, output: () => string, exited: Promise<unknown>, timeoutMs: number): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening on" within ${timeoutMs / 1000} s:\n${output()}`)), timeoutMs);
+    const onData = () => {
+      const m = /listening on (http:\/\/\S+)/.exec(output());
+      if (m?.[1]) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        resolve(m[1]);
+      }
+    };
+    child.stdout?.on('data', onData);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`the agent exited:\n${output()}`));
+    });
+  });
+}
+
 export interface AgentProcess {
   url: string;
   pid: number;
@@ -131,22 +155,7 @@ export async function spawnAgent(t: Ctx, dataDir: string, devnet: Devnet, env: R
       await exited;
     }
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the agent did not start within 60 s:\n${output}`)), 60_000);
-    const onData = () => {
-      const m = /listening on (http:\/\/\S+)/.exec(output);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        child.stdout.off('data', onData);
-        resolve(m[1]);
-      }
-    };
-    child.stdout.on('data', onData);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`the agent exited:\n${output}`));
-    });
-  });
+  const url = await listeningUrl(child, () => output, exited, 60_000);
   return {
     url,
     pid: child.pid ?? 0,

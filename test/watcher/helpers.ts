@@ -10,10 +10,26 @@ import { Psbt, networks, payments } from 'bitcoinjs-lib';
 import { openDb } from '../../src/db/index.ts';
 import type { Db } from '../../src/db/index.ts';
 import { AgentError } from '../../src/errors/index.ts';
+import { after, before } from 'node:test';
+import { Devnet } from '../../src/devnet/index.ts';
+import { EsploraClient } from '../../src/chain/index.ts';
 import type { ChainBackend, ChainUtxo, MempoolTx, PaymentSink, TxStatus, WatchedPayment } from '../../src/chain/index.ts';
 
 interface TestContext {
   after: (fn: () => unknown) => void;
+}
+
+/**
+ * One in-memory devnet for a whole test file (started before its tests, closed after), with an Esplora client
+ * on it; `use` receives both once the devnet is up.
+ */
+export function withDevnet(use: (devnet: Devnet, chain: EsploraClient) => void): void {
+  let devnet: Devnet | undefined;
+  before(async () => {
+    devnet = await Devnet.start();
+    use(devnet, new EsploraClient({ baseUrl: devnet.url }));
+  });
+  after(() => devnet?.close());
 }
 
 /** A fresh database in a temp folder (a file, so a test can reopen it as a restarted agent would). */

@@ -1,24 +1,21 @@
 // The payment watcher through reorgs and double spends on a real regtest chain: a counted payment that
 // leaves the chain is reversed once, one that only changes blocks is not, and a reorg deeper than the
 // stored hashes is an error rather than a guess.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Devnet } from '../../src/devnet/index.ts';
-import { EsploraClient, PaymentWatcher } from '../../src/chain/index.ts';
+import type { Devnet } from '../../src/devnet/index.ts';
+import { PaymentWatcher, type EsploraClient } from '../../src/chain/index.ts';
 import type { ConfirmationPolicy } from '../../src/chain/index.ts';
 import type { Db } from '../../src/db/index.ts';
 import { isAgentError } from '../../src/errors/index.ts';
-import { LaggingChain, RecordingSink, addAddress, memoryDb, paymentOf } from './helpers.ts';
+import { LaggingChain, RecordingSink, addAddress, memoryDb, paymentOf, withDevnet } from './helpers.ts';
 
 let devnet: Devnet;
 let chain: EsploraClient;
 
-before(async () => {
-  devnet = await Devnet.start();
-  chain = new EsploraClient({ baseUrl: devnet.url });
-});
-after(async () => {
-  await devnet.close();
+withDevnet((d, c) => {
+  devnet = d;
+  chain = c;
 });
 
 function watcher(db: Db, policy: ConfirmationPolicy, opts: { mempool?: string[]; keepBlocks?: number } = {}): { w: PaymentWatcher; sink: RecordingSink } {

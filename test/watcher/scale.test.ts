@@ -1,21 +1,18 @@
 // Detection cost does not grow with the number of addresses (DESIGN "Payments"): with 100,000 dormant
 // addresses the watcher makes exactly the chain requests it makes with 10, and still finds the payment.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Devnet } from '../../src/devnet/index.ts';
-import { EsploraClient, PaymentWatcher } from '../../src/chain/index.ts';
+import type { Devnet } from '../../src/devnet/index.ts';
+import { PaymentWatcher, type EsploraClient } from '../../src/chain/index.ts';
 import type { Db } from '../../src/db/index.ts';
-import { CountingChain, RecordingSink, addAddress, addDormantAddresses, memoryDb, paymentOf } from './helpers.ts';
+import { CountingChain, RecordingSink, addAddress, addDormantAddresses, memoryDb, paymentOf, withDevnet } from './helpers.ts';
 
 let devnet: Devnet;
 let chain: EsploraClient;
 
-before(async () => {
-  devnet = await Devnet.start();
-  chain = new EsploraClient({ baseUrl: devnet.url });
-});
-after(async () => {
-  await devnet.close();
+withDevnet((d, c) => {
+  devnet = d;
+  chain = c;
 });
 
 test('with 100,000 dormant addresses a sync makes the same chain requests as with 10 and finds the payment', async (t) => {

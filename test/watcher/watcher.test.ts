@@ -1,23 +1,20 @@
 // The payment watcher on a real regtest chain (bcoin behind the Esplora facade) through the real Esplora
 // client: payments found in blocks and in the mempool, the confirmation policy, and a restart.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Devnet } from '../../src/devnet/index.ts';
-import { EsploraClient, PaymentWatcher } from '../../src/chain/index.ts';
+import type { Devnet } from '../../src/devnet/index.ts';
+import { PaymentWatcher, type EsploraClient } from '../../src/chain/index.ts';
 import type { ConfirmationPolicy } from '../../src/chain/index.ts';
 import { openDb } from '../../src/db/index.ts';
 import type { Db } from '../../src/db/index.ts';
-import { CountingChain, RecordingSink, addAddress, addKey, memoryDb, paymentOf, spendHex, tempDbPath } from './helpers.ts';
+import { CountingChain, RecordingSink, addAddress, addKey, memoryDb, paymentOf, spendHex, tempDbPath, withDevnet } from './helpers.ts';
 
 let devnet: Devnet;
 let chain: EsploraClient;
 
-before(async () => {
-  devnet = await Devnet.start();
-  chain = new EsploraClient({ baseUrl: devnet.url });
-});
-after(async () => {
-  await devnet.close();
+withDevnet((d, c) => {
+  devnet = d;
+  chain = c;
 });
 
 function watcher(db: Db, policy: ConfirmationPolicy, mempoolAddresses: string[] = []): { w: PaymentWatcher; sink: RecordingSink; counting: CountingChain } {
