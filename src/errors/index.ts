@@ -40,6 +40,7 @@ export const ERRORS = {
   BLOB_ID_INVALID: { status: 400, description: 'A blob id is not a sha256 written as 64 lowercase hex digits.' },
   BLOB_NOT_FOUND: { status: 404, description: 'No stored blob has this sha256.' },
   BLOB_RANGE_INVALID: { status: 416, description: 'The byte range asked for is not within the blob.' },
+  BLOB_TRUNCATED: { status: 500, description: 'A stored blob ends before its recorded size (it was damaged on disk): a download is refused, or cut off if already under way.' },
   STORAGE_FULL: { status: 507, description: 'The disk is full; nothing was kept.' },
   // Scheduler
   JOB_NOT_FOUND: { status: 404, description: 'No scheduled job has this name.' },

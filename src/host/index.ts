@@ -4,13 +4,12 @@
  * prices that follow operating cost. Money moves only through the ledger; bytes only through the BlobStore.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import type { Db } from '../db/index.ts';
 import type { Config } from '../config/index.ts';
 import { AgentError } from '../errors/index.ts';
 import { formatBtc, MSAT_PER_SAT, ceilDiv } from '../money/index.ts';
 import { Ledger, egressMsat, storageMsatPerDay, DAY_MS } from '../ledger/index.ts';
-import type { BlobStore } from '../storage/index.ts';
+import type { BlobReader, BlobStore } from '../storage/index.ts';
 import type { PaymentSink, WatchedPayment } from '../chain/index.ts';
 import { computePrices, quoteAmountSat, type PriceDerivation, type Prices } from './pricing.ts';
 
@@ -391,10 +390,11 @@ export class Host {
 
   /**
    * Starts a metered download: holds the cost of the requested bytes, opens the blob, and returns a settle
-   * function that charges the bytes actually sent and releases the hold. Call settle exactly once.
+   * function that charges the bytes actually sent and releases the hold. Call settle exactly once, and close the
+   * blob reader.
    * @throws AgentError NOT_FOUND, FILE_DELETED, FILE_FROZEN, INSUFFICIENT_BALANCE, RANGE_NOT_SATISFIABLE
    */
-  async startDownload(fileId: string, rangeHeader: string | undefined): Promise<{ stream: Readable; start: number; end: number; size: number; partial: boolean; sha256: string; contentType: string | null; filename: string | null; settle: (bytesSent: number) => void }> {
+  async startDownload(fileId: string, rangeHeader: string | undefined): Promise<{ blob: BlobReader; start: number; end: number; size: number; partial: boolean; sha256: string; contentType: string | null; filename: string | null; settle: (bytesSent: number) => void }> {
     const f = this.#file(fileId);
     if (f.state === 'deleted') throw new AgentError('FILE_DELETED', 'this file was deleted after its balance stayed negative past the grace period');
     const size = Number(f.size);
@@ -439,14 +439,18 @@ export class Host {
         if (charge > 0n) this.ledger.record({ fileId: f.id, kind: 'egress', ref: downloadId, amountMsat: -charge, at });
       })();
     };
-    let stream: Readable;
+    let blob: BlobReader;
     try {
-      stream = await this.#d.blobs.open(f.sha256 ?? '', { start, end });
+      blob = await this.#d.blobs.open(f.sha256 ?? '', { start, end });
     } catch (e) {
       settle(0);
+      // The range was checked against the file's recorded size, so a blob that cannot serve it is damaged.
+      if (e instanceof AgentError && e.code === 'BLOB_RANGE_INVALID') {
+        throw new AgentError('BLOB_TRUNCATED', `file ${f.id}: its stored blob is shorter than the ${size} bytes recorded`, undefined, { cause: e });
+      }
       throw e;
     }
-    return { stream, start, end, size, partial: range !== undefined, sha256: f.sha256 ?? '', contentType: f.content_type, filename: f.filename, settle };
+    return { blob, start, end, size, partial: range !== undefined, sha256: f.sha256 ?? '', contentType: f.content_type, filename: f.filename, settle };
   }
 
   /**

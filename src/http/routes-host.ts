@@ -2,11 +2,11 @@
  * The customers' routes (API.md "Customers"): quotes, uploads, file status and metered downloads.
  */
 import type { FastifyInstance } from 'fastify';
-import { Transform, pipeline } from 'node:stream';
 import type { Static } from '@sinclair/typebox';
 import type { Host } from '../host/index.ts';
 import { AgentError } from '../errors/index.ts';
 import { satToJson } from '../money/index.ts';
+import { copyBlob } from '../storage/index.ts';
 import { bearer } from './auth.ts';
 import { CreateUploadBody, FileIdParams, FileReply, IdParams, PutUploadReply, QuoteReply, UploadStatusReply, type CreateUpload } from './schemas.ts';
 
@@ -109,31 +109,35 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, publicUrl: 
       const { fileId } = req.params as Static<typeof FileIdParams>;
       const range = typeof req.headers.range === 'string' ? req.headers.range : undefined;
       const d = await host.startDownload(fileId, range);
+      // From here the response is written by hand: copyBlob reuses its buffers (see there), which a stream
+      // handed to reply.send() could not. Errors up to this point went through the one error mapping.
+      reply.hijack();
+      const res = reply.raw;
       let sent = 0;
-      // Count the bytes handed to the socket; settle on close, whether the download finished or was cut off.
-      const counter = new Transform({
-        highWaterMark: 1024 * 1024,
-        transform(chunk: Buffer, _enc, cb) {
-          sent += chunk.length;
-          cb(null, chunk);
-        },
-      });
-      reply.raw.once('close', () => {
+      // Settle on close, whether the download finished or was cut off: bytes the socket took are charged.
+      res.once('close', () => {
         d.settle(sent);
-        // A client that hangs up leaves the blob stream unread: close its file handle now, not at GC.
-        d.stream.destroy();
+        void d.blob.close();
       });
-      // pipeline destroys both streams if either fails, so a read error ends the response.
-      pipeline(d.stream, counter, () => undefined);
-      reply
-        .header('content-length', d.end - d.start + 1)
-        .header('etag', `"${d.sha256}"`)
-        .header('accept-ranges', 'bytes')
-        .type(d.contentType ?? 'application/octet-stream');
       const cd = contentDisposition(d.filename);
-      if (cd) reply.header('content-disposition', cd);
-      if (d.partial) reply.code(206).header('content-range', `bytes ${d.start}-${d.end}/${d.size}`);
-      return reply.send(counter);
+      res.writeHead(d.partial ? 206 : 200, {
+        'content-length': d.end - d.start + 1,
+        etag: `"${d.sha256}"`,
+        'accept-ranges': 'bytes',
+        'content-type': d.contentType ?? 'application/octet-stream',
+        ...(cd ? { 'content-disposition': cd } : {}),
+        ...(d.partial ? { 'content-range': `bytes ${d.start}-${d.end}/${d.size}` } : {}),
+      });
+      try {
+        await copyBlob(d.blob, res, (n) => {
+          sent += n;
+        });
+        res.end();
+      } catch (e) {
+        // The status line is gone, so the only honest signal left is a body shorter than its content-length.
+        if (!res.destroyed) req.log.error({ err: e }, 'download cut off');
+        res.destroy();
+      }
     },
   );
 }

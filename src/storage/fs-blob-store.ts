@@ -4,15 +4,15 @@ import { mkdir, open, readdir, rename, rm, stat, statfs, unlink } from 'node:fs/
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
-import type { Readable, TransformCallback } from 'node:stream';
+import type { TransformCallback } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { AgentError } from '../errors/index.ts';
-import type { BlobInfo, BlobStore, BlobUsage, ByteRange, PutOptions } from './types.ts';
+import type { BlobInfo, BlobReader, BlobStore, BlobUsage, ByteRange, PutOptions } from './types.ts';
 
 /**
- * Size of each write to and read from disk. Node's default (16 KiB in Node 20) means ~65 000
- * syscalls per GiB; 1 MiB cuts that 64-fold, and a handful of these buffers per transfer keeps
- * memory flat however large the file is.
+ * How much an upload's file stream buffers before it stops taking more from the socket. Node's
+ * default (16 KiB in Node 20) means ~65 000 syscalls per GiB; at 1 MiB the chunks queued while a
+ * write is in flight go out in one writev. (Downloads read through `copyBlob`'s own buffers.)
  */
 const IO_CHUNK = 1024 * 1024;
 
@@ -32,6 +32,37 @@ const FANOUT_NAME = /^[0-9a-f]{2}$/;
 const SCAN_ATTEMPTS = 5;
 /** stat() calls in flight while scanning one fan-out directory. */
 const SCAN_PARALLELISM = 64;
+
+/** Positional reads of `[position, end)` through one file handle, which it owns. */
+class FileRangeReader implements BlobReader {
+  readonly length: number;
+  #position: number;
+  #closed: Promise<void> | undefined;
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly sha256: string,
+    start: number,
+    private readonly end: number,
+  ) {
+    this.#position = start;
+    this.length = end - start;
+  }
+
+  async read(buf: Uint8Array): Promise<number> {
+    const want = Math.min(buf.length, this.end - this.#position);
+    if (want <= 0) return 0;
+    const { bytesRead } = await this.fh.read(buf, 0, want, this.#position);
+    if (bytesRead === 0) throw new AgentError('BLOB_TRUNCATED', `blob ${this.sha256} ends at byte ${this.#position}, before the ${this.end} bytes it should have`);
+    this.#position += bytesRead;
+    return bytesRead;
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.fh.close();
+    return this.#closed;
+  }
+}
 
 /**
  * A BlobStore on a local filesystem.
@@ -161,7 +192,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   /** {@inheritDoc BlobStore.open} */
-  async open(sha256: string, range?: ByteRange): Promise<Readable> {
+  async open(sha256: string, range?: ByteRange): Promise<BlobReader> {
     const path = this.blobPath(sha256);
     let fh: FileHandle;
     try {
@@ -170,16 +201,16 @@ export class FsBlobStore implements BlobStore {
       if (errno(e) === 'ENOENT') throw new AgentError('BLOB_NOT_FOUND', `no blob ${sha256}`, { sha256 });
       throw e;
     }
-    // The open handle, not the path, is what the stream reads: a delete meanwhile unlinks the
-    // name but the bytes stay readable until the stream closes.
+    // The open handle, not the path, is what the reader reads: a delete meanwhile unlinks the
+    // name but the bytes stay readable until the reader closes.
     try {
       const { size } = await fh.stat();
-      if (range === undefined) return fh.createReadStream({ highWaterMark: IO_CHUNK });
-      const { start, end } = range;
-      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end >= size) {
+      const start = range?.start ?? 0;
+      const end = range?.end ?? size - 1;
+      if (range !== undefined && (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end >= size)) {
         throw new AgentError('BLOB_RANGE_INVALID', `range ${String(start)}-${String(end)} is not within ${size} bytes`, { size });
       }
-      return fh.createReadStream({ start, end, highWaterMark: IO_CHUNK });
+      return new FileRangeReader(fh, sha256, start, end + 1);
     } catch (e) {
       await fh.close().catch(() => undefined);
       throw e;

@@ -1,5 +1,3 @@
-import type { Readable } from 'node:stream';
-
 /** A stored blob: its content address and length. */
 export interface BlobInfo {
   /** sha256 of the content, 64 lowercase hex digits; also the blob's id. */
@@ -21,6 +19,23 @@ export interface PutOptions {
 export interface ByteRange {
   start: number;
   end: number;
+}
+
+/**
+ * One open blob, read from a start offset to an end offset in order. It holds the file open, so the bytes stay
+ * readable even if the blob is deleted meanwhile, until `close()`.
+ */
+export interface BlobReader {
+  /** How many bytes this reader yields in all (the range's length). */
+  readonly length: number;
+  /**
+   * Reads the next bytes into `buf` from its start; resolves with how many were read, 0 once all `length` have
+   * been.
+   * @throws AgentError BLOB_TRUNCATED when the blob on disk ends before `length` bytes (it was damaged)
+   */
+  read(buf: Uint8Array): Promise<number>;
+  /** Releases the file. Idempotent; reads after it reject. */
+  close(): Promise<void>;
 }
 
 export interface BlobUsage {
@@ -57,13 +72,13 @@ export interface BlobStore {
   stat(sha256: string): Promise<BlobInfo | null>;
 
   /**
-   * A stream of the blob's bytes `[range.start, range.end]` (inclusive), the whole blob without
-   * a range. The blob stays readable through the stream even if it is deleted meanwhile.
+   * A reader of the blob's bytes `[range.start, range.end]` (inclusive), the whole blob without
+   * a range. The caller reads into buffers it owns (see `copyBlob`) and must close it.
    * @throws AgentError BLOB_ID_INVALID when `sha256` is not 64 lowercase hex digits.
    * @throws AgentError BLOB_NOT_FOUND when no such blob is stored.
    * @throws AgentError BLOB_RANGE_INVALID unless `0 <= start <= end < size` (integers).
    */
-  open(sha256: string, range?: ByteRange): Promise<Readable>;
+  open(sha256: string, range?: ByteRange): Promise<BlobReader>;
 
   /**
    * Removes the blob. True when it existed. Readers that already opened it finish normally.

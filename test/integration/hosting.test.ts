@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestAgent, type Api, type TestAgent } from '../helpers/agent.ts';
 
@@ -222,6 +222,45 @@ test('a range request is charged exactly its bytes, and an aborted download only
   const row = a.agent.db.prepare('SELECT bytes_sent FROM downloads WHERE file_id = ? ORDER BY started_at DESC, rowid DESC LIMIT 1').get(fileId) as { bytes_sent: bigint };
   assert.ok(row.bytes_sent >= BigInt(received) && row.bytes_sent < BigInt(size), `settled on the bytes sent (${row.bytes_sent})`);
   assert.equal(egress?.amountMsat, -cost(row.bytes_sent), 'the charge is the bytes sent, at the egress price');
+  assert.deepEqual(a.agent.host.ledger.verifyBalances(), []);
+});
+
+test('a blob damaged on disk: a download under way is cut short and charged only what was sent; the next gets 500', async (t) => {
+  const a = await startTestAgent(t);
+  const size = 32 * 1024 * 1024;
+  const bytes = new Uint8Array(size).fill(7);
+  const q = await quote(a.api, size, { downloads: 3 });
+  await payAndConfirm(a, q.address, q.amountSat);
+  const { fileId } = await upload(a, q, bytes);
+  const [blob] = blobFiles(a.dataDir);
+  assert.ok(blob);
+  const balance = async () => BigInt((await a.api<FileInfo>('GET', `/v1/files/${fileId}`)).body.balanceMsat);
+
+  // The status line is out before the damage: the client has nothing but a body shorter than content-length.
+  const r = await fetch(`${a.agent.url}/f/${fileId}`);
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('content-length'), String(size));
+  chmodSync(blob, 0o600);
+  truncateSync(blob, size / 2);
+  const got = await r.arrayBuffer().then(
+    (b) => b.byteLength,
+    () => -1,
+  );
+  assert.equal(got, -1, 'the body ends early, so the client sees a failed transfer, not a short file');
+  let row: { bytes_sent: bigint | null; settled_at: bigint | null } | undefined;
+  for (let i = 0; i < 100 && !row?.settled_at; i++) {
+    await new Promise((r2) => setTimeout(r2, 50));
+    row = a.agent.db.prepare('SELECT bytes_sent, settled_at FROM downloads WHERE file_id = ?').get(fileId) as typeof row;
+  }
+  assert.ok(row?.settled_at, 'the download was settled');
+  assert.ok(row.bytes_sent !== null && row.bytes_sent <= BigInt(size / 2), `charged at most the bytes the blob still had (${row.bytes_sent})`);
+
+  // Found at the start of the next download: an error before anything is sent or charged.
+  const b0 = await balance();
+  const again = await a.api<{ error: { code: string } }>('GET', `/f/${fileId}`);
+  assert.equal(again.status, 500);
+  assert.equal(again.body.error.code, 'BLOB_TRUNCATED');
+  assert.equal(await balance(), b0, 'nothing charged');
   assert.deepEqual(a.agent.host.ledger.verifyBalances(), []);
 });
 

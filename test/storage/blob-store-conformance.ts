@@ -212,7 +212,7 @@ export function blobStoreConformance(name: string, makeHarness: () => Promise<Bl
       assert.ok((await readAll(await store.open(sha256Hex(data)))).equals(data));
     });
 
-    void test('delete removes the blob; a stream opened before it still reads everything', async () => {
+    void test('delete removes the blob; a reader opened before it still reads everything', async () => {
       const keep = randomBytes(10_000);
       const drop = randomBytes(3 * MiB);
       await store.put(chunksOf(keep, 4096), { expectedSize: keep.length });

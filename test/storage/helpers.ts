@@ -1,7 +1,9 @@
 // Byte sources and checks shared by the storage tests. Expected hashes are always computed here,
 // straight from node:crypto, never by asking the store under test.
 import { createHash } from 'node:crypto';
+import assert from 'node:assert/strict';
 import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
+import type { BlobReader } from '../../src/storage/index.ts';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -67,9 +69,19 @@ export function patternSha256(total: number, chunkSize: number): string {
   return h.digest('hex');
 }
 
-/** Reads a stream to the end into one buffer (test blobs are small). */
-export async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
+/**
+ * Reads a blob reader to the end into one buffer (test blobs are small), then closes it. The odd buffer size
+ * makes reads straddle every power-of-two boundary.
+ */
+export async function readAll(reader: BlobReader, bufferSize = 7 * KiB + 3): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const c of stream) parts.push(Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array));
-  return Buffer.concat(parts);
+  const buf = Buffer.alloc(bufferSize);
+  try {
+    for (let n = await reader.read(buf); n > 0; n = await reader.read(buf)) parts.push(Buffer.from(buf.subarray(0, n)));
+  } finally {
+    await reader.close();
+  }
+  const all = Buffer.concat(parts);
+  assert.equal(all.length, reader.length, 'the reader yields exactly its length');
+  return all;
 }
