@@ -7,6 +7,7 @@ import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { AgentError } from '../errors/index.ts';
+import { noteShortLivedBytes } from './young-gc.ts';
 import type { BlobInfo, BlobReader, BlobStore, BlobUsage, ByteRange, PutOptions } from './types.ts';
 
 /**
@@ -127,6 +128,7 @@ export class FsBlobStore implements BlobStore {
       const meter = new Transform({
         transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
           received += chunk.length;
+          noteShortLivedBytes(chunk.length);
           if (received > expectedSize) {
             callback(sizeMismatch(expectedSize, `more than ${expectedSize}`));
             return;
