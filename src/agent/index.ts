@@ -18,7 +18,11 @@ import { Treasury } from '../treasury/index.ts';
 import { AgentError } from '../errors/index.ts';
 import { Wallet } from '../../wallet/index.ts';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** The package's version, from package.json two folders up from src/agent, or three from the build's dist/src/agent. */
+export const VERSION: string = ((): string => {
+  const root = new URL(import.meta.url.endsWith('.ts') ? '../../' : '../../../', import.meta.url);
+  return (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string }).version;
+})();
 
 /** The passphrase a regtest wallet gets when none is given: regtest coins are worthless, and `npm start` must not prompt. */
 export const REGTEST_DEFAULT_PASSPHRASE = 'storj-regtest-devnet';

@@ -19,7 +19,12 @@ export interface DevnetProcessInfo {
 
 const INFO_FILE = 'devnet.json';
 const LOG_FILE = 'devnet.log';
-const MAIN_PATH = fileURLToPath(new URL('./main.ts', import.meta.url));
+/**
+ * The devnet's entry point beside this module: main.ts when running from source (under tsx, which the child
+ * then needs too), main.js in the build (`npm run build`, dist/), which node runs as it is.
+ */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const MAIN_PATH = fileURLToPath(new URL(FROM_SOURCE ? './main.ts' : './main.js', import.meta.url));
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
 const POLL_MS = 100;
@@ -104,7 +109,7 @@ export async function ensureDevnetProcess(
   if (live) return { ...live, started: false };
 
   await mkdir(root, { recursive: true });
-  const args = ['--import', import.meta.resolve('tsx'), MAIN_PATH, '--dir', root];
+  const args = [...(FROM_SOURCE ? ['--import', import.meta.resolve('tsx')] : []), MAIN_PATH, '--dir', root];
   if (opts.host !== undefined) args.push('--host', opts.host);
   if (opts.port !== undefined) args.push('--port', String(opts.port));
   const log = openSync(join(root, LOG_FILE), 'a');
