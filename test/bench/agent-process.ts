@@ -1,10 +1,12 @@
 /**
- * The agent as its own process (`node --import tsx src/cli/storj.ts run`), on a devnet that lives in the bench
+ * The agent as its own process, started as `npm start` starts it, on a devnet that lives in the bench
  * process, so the agent's memory can be read from /proc without the devnet's or the client's in it. Node is
  * spawned directly, not through npm or the tsx binary, because those wrappers run the agent in a child and
  * /proc would show the wrapper.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Devnet } from '../../src/devnet/index.ts';
@@ -17,6 +19,18 @@ const PASSPHRASE = 'bench passphrase';
 const KDF = { N: 2 ** 12, r: 8, p: 1 };
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
+
+/**
+ * The node arguments of package.json's `start` script (`node ARGS...`), so the benchmark measures the agent
+ * exactly as it is started.
+ * @throws Error when the script is not a plain `node ...` command
+ */
+function npmStartNodeArgs(): string[] {
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  const [cmd, ...args] = (pkg.scripts?.start ?? '').trim().split(/\s+/);
+  if (cmd !== 'node' || args.length === 0) throw new Error(`package.json's start script is not "node ARGS...": ${pkg.scripts?.start ?? '(none)'}`);
+  return args;
+}
 
 export interface Quote {
   id: string;
@@ -55,14 +69,18 @@ export class AgentProcess {
       STORJ_DEV_CONTROL_URL: devnet.controlUrl,
       STORJ_PASSPHRASE: PASSPHRASE,
     });
-    // As npm start runs it. STORJ_BENCH_AGENT_ARGS replaces the node arguments, to compare V8 flags or a
-    // compiled build (e.g. "--max-semi-space-size=2 --import tsx src/cli/storj.ts run").
-    const args = process.env.STORJ_BENCH_AGENT_ARGS ? process.env.STORJ_BENCH_AGENT_ARGS.split(' ') : ['--import', 'tsx', 'src/cli/storj.ts', 'run'];
+    // As `npm start` runs it (the build in dist/, which `npm run bench` refreshes first). STORJ_BENCH_AGENT_ARGS
+    // replaces the node arguments, to compare V8 flags or the sources under tsx
+    // (e.g. "--import tsx src/cli/storj.ts run").
+    const args = process.env.STORJ_BENCH_AGENT_ARGS ? process.env.STORJ_BENCH_AGENT_ARGS.split(' ') : npmStartNodeArgs();
     const [cmd, argv] = pinned(SERVER_CPU, process.execPath, args);
     const child = spawn(cmd, argv, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     // Both pipes are read to the end (a full pipe would stall the agent); the last lines explain a failure.
     const log: string[] = [];
+    // STORJ_BENCH_AGENT_LOG=FILE keeps all of it (e.g. with --trace-gc in STORJ_BENCH_AGENT_ARGS).
+    const logFile = process.env.STORJ_BENCH_AGENT_LOG;
     const keep = (line: string) => {
+      if (logFile) appendFileSync(logFile, `${line}\n`);
       log.push(line);
       if (log.length > 40) log.shift();
     };

@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -182,4 +182,12 @@ export function procMemory(pid: number): { rss: number; hwm: number } {
     return Number(m[1]) * 1024;
   };
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+/**
+ * Resets a process's VmHWM to its current VmRSS (`echo 5 > /proc/<pid>/clear_refs`, Linux 4.0+), so the peak
+ * of one phase can be read apart from what came before. Needs the same user as the process.
+ */
+export function resetPeak(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
 }

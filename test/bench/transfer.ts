@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Devnet } from '../../src/devnet/index.ts';
 import { AgentProcess, type Quote } from './agent-process.ts';
 import { Nginx } from './nginx.ts';
-import { Cleanup, curl, fmt, GIB, MB, mbps, median, procMemory, progress, RUNS, verdict, type BenchResult } from './lib.ts';
+import { Cleanup, curl, fmt, GIB, MB, mbps, median, procMemory, progress, resetPeak, RUNS, verdict, type BenchResult } from './lib.ts';
 
 const DOWNLOAD_TARGET = 0.7;
 const UPLOAD_TARGET = 0.6;
@@ -287,16 +287,21 @@ export async function benchUpload(rig: TransferRig): Promise<BenchResult> {
 }
 
 export async function benchRss(rig: TransferRig): Promise<BenchResult> {
-  progress('rss: one more upload and download of 1 GiB');
+  progress('rss: one more upload and download of 1 GiB, the peak of each read apart');
   const [q] = await rig.paidQuotes(1, 1);
   if (!q) throw new Error('no quote');
   rig.tagPayload('rss');
-  await rig.sampling(async () => {
-    const { fileId } = await rig.agentPut(q);
-    await rig.agentGet(fileId);
-  });
-  const now = procMemory(rig.agent.pid);
-  const peakMb = now.hwm / MB;
+  const pid = rig.agent.pid;
+  // The kernel's peak (VmHWM) is what counts; it is reset before each phase, so each phase's peak is its own.
+  // The benchmark's figure is the higher of the two, which is also the process's peak over both.
+  const before = procMemory(pid);
+  resetPeak(pid);
+  const { fileId } = await rig.sampling(() => rig.agentPut(q));
+  const afterUpload = procMemory(pid);
+  resetPeak(pid);
+  await rig.sampling(() => rig.agentGet(fileId));
+  const afterDownload = procMemory(pid);
+  const peakMb = Math.max(afterUpload.hwm, afterDownload.hwm) / MB;
   const pass = peakMb < RSS_TARGET_MB;
   return {
     name: 'rss',
@@ -307,8 +312,9 @@ export async function benchRss(rig: TransferRig): Promise<BenchResult> {
     target: `< ${RSS_TARGET_MB} MB`,
     pass,
     details: [
-      `VmHWM after start-up, before any transfer: ${fmt(rig.idle.hwm / MB)} MB; highest VmRSS sampled every ${RSS_SAMPLE_MS} ms during its upload and download: ${fmt(rig.sampledPeak / MB)} MB; now ${fmt(now.rss / MB)} MB`,
-      `the agent process (pid ${rig.agent.pid}) moved ${fmt(rig.moved / GIB)} GiB in all by then (warm-ups and the other benchmarks included)`,
+      `VmRSS before this upload ${fmt(before.rss / MB)} MB; peak during the upload ${fmt(afterUpload.hwm / MB)} MB, during the download ${fmt(afterDownload.hwm / MB)} MB; now ${fmt(afterDownload.rss / MB)} MB`,
+      `VmHWM after start-up, before any transfer: ${fmt(rig.idle.hwm / MB)} MB; highest VmRSS sampled every ${RSS_SAMPLE_MS} ms during the two: ${fmt(rig.sampledPeak / MB)} MB`,
+      `the agent process (pid ${pid}) moved ${fmt(rig.moved / GIB)} GiB in all by then (warm-ups and the other benchmarks included)`,
     ],
   };
 }
