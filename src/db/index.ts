@@ -33,6 +33,10 @@ export function openDb(path: string, opts: OpenOptions = {}): Db {
     db.pragma('busy_timeout = 5000');
   }
   db.pragma('foreign_keys = ON');
+  // Up to 32 MiB of page cache (SQLite's default is 2 MiB). It is only used as pages are read, so a small
+  // database costs nothing; a sweep over a million files (~200 MB of rows) keeps its dirty pages in memory
+  // until commit instead of spilling them to the WAL half-way, which cost it 0.3 s (`npm run bench -- sweep`).
+  db.pragma('cache_size = -32768');
   if (!opts.readonly) migrate(db, opts.upTo);
   return db;
 }
