@@ -115,10 +115,13 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, publicUrl: 
       const res = reply.raw;
       let sent = 0;
       // Settle on close, whether the download finished or was cut off: bytes the socket took are charged.
-      res.once('close', () => {
+      const done = () => {
         d.settle(sent);
         void d.blob.close();
-      });
+      };
+      res.once('close', done);
+      // A client that hung up while the hold was being taken: its 'close' has already gone by.
+      if (req.raw.socket.destroyed) done();
       const cd = contentDisposition(d.filename);
       res.writeHead(d.partial ? 206 : 200, {
         'content-length': d.end - d.start + 1,

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, truncateSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { startTestAgent, type Api, type TestAgent } from '../helpers/agent.ts';
 
@@ -222,6 +223,36 @@ test('a range request is charged exactly its bytes, and an aborted download only
   const row = a.agent.db.prepare('SELECT bytes_sent FROM downloads WHERE file_id = ? ORDER BY started_at DESC, rowid DESC LIMIT 1').get(fileId) as { bytes_sent: bigint };
   assert.ok(row.bytes_sent >= BigInt(received) && row.bytes_sent < BigInt(size), `settled on the bytes sent (${row.bytes_sent})`);
   assert.equal(egress?.amountMsat, -cost(row.bytes_sent), 'the charge is the bytes sent, at the egress price');
+  assert.deepEqual(a.agent.host.ledger.verifyBalances(), []);
+});
+
+test('clients that hang up at once, even before the download is set up, leave no download unsettled', async (t) => {
+  const a = await startTestAgent(t);
+  const size = 1024 * 1024;
+  const q = await quote(a.api, size, { downloads: 40 });
+  await payAndConfirm(a, q.address, q.amountSat);
+  const { fileId } = await upload(a, q, new Uint8Array(size).fill(3));
+  const { hostname, port } = new URL(a.agent.url);
+  // Each request's socket is destroyed as soon as it is written, so some close while the hold is being taken.
+  for (let i = 0; i < 30; i++) {
+    await new Promise<void>((resolve) => {
+      const s = connect({ host: hostname, port: Number(port) }, () => {
+        s.end(`GET /f/${fileId} HTTP/1.1\r\nHost: x\r\n\r\n`, () => {
+          s.destroy();
+          resolve();
+        });
+      });
+      s.on('error', () => resolve());
+    });
+  }
+  let open = -1n;
+  for (let i = 0; i < 100 && open !== 0n; i++) {
+    await new Promise((r2) => setTimeout(r2, 50));
+    open = (a.agent.db.prepare('SELECT count(*) AS n FROM downloads WHERE settled_at IS NULL').get() as { n: bigint }).n;
+  }
+  assert.equal(open, 0n, 'every hold was released or charged');
+  const held = (a.agent.db.prepare('SELECT held_msat FROM files WHERE id = ?').get(fileId) as { held_msat: bigint }).held_msat;
+  assert.equal(held, 0n, 'nothing stays held');
   assert.deepEqual(a.agent.host.ledger.verifyBalances(), []);
 });
 
