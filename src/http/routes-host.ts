@@ -138,7 +138,8 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, publicUrl: 
         res.end();
       } catch (e) {
         // The status line is gone, so the only honest signal left is a body shorter than its content-length.
-        if (!res.destroyed) req.log.error({ err: e }, 'download cut off');
+        // A client that hung up is routine; anything else (a damaged blob, a read error) is worth a log line.
+        if (!req.raw.socket.destroyed) req.log.error({ err: e }, 'download cut off');
         res.destroy();
       }
     },
