@@ -23,7 +23,8 @@ const COPY_CHUNK = 1024 * 1024;
  *   ERR_STREAM_PREMATURE_CLOSE when `dest` closes with a write outstanding)
  */
 export async function copyBlob(reader: BlobReader, dest: Writable, onWritten: (bytes: number) => void = () => undefined): Promise<void> {
-  const buffers = [Buffer.allocUnsafeSlow(Math.min(COPY_CHUNK, Math.max(1, reader.length))), Buffer.allocUnsafeSlow(Math.min(COPY_CHUNK, Math.max(1, reader.length)))];
+  const size = Math.min(COPY_CHUNK, Math.max(1, reader.length));
+  const buffers = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
   // A write per buffer, still outstanding or settled. Each is awaited before its buffer is refilled and once
   // more at the end, and never left rejected without a handler.
   const writes: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];

@@ -211,6 +211,24 @@ async function interleave(a: (run: number) => Promise<number>, b: (run: number) 
 
 const runsList = (secs: number[]): string => secs.map((s) => fmt(mbps(GIB, s))).join(', ');
 
+/** A transfer benchmark's result: the medians of the agent's and nginx's runs (seconds per GiB) and their ratio. */
+function throughputResult(name: 'download' | 'upload', t: { a: number[]; b: number[] }, target: number, extra: string[] = []): BenchResult {
+  const agent = mbps(GIB, median(t.a));
+  const ref = mbps(GIB, median(t.b));
+  const ratio = agent / ref;
+  const pass = ratio >= target;
+  return {
+    name,
+    line: `${name} 1GiB: agent ${fmt(agent)} MB/s, nginx ${fmt(ref)} MB/s, ratio ${fmt(ratio, 2)}x (target >= ${target}x) ${verdict(pass)}`,
+    measured: `${fmt(agent)} MB/s`,
+    reference: `nginx ${fmt(ref)} MB/s`,
+    ratio: `${fmt(ratio, 2)}x`,
+    target: `>= ${target}x`,
+    pass,
+    details: [`runs (MB/s): agent ${runsList(t.a)}; nginx ${runsList(t.b)}`, ...extra],
+  };
+}
+
 export async function benchDownload(rig: TransferRig): Promise<BenchResult> {
   const fileId = await rig.downloadFile();
   const nginx = await rig.nginx();
@@ -227,20 +245,7 @@ export async function benchDownload(rig: TransferRig): Promise<BenchResult> {
   await nginxGet();
   progress(`download: ${RUNS} runs each, interleaved`);
   const t = await interleave(() => rig.agentGet(fileId), nginxGet);
-  const agent = mbps(GIB, median(t.a));
-  const ref = mbps(GIB, median(t.b));
-  const ratio = agent / ref;
-  const pass = ratio >= DOWNLOAD_TARGET;
-  return {
-    name: 'download',
-    line: `download 1GiB: agent ${fmt(agent)} MB/s, nginx ${fmt(ref)} MB/s, ratio ${fmt(ratio, 2)}x (target >= ${DOWNLOAD_TARGET}x) ${verdict(pass)}`,
-    measured: `${fmt(agent)} MB/s`,
-    reference: `nginx ${fmt(ref)} MB/s`,
-    ratio: `${fmt(ratio, 2)}x`,
-    target: `>= ${DOWNLOAD_TARGET}x`,
-    pass,
-    details: [`runs (MB/s): agent ${runsList(t.a)}; nginx ${runsList(t.b)}`],
-  };
+  return throughputResult('download', t, DOWNLOAD_TARGET);
 }
 
 export async function benchUpload(rig: TransferRig): Promise<BenchResult> {
@@ -267,23 +272,10 @@ export async function benchUpload(rig: TransferRig): Promise<BenchResult> {
   progress(`upload: ${RUNS} runs each, interleaved (each agent upload is a new blob)`);
   const t = await interleave(agentPut, nginxPut);
   const agent = mbps(GIB, median(t.a));
-  const ref = mbps(GIB, median(t.b));
-  const ratio = agent / ref;
-  const pass = ratio >= UPLOAD_TARGET;
   const durable = mbps(GIB, median(t.b.map((s, i) => s + (fsyncs[i] ?? 0))));
-  return {
-    name: 'upload',
-    line: `upload 1GiB: agent ${fmt(agent)} MB/s, nginx ${fmt(ref)} MB/s, ratio ${fmt(ratio, 2)}x (target >= ${UPLOAD_TARGET}x) ${verdict(pass)}`,
-    measured: `${fmt(agent)} MB/s`,
-    reference: `nginx ${fmt(ref)} MB/s`,
-    ratio: `${fmt(ratio, 2)}x`,
-    target: `>= ${UPLOAD_TARGET}x`,
-    pass,
-    details: [
-      `runs (MB/s): agent ${runsList(t.a)}; nginx ${runsList(t.b)}`,
-      `the agent hashes (sha256) and fsyncs before answering; nginx does neither. nginx PUT + fsync: ${fmt(durable)} MB/s, agent/that ${fmt(agent / durable, 2)}x (fsync alone ${fsyncs.map((s) => fmt(s, 2)).join(', ')} s)`,
-    ],
-  };
+  return throughputResult('upload', t, UPLOAD_TARGET, [
+    `the agent hashes (sha256) and fsyncs before answering; nginx does neither. nginx PUT + fsync: ${fmt(durable)} MB/s, agent/that ${fmt(agent / durable, 2)}x (fsync alone ${fsyncs.map((s) => fmt(s, 2)).join(', ')} s)`,
+  ]);
 }
 
 export async function benchRss(rig: TransferRig): Promise<BenchResult> {
