@@ -188,4 +188,39 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX downloads_open ON downloads (file_id) WHERE settled_at IS NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'ledger: storage sweeps, narrow storage charges, frozen files found by index',
+    sql: `
+      -- One row per sweep that charged anything: when it ran and at what price (NULL for sweeps recorded before
+      -- this migration, whose price was not kept).
+      CREATE TABLE storage_sweeps (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        storage_msat_per_gib_day INTEGER CHECK (storage_msat_per_gib_day >= 0)
+      );
+
+      -- Storage charges narrowed to what cannot be derived, so the million-row INSERT of a sweep writes ~10
+      -- bytes a row instead of ~25: the sweep's time is storage_sweeps.at, and a charge's period starts where
+      -- the file's previous charge ended (or at files.completed_at, where charged_until starts), so from_at
+      -- is no longer stored. Still keyed by (sweep, file), so a sweep appends in order and charges a file
+      -- once; still no index by file, for the reason migration 4 gives.
+      CREATE TABLE storage_charges_v5 (
+        sweep_id INTEGER NOT NULL,
+        file_seq INTEGER NOT NULL,
+        amount_msat INTEGER NOT NULL CHECK (amount_msat <= 0),
+        PRIMARY KEY (sweep_id, file_seq)
+      ) WITHOUT ROWID;
+      INSERT INTO storage_sweeps (at) SELECT DISTINCT sweep_at FROM storage_charges ORDER BY sweep_at;
+      INSERT INTO storage_charges_v5 (sweep_id, file_seq, amount_msat)
+        SELECT s.id, c.file_seq, c.amount_msat FROM storage_charges c JOIN storage_sweeps s ON s.at = c.sweep_at ORDER BY s.id, c.file_seq;
+      DROP TABLE storage_charges;
+      ALTER TABLE storage_charges_v5 RENAME TO storage_charges;
+
+      -- Active files below zero. Outside a sweep's transaction this is empty (every other write freezes at
+      -- once); the sweep lowers balances and then freezes exactly the files this index holds, without a
+      -- per-charge flag and without scanning every file.
+      CREATE INDEX files_overdrawn ON files (seq) WHERE state = 'active' AND balance_msat < 0;
+    `,
+  },
 ];

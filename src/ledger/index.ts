@@ -75,26 +75,26 @@ export class Ledger {
 
   /**
    * Charges stored files for the time since each was last charged, in set-based SQL (one INSERT ... SELECT of
-   * charges appended in file order, one UPDATE of balances that also freezes files gone negative), not a
-   * loop in JS. A file is charged once it has gone `minPeriodMs` uncharged, or at once when the charge
-   * would take it below zero, so the ledger grows by about a row per file per period while a file that
-   * runs out of money still freezes on time. A period is charged once: charged_until moves to `now`.
+   * charges appended in file order, one UPDATE of balances, then the files gone below zero frozen through the
+   * `files_overdrawn` partial index), not a loop in JS. A file is charged once it has gone `minPeriodMs`
+   * uncharged, or at once when the charge would take it below zero, so the ledger grows by about a row per
+   * file per period while a file that runs out of money still freezes on time. A period is charged once:
+   * charged_until moves to `now`. A sweep that charges nothing leaves no trace.
    */
   sweepStorage(now: Date, priceMsatPerGibDay: bigint, minPeriodMs = 0n): { files: number; frozen: number } {
-    const params = { now: BigInt(now.getTime()), price: priceMsatPerGibDay, due: BigInt(now.getTime()) - minPeriodMs };
+    const at = BigInt(now.getTime());
     // With no minimum period every stored file is due, and the balance test would only cost time.
     const due = `state IN ('active', 'frozen') AND charged_until < :now${minPeriodMs > 0n ? ` AND (charged_until <= :due OR balance_msat - ${CHARGE_SQL} < 0)` : ''}`;
     return this.#db.transaction(() => {
-      const ins = this.#db
-        .prepare(
-          `INSERT INTO storage_charges (sweep_at, file_seq, from_at, amount_msat, freezes)
-           SELECT :now, seq, charged_until, -${CHARGE_SQL}, state = 'active' AND balance_msat < ${CHARGE_SQL} FROM files WHERE ${due} ORDER BY seq`,
-        )
-        .run(params);
+      const sweep = this.#db.prepare('INSERT INTO storage_sweeps (at, storage_msat_per_gib_day) VALUES (?, ?)').run(at, priceMsatPerGibDay).lastInsertRowid;
+      const params = { now: at, price: priceMsatPerGibDay, due: at - minPeriodMs, sweep };
+      const ins = this.#db.prepare(`INSERT INTO storage_charges (sweep_id, file_seq, amount_msat) SELECT :sweep, seq, -${CHARGE_SQL} FROM files WHERE ${due} ORDER BY seq`).run(params);
+      if (ins.changes === 0) {
+        this.#db.prepare('DELETE FROM storage_sweeps WHERE id = ?').run(sweep);
+        return { files: 0, frozen: 0 };
+      }
       this.#db.prepare(`UPDATE files SET balance_msat = balance_msat - ${CHARGE_SQL}, charged_until = :now WHERE ${due}`).run(params);
-      const frozen = this.#db
-        .prepare("UPDATE files SET state = 'frozen', frozen_at = :now WHERE seq IN (SELECT file_seq FROM storage_charges WHERE sweep_at = :now AND freezes = 1)")
-        .run({ now: params.now });
+      const frozen = this.#db.prepare("UPDATE files INDEXED BY files_overdrawn SET state = 'frozen', frozen_at = ? WHERE state = 'active' AND balance_msat < 0").run(at);
       return { files: ins.changes, frozen: frozen.changes };
     })();
   }
@@ -118,14 +118,18 @@ export class Ledger {
       .all() as Array<{ fileId: string; balanceMsat: bigint; sumMsat: bigint }>;
   }
 
-  /** A file's entries, oldest first: payments, reversals and egress, and its storage charges (ref `<from>-<to>`). */
+  /**
+   * A file's entries, oldest first: payments, reversals and egress, and its storage charges (ref `<from>-<to>`,
+   * each charge's period starting where the file's previous one ended, the first at its completion).
+   */
   entries(fileId: string): Entry[] {
     const rows = this.#db
       .prepare(
         `SELECT kind, ref, amount_msat, at FROM (
            SELECT kind, ref, amount_msat, at, id AS ord FROM ledger_entries WHERE file_id = :id
            UNION ALL
-           SELECT 'storage', c.from_at || '-' || c.sweep_at, c.amount_msat, c.sweep_at, NULL FROM storage_charges c JOIN files f ON f.seq = c.file_seq WHERE f.id = :id
+           SELECT 'storage', coalesce(lag(s.at) OVER (ORDER BY s.at, s.id), f.completed_at) || '-' || s.at, c.amount_msat, s.at, NULL
+           FROM storage_charges c JOIN files f ON f.seq = c.file_seq JOIN storage_sweeps s ON s.id = c.sweep_id WHERE f.id = :id
          ) ORDER BY at, ord`,
       )
       .all({ id: fileId }) as Array<{ kind: EntryKind; ref: string; amount_msat: bigint; at: bigint }>;

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDb, schemaVersion, MIGRATIONS, migrate } from '../../src/db/index.ts';
+import { Ledger } from '../../src/ledger/index.ts';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'storj-db-'));
@@ -51,4 +52,35 @@ test('a database newer than the code is refused rather than used', (t) => {
   db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
   assert.throws(() => migrate(db), /newer than this agent/);
   db.close();
+});
+
+test('migration 5 keeps every storage charge with its period and each balance the sum of its entries', (t) => {
+  const path = join(tempDir(t), 'agent.db');
+  const old = openDb(path, { upTo: 4 });
+  const T0 = 1_767_225_600_000n; // 2026-01-01
+  const day = 86_400_000n;
+  old.prepare("INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (0, 0, 'bcrt1qa', x'00', 'upload', 0), (0, 1, 'bcrt1qb', x'01', 'upload', 0)").run();
+  old.prepare(
+    `INSERT INTO files (seq, id, address, state, size, sha256, balance_msat, charged_until, created_at, completed_at)
+     VALUES (1, 'a', 'bcrt1qa', 'active', 10, 'aa', 70, :c2, 0, :t0), (2, 'b', 'bcrt1qb', 'frozen', 10, 'bb', -20, :c2, 0, :c1)`,
+  ).run({ t0: T0, c1: T0 + day, c2: T0 + 2n * day });
+  // File a charged by two sweeps, file b (completed a day later) by the second only.
+  old.prepare(
+    `INSERT INTO storage_charges (sweep_at, file_seq, from_at, amount_msat, freezes)
+     VALUES (:c1, 1, :t0, -10, 0), (:c2, 1, :c1, -20, 0), (:c2, 2, :c1, -20, 1)`,
+  ).run({ t0: T0, c1: T0 + day, c2: T0 + 2n * day });
+  old.prepare("INSERT INTO ledger_entries (file_id, kind, ref, amount_msat, at) VALUES ('a', 'payment', 'tx:0', 100, ?)").run(T0);
+  old.close();
+
+  const db = openDb(path);
+  t.after(() => db.close());
+  const ledger = new Ledger(db);
+  assert.deepEqual(db.prepare('SELECT at, storage_msat_per_gib_day AS price FROM storage_sweeps ORDER BY id').all(), [
+    { at: T0 + day, price: null },
+    { at: T0 + 2n * day, price: null },
+  ]);
+  const storage = (id: string) => ledger.entries(id).filter((e) => e.kind === 'storage').map((e) => [e.ref, e.amountMsat]);
+  assert.deepEqual(storage('a'), [[`${T0}-${T0 + day}`, -10n], [`${T0 + day}-${T0 + 2n * day}`, -20n]]);
+  assert.deepEqual(storage('b'), [[`${T0 + day}-${T0 + 2n * day}`, -20n]]);
+  assert.deepEqual(ledger.verifyBalances(), []);
 });

@@ -10,7 +10,7 @@ const T0 = Date.UTC(2026, 0, 1);
 function addFile(db: Db, id: string, size: bigint, chargedUntil = T0): void {
   const address = `bcrt1q${id.padEnd(38, 'x')}`;
   db.prepare("INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (0, (SELECT coalesce(max(idx) + 1, 0) FROM wallet_addresses), ?, ?, 'upload', 0)").run(address, Buffer.from(id));
-  db.prepare("INSERT INTO files (id, address, state, size, sha256, created_at, charged_until, completed_at) VALUES (?, ?, 'active', ?, ?, 0, ?, 0)").run(id, address, size, 'ab'.repeat(32), BigInt(chargedUntil));
+  db.prepare("INSERT INTO files (id, address, state, size, sha256, created_at, charged_until, completed_at) VALUES (?, ?, 'active', ?, ?, 0, ?, ?)").run(id, address, size, 'ab'.repeat(32), BigInt(chargedUntil), BigInt(chargedUntil));
 }
 
 function file(db: Db, id: string) {
@@ -101,6 +101,11 @@ test('with a minimum period, a file is charged once per period, or at once when 
   assert.equal(frozenAt, 28);
   assert.equal(file(db, 'poor').state, 'frozen');
   assert.equal(file(db, 'rich').charged_until, BigInt(T0 + 24 * hour), 'the rich file waits for its day');
+  // Only the sweeps that charged something are kept, each with its price.
+  assert.deepEqual(db.prepare('SELECT at, storage_msat_per_gib_day AS price FROM storage_sweeps ORDER BY id').all(), [
+    { at: BigInt(T0 + 24 * hour), price },
+    { at: BigInt(T0 + 28 * hour), price },
+  ]);
   assert.deepEqual(ledger.verifyBalances(), []);
 });
 
