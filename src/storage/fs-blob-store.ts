@@ -1,21 +1,22 @@
-import { createHash, randomUUID } from 'node:crypto';
-import type { Stats, WriteStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, statfs, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { Transform } from 'node:stream';
-import type { TransformCallback } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { AgentError } from '../errors/index.ts';
-import { noteShortLivedBytes } from './young-gc.ts';
+import { MeteredFileSink } from './metered-sink.ts';
 import type { BlobInfo, BlobReader, BlobStore, BlobUsage, ByteRange, PutOptions } from './types.ts';
 
 /**
- * How much an upload's file stream buffers before it stops taking more from the socket. Node's
- * default (16 KiB in Node 20) means ~65 000 syscalls per GiB; at 1 MiB the chunks queued while a
- * write is in flight go out in one writev. (Downloads read through `copyBlob`'s own buffers.)
+ * How much an upload's sink queues before it stops taking more from the socket. Node's default
+ * (16 KiB in Node 20) means ~65 000 syscalls per GiB; at 1 MiB the chunks queued while a write is
+ * in flight go out in one writev. (Downloads read through `copyBlob`'s own buffers.)
  */
 const IO_CHUNK = 1024 * 1024;
+
+/** An upload's bytes are flushed to disk in the background every 64 MiB (see MeteredFileSink). */
+const FLUSH_EVERY = 64 * 1024 * 1024;
 
 /**
  * Blobs are read-only because a blob's name is the hash of its bytes: any write would break that
@@ -111,43 +112,24 @@ export class FsBlobStore implements BlobStore {
     const tempName = `${randomUUID()}.part`;
     const tempPath = join(this.tmpDir, tempName);
     this.activeTemps.add(tempName);
-    let sink: WriteStream | undefined;
+    let fh: FileHandle | undefined;
+    let sink: MeteredFileSink | undefined;
     let kept = false;
     try {
       // Created read-only from the start: permission bits are checked when a file is opened, so
       // this descriptor can still write, and no later chmod needs its own fsync to be durable.
-      const fh = await open(tempPath, 'wx', BLOB_MODE);
-      // The stream owns the handle and closes it; pipeline() resolves only after that close.
-      // No `flush: true` here: it would also fsync a failed upload's bytes on their way to
-      // deletion. The fsync happens below, only for a body that is going to be kept.
-      sink = fh.createWriteStream({ highWaterMark: IO_CHUNK });
-      const hash = createHash('sha256');
-      let received = 0;
-      // Counts, caps and hashes in one pass. Failing the chunk that crosses the limit makes
-      // pipeline() destroy the source, so an oversized body is never read further than that.
-      const meter = new Transform({
-        transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-          received += chunk.length;
-          noteShortLivedBytes(chunk.length);
-          if (received > expectedSize) {
-            callback(sizeMismatch(expectedSize, `more than ${expectedSize}`));
-            return;
-          }
-          hash.update(chunk);
-          try {
-            onProgress?.(received);
-          } catch (e) {
-            callback(e as Error);
-            return;
-          }
-          callback(null, chunk);
-        },
-        flush(callback: TransformCallback): void {
-          callback(received === expectedSize ? null : sizeMismatch(expectedSize, String(received)));
-        },
+      fh = await open(tempPath, 'wx', BLOB_MODE);
+      // No fsync yet: a failed upload's bytes are on their way to deletion. The fsync happens below,
+      // only for a body that is going to be kept.
+      sink = new MeteredFileSink(fh.fd, {
+        expectedSize,
+        highWaterMark: IO_CHUNK,
+        sizeMismatch: (got) => sizeMismatch(expectedSize, got),
+        onProgress,
+        flushEvery: FLUSH_EVERY,
       });
-      await pipeline(source, meter, sink, signal ? { signal } : {});
-      const sha256 = hash.digest('hex');
+      await pipeline(source, sink, signal ? { signal } : {});
+      const sha256 = sink.digest();
       signal?.throwIfAborted();
 
       await this.withLock(sha256, async () => {
@@ -175,12 +157,13 @@ export class FsBlobStore implements BlobStore {
     } catch (e) {
       throw translate(e);
     } finally {
-      // On failure pipeline() destroys the sink without waiting for it; wait here, so no write
-      // is still in flight and the descriptor is closed before the temp file goes away.
+      // On failure pipeline() destroys the sink without waiting for it; wait here, so no write is
+      // still in flight on the descriptor when it is closed (its number could be reused at once).
       if (sink && !sink.closed) {
         sink.destroy();
         await finished(sink).catch(() => undefined);
       }
+      await fh?.close().catch(() => undefined);
       if (!kept) await unlink(tempPath).catch(() => undefined);
       this.activeTemps.delete(tempName);
     }

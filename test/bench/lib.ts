@@ -184,6 +184,16 @@ export function procMemory(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
+/** CPU time a process (all its threads) has used so far, in seconds, from /proc/<pid>/stat (USER_HZ = 100). */
+export function procCpu(pid: number): { user: number; sys: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may itself hold spaces: utime and stime are
+  // the 14th and 15th fields of the line, the 12th and 13th after the ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = (i: number): number => Number(rest[i]) / 100;
+  return { user: ticks(11), sys: ticks(12) };
+}
+
 /**
  * Resets a process's VmHWM to its current VmRSS (`echo 5 > /proc/<pid>/clear_refs`, Linux 4.0+), so the peak
  * of one phase can be read apart from what came before. Needs the same user as the process.

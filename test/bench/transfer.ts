@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Devnet } from '../../src/devnet/index.ts';
 import { AgentProcess, type Quote } from './agent-process.ts';
 import { Nginx } from './nginx.ts';
-import { Cleanup, curl, fmt, GIB, MB, mbps, median, procMemory, progress, resetPeak, RUNS, verdict, type BenchResult } from './lib.ts';
+import { Cleanup, curl, fmt, GIB, MB, mbps, median, procCpu, procMemory, progress, resetPeak, RUNS, verdict, type BenchResult } from './lib.ts';
 
 const DOWNLOAD_TARGET = 0.7;
 const UPLOAD_TARGET = 0.6;
@@ -253,11 +253,16 @@ export async function benchUpload(rig: TransferRig): Promise<BenchResult> {
   progress(`upload: ${RUNS} paid quotes`);
   const quotes = await rig.paidQuotes(RUNS, 1);
   const fsyncs: number[] = [];
+  const cpu: string[] = [];
   const agentPut = async (i: number): Promise<number> => {
     const q = quotes[i];
     if (!q) throw new Error('no quote');
     rig.tagPayload(`upload-${i}`);
-    return (await rig.agentPut(q)).seconds;
+    const before = procCpu(rig.agent.pid);
+    const seconds = (await rig.agentPut(q)).seconds;
+    const after = procCpu(rig.agent.pid);
+    cpu.push(`${fmt(after.user - before.user, 2)}+${fmt(after.sys - before.sys, 2)} of ${fmt(seconds, 2)}`);
+    return seconds;
   };
   const nginxPut = async (i: number): Promise<number> => {
     const dest = join(nginx.putDir, `run-${i}.bin`);
@@ -275,6 +280,7 @@ export async function benchUpload(rig: TransferRig): Promise<BenchResult> {
   const durable = mbps(GIB, median(t.b.map((s, i) => s + (fsyncs[i] ?? 0))));
   return throughputResult('upload', t, UPLOAD_TARGET, [
     `the agent hashes (sha256) and fsyncs before answering; nginx does neither. nginx PUT + fsync: ${fmt(durable)} MB/s, agent/that ${fmt(agent / durable, 2)}x (fsync alone ${fsyncs.map((s) => fmt(s, 2)).join(', ')} s)`,
+    `agent CPU per upload, user+sys of wall seconds (all its threads, on its one core): ${cpu.join('; ')}`,
   ]);
 }
 
