@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --expose-gc --max-semi-space-size=2
+#!/usr/bin/env -S node --expose-gc --max-semi-space-size=2 --initial-old-space-size=40
 /**
  * The `storj` command. Operator: init, run, wallet, config. Customer: upload, download, status, topup (customer.ts).
  * Every failure prints `error CODE: message` and exits non-zero; nothing secret is printed except the
