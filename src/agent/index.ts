@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config, Network } from '../config/index.ts';
 import { openDb, type Db } from '../db/index.ts';
 import { createChainBackend, PaymentWatcher, type ChainBackend } from '../chain/index.ts';
-import { FsBlobStore } from '../storage/index.ts';
+import { FsBlobStore, type BlobStore } from '../storage/index.ts';
 import { Host } from '../host/index.ts';
 import { DevClock, Scheduler, SystemClock, type Clock } from '../scheduler/index.ts';
 import { buildServer, type DevControl, type Info } from '../http/index.ts';
@@ -131,6 +131,8 @@ export interface Agent {
   readonly chain: ChainBackend;
   readonly chainDescription: string;
   readonly host: Host;
+  /** The files' bytes (content-addressed); the host decides what is kept. */
+  readonly blobs: BlobStore;
   readonly watcher: PaymentWatcher;
   readonly scheduler: Scheduler;
   readonly clock: Clock;
@@ -319,6 +321,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       chain,
       chainDescription: conn.describe,
       host,
+      blobs,
       watcher,
       scheduler,
       clock,

@@ -9,7 +9,7 @@ import type { Config } from '../config/index.ts';
 import { AgentError } from '../errors/index.ts';
 import { formatBtc, MSAT_PER_SAT, ceilDiv } from '../money/index.ts';
 import { Ledger, egressMsat, storageMsatPerDay, DAY_MS } from '../ledger/index.ts';
-import type { BlobReader, BlobStore } from '../storage/index.ts';
+import type { BlobInfo, BlobReader, BlobStore } from '../storage/index.ts';
 import type { PaymentSink, WatchedPayment } from '../chain/index.ts';
 import { computePrices, quoteAmountSat, type PriceDerivation, type Prices } from './pricing.ts';
 
@@ -321,12 +321,17 @@ export class Host {
     if (this.#uploading.has(id)) throw new AgentError('UPLOAD_IN_PROGRESS', 'another upload of this file is in progress');
     this.#uploading.add(id);
     try {
-      const blob = await this.#d.blobs.put(body, { expectedSize: size, ...(opts.signal ? { signal: opts.signal } : {}) });
-      const now = BigInt(this.#d.now().getTime());
-      const changed = this.#d.db
-        .prepare("UPDATE files SET state = CASE WHEN balance_msat < 0 THEN 'frozen' ELSE 'active' END, frozen_at = CASE WHEN balance_msat < 0 THEN ? ELSE NULL END, sha256 = ?, charged_until = ?, completed_at = ? WHERE id = ? AND state = 'pending'")
-        .run(now, blob.sha256, now, now, f.id);
-      if (changed.changes === 0) throw new AgentError('UPLOAD_COMPLETE', 'this upload already has its file', { fileId: f.id });
+      // The file takes its reference to the blob while the store still holds the blob against deletion, so
+      // the deletion job, re-checking references under the same lock, cannot remove identical bytes that an
+      // older, deleted file left behind just as this upload reuses them.
+      const complete = (blob: BlobInfo): void => {
+        const now = BigInt(this.#d.now().getTime());
+        const changed = this.#d.db
+          .prepare("UPDATE files SET state = CASE WHEN balance_msat < 0 THEN 'frozen' ELSE 'active' END, frozen_at = CASE WHEN balance_msat < 0 THEN ? ELSE NULL END, sha256 = ?, charged_until = ?, completed_at = ? WHERE id = ? AND state = 'pending'")
+          .run(now, blob.sha256, now, now, f.id);
+        if (changed.changes === 0) throw new AgentError('UPLOAD_COMPLETE', 'this upload already has its file', { fileId: f.id });
+      };
+      const blob = await this.#d.blobs.put(body, { expectedSize: size, onStored: complete, ...(opts.signal ? { signal: opts.signal } : {}) });
       return { fileId: f.id, size: blob.size, sha256: blob.sha256 };
     } finally {
       this.#uploading.delete(id);
@@ -534,8 +539,12 @@ export class Host {
          AND NOT EXISTS (SELECT 1 FROM files l WHERE l.sha256 = d.sha256 AND l.state IN ('active', 'frozen'))`,
       )
       .all(now - DAY_MS) as Array<{ sha256: string }>;
+    // An upload of the same bytes may have completed since that query: asked again under the blob's lock.
+    const referenced = this.#d.db.prepare("SELECT 1 FROM files WHERE sha256 = ? AND state IN ('active', 'frozen') LIMIT 1");
     let removed = 0;
-    for (const { sha256: sha } of recent) if (await this.#d.blobs.delete(sha)) removed += 1;
+    for (const { sha256: sha } of recent) {
+      if (await this.#d.blobs.delete(sha, { unless: () => referenced.get(sha) !== undefined })) removed += 1;
+    }
     return `deleted ${doomed} file(s), removed ${removed} blob(s)`;
   }
 }

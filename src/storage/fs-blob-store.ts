@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
 import { AgentError } from '../errors/index.ts';
 import { MeteredFileSink } from './metered-sink.ts';
-import type { BlobInfo, BlobReader, BlobStore, BlobUsage, ByteRange, PutOptions } from './types.ts';
+import type { BlobInfo, BlobReader, BlobStore, BlobUsage, ByteRange, DeleteOptions, PutOptions } from './types.ts';
 
 /**
  * How much an upload's sink queues before it stops taking more from the socket. Node's default
@@ -102,7 +102,7 @@ export class FsBlobStore implements BlobStore {
 
   /** {@inheritDoc BlobStore.put} */
   async put(source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, opts: PutOptions): Promise<BlobInfo> {
-    const { expectedSize, signal, onProgress } = opts;
+    const { expectedSize, signal, onProgress, onStored } = opts;
     if (!Number.isSafeInteger(expectedSize) || expectedSize < 0) {
       throw new AgentError('BAD_REQUEST', `expectedSize must be a non-negative integer, got ${String(expectedSize)}`);
     }
@@ -137,21 +137,23 @@ export class FsBlobStore implements BlobStore {
         const existing = await statOrNull(finalPath);
         // Same name means same bytes, so the temp copy is simply dropped (by `finally`). A size
         // that differs can only be a damaged blob: replacing it with the verified copy repairs it.
-        if (existing?.isFile() && existing.size === expectedSize) return;
-        // Data before name: once the rename is durable, the bytes it points to must be too.
-        await fsyncFile(tempPath);
-        const leaf = dirname(finalPath);
-        const created = await mkdir(leaf, { recursive: true, mode: DIR_MODE });
-        await rename(tempPath, finalPath);
-        kept = true;
-        this.noteChange(BigInt(expectedSize) - BigInt(existing?.isFile() ? existing.size : 0));
-        // The rename is only durable once the directory entry is; so are freshly made fan-out
-        // directories, whose entries live in their parents.
-        await fsyncDir(leaf);
-        if (created !== undefined) {
-          await fsyncDir(dirname(leaf));
-          if (created !== leaf) await fsyncDir(this.blobsDir);
+        if (!(existing?.isFile() && existing.size === expectedSize)) {
+          // Data before name: once the rename is durable, the bytes it points to must be too.
+          await fsyncFile(tempPath);
+          const leaf = dirname(finalPath);
+          const created = await mkdir(leaf, { recursive: true, mode: DIR_MODE });
+          await rename(tempPath, finalPath);
+          kept = true;
+          this.noteChange(BigInt(expectedSize) - BigInt(existing?.isFile() ? existing.size : 0));
+          // The rename is only durable once the directory entry is; so are freshly made fan-out
+          // directories, whose entries live in their parents.
+          await fsyncDir(leaf);
+          if (created !== undefined) {
+            await fsyncDir(dirname(leaf));
+            if (created !== leaf) await fsyncDir(this.blobsDir);
+          }
         }
+        onStored?.({ sha256, size: expectedSize });
       });
       return { sha256, size: expectedSize };
     } catch (e) {
@@ -203,9 +205,10 @@ export class FsBlobStore implements BlobStore {
   }
 
   /** {@inheritDoc BlobStore.delete} */
-  async delete(sha256: string): Promise<boolean> {
+  async delete(sha256: string, opts: DeleteOptions = {}): Promise<boolean> {
     const path = this.blobPath(sha256);
     return this.withLock(sha256, async () => {
+      if (opts.unless?.()) return false;
       const st = await statOrNull(path);
       if (!st?.isFile()) return false;
       try {

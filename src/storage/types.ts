@@ -13,6 +13,21 @@ export interface PutOptions {
   signal?: AbortSignal;
   /** Called with the running total of bytes received so far (cumulative, not a delta). */
   onProgress?: (bytes: number) => void;
+  /**
+   * Called once the blob is durable (or was found already stored), while it is still locked against
+   * `delete`: the place for the caller to record that something references it, so a concurrent
+   * `delete(sha256, { unless })` sees that reference instead of removing the bytes under it. Synchronous; a
+   * throw rejects `put` (the blob stays).
+   */
+  onStored?: (blob: BlobInfo) => void;
+}
+
+export interface DeleteOptions {
+  /**
+   * Checked while the blob is locked against puts' `onStored`: true keeps the blob. Lets a caller re-check,
+   * at the last moment, that nothing has come to reference it since it decided to delete.
+   */
+  unless?: () => boolean;
 }
 
 /** An inclusive byte range `[start, end]`, as in HTTP `Range: bytes=start-end`. */
@@ -81,11 +96,12 @@ export interface BlobStore {
   open(sha256: string, range?: ByteRange): Promise<BlobReader>;
 
   /**
-   * Removes the blob. True when it existed. Readers that already opened it finish normally.
-   * Callers decide when nothing references it any more; the store does not count references.
+   * Removes the blob. True when it existed and was removed. Readers that already opened it finish normally.
+   * Callers decide when nothing references it any more (the store does not count references), and can
+   * confirm it through `opts.unless`.
    * @throws AgentError BLOB_ID_INVALID when `sha256` is not 64 lowercase hex digits.
    */
-  delete(sha256: string): Promise<boolean>;
+  delete(sha256: string, opts?: DeleteOptions): Promise<boolean>;
 
   /**
    * Removes what uploads interrupted by a crash left behind; meant to be called at start. Uploads

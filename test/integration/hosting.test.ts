@@ -344,6 +344,31 @@ test('grace exceeded: the file is deleted, its blob is gone and downloads get 41
   assert.equal((await fetch(`${a.agent.url}/f/${fileId}`, { method: 'HEAD' })).status, 410);
 });
 
+test('identical bytes uploaded while the deletion job removes them are kept for the new file', async (t) => {
+  const a = await startTestAgent(t, { env: { STORJ_HOSTING_COST_SAT_PER_MONTH: '6000000000', STORJ_GRACE_SECONDS: '86400' } });
+  const bytes = new Uint8Array(1024 * 1024).fill(4);
+  const old = await quote(a.api, bytes.length);
+  await payAndConfirm(a, old.address, old.amountSat);
+  await upload(a, old, bytes);
+  // A second customer has paid for the same bytes and uploads them exactly when the deletion job, having found
+  // the old file's blob unreferenced, is about to remove it.
+  const fresh = await quote(a.api, bytes.length, { days: 30 });
+  await payAndConfirm(a, fresh.address, fresh.amountSat);
+  const remove = a.agent.blobs.delete.bind(a.agent.blobs);
+  let raced: { fileId: string } | undefined;
+  a.agent.blobs.delete = async (sha, opts) => {
+    raced ??= await upload(a, fresh, bytes);
+    return remove(sha, opts);
+  };
+  await a.api('POST', '/v1/dev/advance', { seconds: 3 * 86_400 });
+  await a.api('POST', '/v1/dev/advance', { seconds: 2 * 86_400 });
+  assert.ok(raced, 'the upload ran inside the deletion');
+  assert.equal(blobFiles(a.dataDir).length, 1, 'the blob is still there');
+  const got = await fetch(`${a.agent.url}/f/${raced.fileId}`);
+  assert.equal(got.status, 200);
+  assert.equal(sha256(new Uint8Array(await got.arrayBuffer())), sha256(bytes));
+});
+
 test('a reorg that drops a payment reverses its credit', async (t) => {
   const a = await startTestAgent(t);
   const bytes = new Uint8Array(2000).fill(3);

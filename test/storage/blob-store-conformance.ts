@@ -226,6 +226,48 @@ export function blobStoreConformance(name: string, makeHarness: () => Promise<Bl
       assert.deepEqual(await store.stat(sha256Hex(keep)), { sha256: sha256Hex(keep), size: keep.length });
     });
 
+    void test('onStored runs once the blob is stored, for new and reused bytes alike; its throw rejects put and keeps the blob', async () => {
+      const data = randomBytes(100 * KiB);
+      const want = { sha256: sha256Hex(data), size: data.length };
+      const seen: unknown[] = [];
+      await store.put(chunksOf(data, 7 * KiB), { expectedSize: data.length, onStored: (b) => seen.push({ ...b, there: false }) });
+      assert.deepEqual(seen, [{ ...want, there: false }]);
+      let statWhileStored: Promise<unknown> | undefined;
+      await store.put(chunksOf(data, 7 * KiB), { expectedSize: data.length, onStored: () => {
+          statWhileStored = store.stat(want.sha256);
+        },
+      });
+      assert.deepEqual(await statWhileStored, want, 'the blob exists when onStored runs');
+      await assert.rejects(
+        store.put(chunksOf(data, 7 * KiB), {
+          expectedSize: data.length,
+          onStored: () => {
+            throw new Error('the caller could not record it');
+          },
+        }),
+        /could not record it/,
+      );
+      assert.deepEqual(await store.stat(want.sha256), want);
+    });
+
+    void test('delete with `unless` keeps the blob when it answers true, asked after a put in flight has recorded its reference', async () => {
+      const data = randomBytes(64 * KiB);
+      const sha = sha256Hex(data);
+      await store.put(chunksOf(data, 8 * KiB), { expectedSize: data.length });
+      assert.equal(await store.delete(sha, { unless: () => true }), false);
+      assert.deepEqual(await store.stat(sha), { sha256: sha, size: data.length });
+      // A put of the same bytes and a delete race: the delete's check comes after the put's onStored or before
+      // the put looks for the blob, never between, so either the reference is seen or the bytes are stored again.
+      let referenced = false;
+      const put = store.put(chunksOf(data, 8 * KiB), { expectedSize: data.length, onStored: () => (referenced = true) });
+      const removed = await store.delete(sha, { unless: () => referenced });
+      await put;
+      assert.equal(referenced, true);
+      assert.deepEqual(await store.stat(sha), { sha256: sha, size: data.length }, removed ? 'stored again after the delete' : 'kept for the reference');
+      assert.equal(await store.delete(sha, { unless: () => false }), true);
+      assert.equal(await store.stat(sha), null);
+    });
+
     void test('hostile or malformed ids are refused before anything is touched', async () => {
       const good = sha256Hex(Buffer.from('x'));
       for (const id of [
