@@ -130,6 +130,7 @@ export class FsBlobStore implements BlobStore {
       });
       await pipeline(source, sink, signal ? { signal } : {});
       const sha256 = sink.digest();
+      const file = fh; // the open handle, for the closure below: its fsync needs no second open
       signal?.throwIfAborted();
 
       await this.withLock(sha256, async () => {
@@ -139,7 +140,7 @@ export class FsBlobStore implements BlobStore {
         // that differs can only be a damaged blob: replacing it with the verified copy repairs it.
         if (!(existing?.isFile() && existing.size === expectedSize)) {
           // Data before name: once the rename is durable, the bytes it points to must be too.
-          await fsyncFile(tempPath);
+          await file.sync();
           const leaf = dirname(finalPath);
           const created = await mkdir(leaf, { recursive: true, mode: DIR_MODE });
           await rename(tempPath, finalPath);
@@ -376,15 +377,6 @@ async function readdirOrEmpty(path: string): Promise<string[]> {
  * referred to by the file descriptor" (Linux fsync(2)): the file's, whichever descriptor wrote
  * it, so this makes durable what the already closed write stream wrote.
  */
-async function fsyncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /** fsync a directory, which makes the entries created or removed in it durable (POSIX). */
 async function fsyncDir(path: string): Promise<void> {
   const dh = await open(path, 'r');
