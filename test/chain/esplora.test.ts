@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { Block, Transaction } from 'bitcoinjs-lib';
 import { EsploraClient, createChainBackend } from '../../src/chain/index.ts';
 import type { EsploraClientOptions } from '../../src/chain/index.ts';
-import { coinbaseTx, esploraTxJson, json, legacyTx, rejectsWith, routes, sampleBlock, sampleTx, serve } from './helpers.ts';
+import { coinbaseTx, esploraTxJson, json, legacyTx, routes, sampleBlock, sampleTx, serve } from './helpers.ts';
+import { rejectsWith } from '../helpers/errors.ts';
 import type { Script, Scripted } from './helpers.ts';
 
 const HASH_A = 'aa'.repeat(32);

@@ -3,10 +3,7 @@
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import assert from 'node:assert/strict';
 import { Block, Transaction, address, networks } from 'bitcoinjs-lib';
-import { isAgentError } from '../../src/errors/index.ts';
-import type { ErrorCode, AgentError } from '../../src/errors/index.ts';
 
 export interface Seen {
   method: string;
@@ -73,18 +70,6 @@ export function routes(table: Record<string, Reply | ((req: Seen, n: number) => 
 
 export function json(value: unknown, status = 200): Reply {
   return { status, body: JSON.stringify(value), headers: { 'content-type': 'application/json' } };
-}
-
-/** Awaits a rejection and checks it is an AgentError with `code`; returns it for further checks. */
-export async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<AgentError> {
-  try {
-    await p;
-  } catch (e) {
-    if (!isAgentError(e)) assert.fail(`expected AgentError ${code}, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    return e;
-  }
-  return assert.fail(`expected AgentError ${code}, but it resolved`);
 }
 
 const P2WPKH = (byte: number): Uint8Array => Buffer.concat([Buffer.from('0014', 'hex'), Buffer.alloc(20, byte)]);

@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setImmediate } from 'node:timers/promises';
-import { isAgentError } from '../../src/errors/index.ts';
-import type { ErrorCode } from '../../src/errors/index.ts';
 import type { BlobStore } from '../../src/storage/index.ts';
+import { rejectsWith } from '../helpers/errors.ts';
 import { KiB, MiB, chunksOf, patternChunk, patternSha256, patternSource, readAll, sha256Hex } from './helpers.ts';
 import type { Pulled } from './helpers.ts';
 
@@ -21,14 +20,6 @@ export interface BlobStoreHarness {
   /** A new store over the same backing storage, as after a restart. */
   reopen(): BlobStore;
   cleanup(): Promise<void>;
-}
-
-/** Asserts that `p` rejects with an AgentError carrying `code`. */
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(isAgentError(e, code), `expected AgentError ${code}, got ${String(e)}`);
-    return true;
-  });
 }
 
 /** Asserts that nothing of a failed upload survives: no blob bytes, no leftovers. */

@@ -3,9 +3,6 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import assert from 'node:assert/strict';
-import { isAgentError } from '../../src/errors/index.ts';
-import type { AgentError, ErrorCode } from '../../src/errors/index.ts';
 
 /** scrypt parameters cheap enough for tests (the lower bound the keystore accepts). */
 export const CHEAP_KDF = { N: 2 ** 10, r: 8, p: 1 };
@@ -28,15 +25,3 @@ export function tempDir(t: { after: (fn: () => void) => void }): string {
   return dir;
 }
 
-/** Asserts that `fn` throws (or rejects with) an AgentError with `code`, and returns it. */
-export async function rejectsWith(fn: () => unknown, code: ErrorCode): Promise<AgentError> {
-  let caught: unknown;
-  try {
-    await fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught !== undefined, `expected ${code}, but nothing was thrown`);
-  assert.ok(isAgentError(caught, code), `expected ${code}, got ${String((caught as { code?: string }).code)}: ${(caught as Error).message}`);
-  return caught;
-}

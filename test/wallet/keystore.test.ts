@@ -9,7 +9,8 @@ import { DEFAULT_KDF, KEYSTORE_FILE } from '../../wallet/keystore.ts';
 import type { KeystoreFile } from '../../wallet/keystore.ts';
 import { mnemonicToSeed } from '../../wallet/mnemonic.ts';
 import { bitcoinNetwork } from '../../wallet/networks.ts';
-import { CHEAP_KDF, fakeRandom, rejectsWith, tempDir } from './helpers.ts';
+import { CHEAP_KDF, fakeRandom, tempDir } from './helpers.ts';
+import { rejectsWith } from '../helpers/errors.ts';
 
 const PASS = 'correct horse battery staple';
 const ABANDON = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about';

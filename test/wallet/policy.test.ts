@@ -5,7 +5,7 @@ import { Transaction } from 'bitcoinjs-lib';
 import { AgentError } from '../../src/errors/index.ts';
 import { MemorySpendLog, SpendPolicy, Wallet } from '../../wallet/index.ts';
 import type { WalletUtxo } from '../../wallet/index.ts';
-import { rejectsWith } from './helpers.ts';
+import { rejectsWith } from '../helpers/errors.ts';
 
 const HOUR = 60 * 60 * 1000;
 const T0 = new Date('2024-06-01T00:00:00.000Z').getTime();

@@ -7,7 +7,7 @@ import { Wallet, dustThresholdSat, P2WPKH_INPUT_VBYTES } from '../../wallet/inde
 import type { WalletUtxo } from '../../wallet/index.ts';
 import { bip32 } from '../../wallet/keys.ts';
 import { estimateVsize, feeFor, outputScriptFor, RBF_SEQUENCE } from '../../wallet/tx.ts';
-import { rejectsWith } from './helpers.ts';
+import { rejectsWith } from '../helpers/errors.ts';
 
 const ABANDON = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about';
 const OTHER = 'legal winner thank year wave sausage worth useful legal winner thank yellow';

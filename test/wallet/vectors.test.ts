@@ -7,7 +7,7 @@ import { Psbt } from 'bitcoinjs-lib';
 import { checkMnemonic, createMnemonic, mnemonicToSeed } from '../../wallet/mnemonic.ts';
 import { AccountKeys, base58checkEncode, bip32, serializePublic } from '../../wallet/keys.ts';
 import { Wallet } from '../../wallet/index.ts';
-import { rejectsWith } from './helpers.ts';
+import { rejectsWith } from '../helpers/errors.ts';
 
 interface Bip39Vector { entropy: string; mnemonic: string; seed: string; xprv: string }
 interface Bip39Fixture { passphrase: string; english: Bip39Vector[]; invalid: { cases: Array<{ mnemonic: string; why: string }> } }
