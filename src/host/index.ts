@@ -415,9 +415,10 @@ export class Host {
     // Hold in one transaction with the balance check, so two concurrent downloads cannot both spend the same msat.
     const held = this.#d.db.transaction(() => {
       const cur = this.#d.db.prepare('SELECT * FROM files WHERE id = ?').get(f.id) as FileRow;
-      if (cur.state === 'frozen') return { ok: false as const, code: 'FILE_FROZEN' as const, cur, accrued: 0n };
-      // Storage used since the last charge is owed too, even if the sweep has not written it down yet.
+      // Storage used since the last charge is owed too, even if the sweep has not written it down yet; a frozen
+      // file's top-up covers it as well as the debt, or the next sweep would freeze the file again.
       const accrued = this.ledger.accruedMsat(f.id, at, prices.storageMsatPerGibDay);
+      if (cur.state === 'frozen') return { ok: false as const, code: 'FILE_FROZEN' as const, cur, accrued };
       if (cur.balance_msat - cur.held_msat - accrued < cost) return { ok: false as const, code: 'INSUFFICIENT_BALANCE' as const, cur, accrued };
       this.#d.db.prepare('UPDATE files SET held_msat = held_msat + ? WHERE id = ?').run(cost, f.id);
       this.#d.db.prepare('INSERT INTO downloads (id, file_id, held_msat, bytes_requested, started_at) VALUES (?, ?, ?, ?, ?)').run(downloadId, f.id, cost, bytes, now);

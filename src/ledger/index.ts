@@ -77,14 +77,16 @@ export class Ledger {
    * Charges stored files for the time since each was last charged, in set-based SQL (one INSERT ... SELECT of
    * charges appended in file order, one UPDATE of balances, then the files gone below zero frozen through the
    * `files_overdrawn` partial index), not a loop in JS. A file is charged once it has gone `minPeriodMs`
-   * uncharged, or at once when the charge would take it below zero, so the ledger grows by about a row per
-   * file per period while a file that runs out of money still freezes on time. A period is charged once:
+   * uncharged, or, while active, at once when the charge would take it below zero, so the ledger grows by
+   * about a row per file per period while a file that runs out of money still freezes on time. A period is charged once:
    * charged_until moves to `now`. A sweep that charges nothing leaves no trace.
    */
   sweepStorage(now: Date, priceMsatPerGibDay: bigint, minPeriodMs = 0n): { files: number; frozen: number } {
     const at = BigInt(now.getTime());
-    // With no minimum period every stored file is due, and the balance test would only cost time.
-    const due = `state IN ('active', 'frozen') AND charged_until < :now${minPeriodMs > 0n ? ` AND (charged_until <= :due OR balance_msat - ${CHARGE_SQL} < 0)` : ''}`;
+    // With no minimum period every stored file is due, and the balance test would only cost time. A frozen file
+    // is already frozen: it waits for its period like any other, so its debt grows by whole periods rather
+    // than by an hour's charge, rounded down (to nothing, for a small file), at every run.
+    const due = `state IN ('active', 'frozen') AND charged_until < :now${minPeriodMs > 0n ? ` AND (charged_until <= :due OR (state = 'active' AND balance_msat - ${CHARGE_SQL} < 0))` : ''}`;
     return this.#db.transaction(() => {
       const sweep = this.#db.prepare('INSERT INTO storage_sweeps (at, storage_msat_per_gib_day) VALUES (?, ?)').run(at, priceMsatPerGibDay).lastInsertRowid;
       const params = { now: at, price: priceMsatPerGibDay, due: at - minPeriodMs, sweep };

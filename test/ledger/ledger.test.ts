@@ -109,6 +109,21 @@ test('with a minimum period, a file is charged once per period, or at once when 
   assert.deepEqual(ledger.verifyBalances(), []);
 });
 
+test('with a minimum period, a frozen file is charged once per period, not at every run', () => {
+  const { db, ledger } = setup();
+  const price = 3_430n; // 100 MiB: 335 msat a day, 13 for its first hour
+  addFile(db, 'unpaid', 100n * 1024n * 1024n);
+  const hour = 3_600_000;
+  const r = ledger.sweepStorage(new Date(T0 + hour), price, DAY_MS);
+  assert.deepEqual(r, { files: 1, frozen: 1 }, 'an unpaid file is charged and frozen at once');
+  assert.equal(file(db, 'unpaid').state, 'frozen');
+  for (let h = 2; h <= 24; h++) assert.equal(ledger.sweepStorage(new Date(T0 + h * hour), price, DAY_MS).files, 0, `hour ${h}`);
+  assert.equal(ledger.sweepStorage(new Date(T0 + 25 * hour), price, DAY_MS).files, 1);
+  assert.equal(file(db, 'unpaid').balance_msat, -13n - 335n, 'its first hour, then a whole day');
+  assert.equal(ledger.entries('unpaid').filter((e) => e.kind === 'storage').length, 2);
+  assert.deepEqual(ledger.verifyBalances(), []);
+});
+
 test('deleted and pending files are not charged', () => {
   const { db, ledger } = setup();
   addFile(db, 'gone', GIB);
