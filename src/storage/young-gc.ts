@@ -5,7 +5,8 @@
  * an upload makes garbage as fast as it receives bytes. V8 counts those buffers' memory outside its heap and
  * only collects once tens of MB have piled up, in back-to-back full collections: measured with
  * `npm run bench -- upload rss`, that was +30 MB of resident memory and a third of the throughput. A scavenge
- * every few MB frees the dead buffers while they are still young, for a fraction of a millisecond each.
+ * every few MB frees the dead buffers while they are still young, for a fraction of a millisecond each, and
+ * a concurrent full collection every 32 of them frees the few that a scavenge caught still in flight.
  *
  * It needs `gc`, which node exposes with `--expose-gc` (as `npm start` and the `storj` command run it);
  * without it this does nothing and V8 is left to its own pace.
