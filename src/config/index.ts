@@ -30,8 +30,10 @@ export interface Config {
   readonly adminToken: string;
   /** Confirmations an upload payment needs before the upload may proceed. */
   readonly confirmations: number;
-  /** Payments up to this many satoshis may count at 0 confirmations. */
+  /** What may count at 0 confirmations toward any one file or quote, summed over all its unconfirmed outputs and top-ups. */
   readonly zeroConfMaxSat: bigint;
+  /** What may count at 0 confirmations across the whole agent at once (its unconfirmed exposure). */
+  readonly zeroConfTotalMaxSat: bigint;
   /** Monthly hosting cost in satoshis, the base of pricing. */
   readonly hostingCostSatPerMonth: bigint;
   /** Usable storage capacity in bytes. */
@@ -52,7 +54,36 @@ export interface Config {
   readonly spendPerTxMaxSat: bigint;
   /** Spend policy: most the wallet pays out in any rolling 24 hours, in satoshis. */
   readonly spendPerDayMaxSat: bigint;
+  /** Bytes of free disk kept back for SQLite and its WAL: quotes and uploads never use them, and below them the agent is degraded. */
+  readonly diskReserveBytes: number;
+  /** Base URL customers' files are served from, when it is another origin than publicUrl (empty: publicUrl). */
+  readonly filesUrl: string;
+  /** Trust X-Forwarded-For from a reverse proxy in front of the agent when telling clients apart (true only behind one). */
+  readonly trustProxy: boolean;
+  /** Free routes (quotes, proposals, status, info): requests one client may make per window. */
+  readonly rateLimitMax: number;
+  /** The rate limit's window. */
+  readonly rateLimitWindowSeconds: number;
+  /** Time for a request's headers to arrive in full. */
+  readonly headersTimeoutMs: number;
+  /** Time a request body (an upload) may go without sending a byte. */
+  readonly bodyIdleTimeoutMs: number;
+  /** Time for a whole request that does not stream (everything but uploads and downloads). */
+  readonly requestTimeoutMs: number;
+  /** Time an idle keep-alive connection stays open. */
+  readonly keepAliveTimeoutMs: number;
+  /** Open connections one client may hold at once. */
+  readonly maxConnectionsPerClient: number;
+  /** Time shutdown waits for requests in flight before it closes their connections. */
+  readonly shutdownTimeoutMs: number;
+  /** Log level of the JSON-lines log on stdout. */
+  readonly logLevel: LogLevel;
+  /** host:port of a separate listener that serves only GET /metrics, without a token (empty: /metrics on the main listener, behind the admin token). */
+  readonly metricsListen: string;
 }
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 type Source = 'default' | 'file' | 'env' | 'override';
 interface Field<T> {
@@ -95,7 +126,22 @@ const url = (allowEmpty: boolean) => str((s) => {
   return undefined;
 });
 
+const bool = (raw: unknown): boolean => {
+  if (raw === true || raw === 'true' || raw === '1') return true;
+  if (raw === false || raw === 'false' || raw === '0') return false;
+  throw new Invalid('must be true or false');
+};
+const hostPort = (raw: unknown): { host: string; port: number } => {
+  if (typeof raw !== 'string') throw new Invalid('must be a host:port string');
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(raw.trim());
+  if (!m) throw new Invalid('must be host:port, e.g. 127.0.0.1:8420');
+  const port = Number(m[2]);
+  if (port > 65535) throw new Invalid('port must be at most 65535');
+  return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port };
+};
+
 const GiB = 1024n ** 3n;
+const MiB = 1024 * 1024;
 
 const FIELDS: { [K in keyof Config]: Field<Config[K]> } = {
   network: {
@@ -110,14 +156,7 @@ const FIELDS: { [K in keyof Config]: Field<Config[K]> } = {
   dataDir: { default: () => join(homedir(), '.storj-agent'), parse: (raw) => resolve(str((s) => (s ? undefined : 'must not be empty'))(raw)), doc: 'data directory' },
   listen: {
     default: () => ({ host: '127.0.0.1', port: 8420 }),
-    parse: (raw) => {
-      if (typeof raw !== 'string') throw new Invalid('must be a host:port string');
-      const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(raw.trim());
-      if (!m) throw new Invalid('must be host:port, e.g. 127.0.0.1:8420');
-      const port = Number(m[2]);
-      if (port > 65535) throw new Invalid('port must be at most 65535');
-      return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port };
-    },
+    parse: hostPort,
     doc: 'host:port',
   },
   publicUrl: {
@@ -138,7 +177,8 @@ const FIELDS: { [K in keyof Config]: Field<Config[K]> } = {
     doc: 'operator bearer token (secret)',
   },
   confirmations: { default: () => 1, parse: int(0, 100), doc: 'confirmations required' },
-  zeroConfMaxSat: { default: () => 50_000n, parse: sat(0n, 21_000_000n * 100_000_000n), doc: 'largest 0-conf payment (sat)' },
+  zeroConfMaxSat: { default: () => 50_000n, parse: sat(0n, 21_000_000n * 100_000_000n), doc: 'most counted at 0-conf per file or quote (sat)' },
+  zeroConfTotalMaxSat: { default: () => 500_000n, parse: sat(0n, 21_000_000n * 100_000_000n), doc: 'most counted at 0-conf across the agent (sat)' },
   // A small VPS (~$6/month) at ~100k USD/BTC is ~6,000 sat/month; the defaults are a plausible starting point, and the
   // scheduled pricing job recomputes prices from whatever the operator sets.
   hostingCostSatPerMonth: { default: () => 6_000n, parse: sat(0n, 10n ** 15n), doc: 'hosting cost (sat/month)' },
@@ -151,6 +191,34 @@ const FIELDS: { [K in keyof Config]: Field<Config[K]> } = {
   maxFileSize: { default: () => 4 * 1024 ** 3, parse: int(1, Number.MAX_SAFE_INTEGER), doc: 'largest file (bytes)' },
   spendPerTxMaxSat: { default: () => 1_000_000n, parse: sat(0n, 21_000_000n * 100_000_000n), doc: 'per-transaction spend cap (sat)' },
   spendPerDayMaxSat: { default: () => 5_000_000n, parse: sat(0n, 21_000_000n * 100_000_000n), doc: 'rolling 24 h spend cap (sat)' },
+  diskReserveBytes: { default: () => 64 * MiB, parse: int(0, Number.MAX_SAFE_INTEGER), doc: 'free disk kept for the database (bytes)' },
+  filesUrl: { default: () => '', parse: (raw) => url(true)(raw).replace(/\/+$/, ''), doc: 'base URL of a separate origin for files' },
+  trustProxy: { default: () => false, parse: bool, doc: 'trust X-Forwarded-For (true behind a reverse proxy)' },
+  rateLimitMax: { default: () => 120, parse: int(1, 1_000_000), doc: 'free requests per client per window' },
+  rateLimitWindowSeconds: { default: () => 60, parse: int(1, 86_400), doc: 'rate limit window (s)' },
+  headersTimeoutMs: { default: () => 10_000, parse: int(100, 600_000), doc: 'time for request headers (ms)' },
+  bodyIdleTimeoutMs: { default: () => 60_000, parse: int(100, 3_600_000), doc: 'idle time allowed in a request body (ms)' },
+  requestTimeoutMs: { default: () => 30_000, parse: int(100, 3_600_000), doc: 'time for a request that does not stream (ms)' },
+  keepAliveTimeoutMs: { default: () => 5_000, parse: int(100, 600_000), doc: 'idle keep-alive connection lifetime (ms)' },
+  maxConnectionsPerClient: { default: () => 64, parse: int(1, 100_000), doc: 'open connections per client' },
+  shutdownTimeoutMs: { default: () => 10_000, parse: int(0, 600_000), doc: 'wait for requests in flight at shutdown (ms)' },
+  logLevel: {
+    default: () => 'info',
+    parse: (raw) => {
+      if (typeof raw === 'string' && (LOG_LEVELS as readonly string[]).includes(raw)) return raw as LogLevel;
+      throw new Invalid(`must be one of ${LOG_LEVELS.join(', ')}`);
+    },
+    doc: 'log level',
+  },
+  metricsListen: {
+    default: () => '',
+    parse: (raw) => {
+      if (raw === '') return '';
+      const hp = hostPort(raw);
+      return `${hp.host.includes(':') ? `[${hp.host}]` : hp.host}:${hp.port}`;
+    },
+    doc: 'separate host:port for /metrics (no token)',
+  },
 };
 
 /** The keys a config file or the environment may set, in schema order. */

@@ -13,6 +13,14 @@ export const ERRORS = {
   CONFLICT: { status: 409, description: 'The request conflicts with the resource\'s current state.' },
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The declared or sent size is above the limit.' },
   INTERNAL: { status: 500, description: 'An unexpected failure inside the agent; the message says nothing secret.' },
+  FORBIDDEN_ORIGIN: { status: 403, description: 'The request comes from a page of another origin; the devnet controls answer only the agent\'s own.' },
+  REQUEST_TIMEOUT: { status: 408, description: 'The request\'s headers or body did not arrive in time; nothing was kept, and a paid upload can be retried.' },
+  URI_TOO_LONG: { status: 414, description: 'The request line is longer than the agent accepts.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The body\'s Content-Type is not one this endpoint accepts (JSON endpoints take only application/json).' },
+  RATE_LIMITED: { status: 429, description: 'Too many requests from this client; the Retry-After header says how many seconds to wait.' },
+  HEADERS_TOO_LARGE: { status: 431, description: 'The request\'s headers are larger than the agent accepts.' },
+  DEGRADED: { status: 503, description: 'The agent is degraded (low disk, or a database it cannot write) and takes no new quotes until it recovers by itself; GET /healthz gives the reasons.' },
+  SHUTTING_DOWN: { status: 503, description: 'The agent is shutting down; try again once it is back.' },
   // Configuration
   CONFIG_INVALID: { status: 500, description: 'A configuration value is invalid; the message names the key.' },
   // Money
@@ -42,6 +50,7 @@ export const ERRORS = {
   BLOB_RANGE_INVALID: { status: 416, description: 'The byte range asked for is not within the blob.' },
   BLOB_TRUNCATED: { status: 500, description: 'A stored blob ends before its recorded size (it was damaged on disk): a download is refused, or cut off if already under way.' },
   STORAGE_FULL: { status: 507, description: 'The disk is full; nothing was kept.' },
+  INSUFFICIENT_STORAGE: { status: 507, description: 'The agent has no room for this many bytes now (free space, less uploads in flight and a reserve for its database); nothing was kept, and a paid quote stays usable.' },
   // Scheduler
   JOB_NOT_FOUND: { status: 404, description: 'No scheduled job has this name.' },
   JOB_INVALID: { status: 500, description: 'A job definition is invalid (its name, cron expression or period, or a name already taken); a programming error.' },
