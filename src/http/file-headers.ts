@@ -54,7 +54,7 @@ export function isPassive(mediaType: string | null): boolean {
 export const FILE_CSP = "default-src 'none'; form-action 'none'; sandbox";
 
 /** The headers every answer about a file's bytes carries, whatever its status (200, 206, 304, HEAD). */
-export const FILE_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+const FILE_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'x-content-type-options': 'nosniff',
   'content-security-policy': FILE_CSP,
   // Files are shared by link and may be embedded elsewhere (an <img> on a forum), as GitHub's raw content
@@ -67,7 +67,9 @@ export function contentDisposition(filename: string | null, mediaType: string | 
   const kind = isPassive(mediaType) ? 'inline' : 'attachment';
   if (!filename) return kind;
   const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeRfc8187(filename)}`;
+  // A lone surrogate has no UTF-8 form (encodeURIComponent would throw): it becomes U+FFFD, as SQLite stores it.
+  const whole = filename.replace(/[\ud800-\udfff]/gu, '\ufffd');
+  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeRfc8187(whole)}`;
 }
 
 // RFC 8187 3.2.1: attr-char excludes ' ( ) * which encodeURIComponent leaves as they are.
@@ -76,7 +78,7 @@ function encodeRfc8187(s: string): string {
 }
 
 /** The strong ETag of a file: its sha256. */
-export function fileEtag(sha256: string): string {
+function fileEtag(sha256: string): string {
   return `"${sha256}"`;
 }
 

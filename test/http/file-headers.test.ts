@@ -63,6 +63,7 @@ test('the filename is kept, as ASCII and as RFC 8187 UTF-8, with the disposition
   assert.equal(contentDisposition('a "b".html', 'text/html'), `attachment; filename="a _b_.html"; filename*=UTF-8''a%20%22b%22.html`);
   assert.equal(contentDisposition('Ünïcødé (1).png', 'image/png'), `inline; filename="_n_c_d_ (1).png"; filename*=UTF-8''%C3%9Cn%C3%AFc%C3%B8d%C3%A9%20%281%29.png`);
   assert.doesNotThrow(() => validateHeaderValue('content-disposition', contentDisposition('x\u2028y.txt', 'text/plain')));
+  assert.equal(contentDisposition('a\ud800b\u007f\u0085.txt', 'text/plain'), `inline; filename="a_b__.txt"; filename*=UTF-8''a%EF%BF%BDb%7F%C2%85.txt`, 'a lone surrogate, DEL and a C1 control');
 });
 
 test('every file answer carries nosniff, a CSP that sandboxes and allows nothing, and CORP', () => {
