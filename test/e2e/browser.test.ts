@@ -18,6 +18,9 @@ const MARK = 'storj-script-ran';
 const SCRIPT = `window.__ran = true; document.documentElement.setAttribute('data-ran', '1'); try { localStorage.setItem('${MARK}', location.origin); } catch (e) {}`;
 const HTML = Buffer.from(`<!doctype html><html><head><title>hostile</title><script>${SCRIPT}</script></head><body><p>a customer's page</p></body></html>`);
 const SVG = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>${SCRIPT}</script><rect width="10" height="10"/></svg>`);
+// A 1x1 PNG and a one-page PDF: passive files a browser should still show in place.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYPj/HwADAgH/0WXo6wAAAABJRU5ErkJggg==', 'base64');
+const PDF = Buffer.from('%PDF-1.1\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 100 100]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n');
 const SW = Buffer.from('self.addEventListener("fetch", (e) => e.respondWith(new Response("owned")));');
 
 interface Probe {
@@ -127,7 +130,7 @@ test("in Chromium, a customer's HTML and SVG files never run script as the agent
   const { context } = await launch(t);
   const a = await startTestAgent(t);
   const agentOrigin = new URL(a.agent.url).origin;
-  const [htmlLink, svgLink, textLink, swLink] = await uploadAll(a, [
+  const [htmlLink, svgLink, textLink, swLink, pngLink, pdfLink] = await uploadAll(a, [
     { bytes: HTML, filename: 'page.html', contentType: 'text/html; charset=utf-8' },
     { bytes: SVG, filename: 'pic.svg', contentType: 'image/svg+xml' },
     // The same hostile page declared as plain text: a passive type, so it is shown inline, at its link, in a
@@ -135,8 +138,10 @@ test("in Chromium, a customer's HTML and SVG files never run script as the agent
     { bytes: HTML, filename: 'page.txt', contentType: 'text/plain; charset=utf-8' },
     // A real script on the agent, for the service worker probe: only the document's origin can make it fail.
     { bytes: SW, filename: 'sw.js', contentType: 'text/javascript' },
+    { bytes: PNG, filename: 'dot.png', contentType: 'image/png' },
+    { bytes: PDF, filename: 'page.pdf', contentType: 'application/pdf' },
   ]);
-  assert.ok(htmlLink && svgLink && textLink && swLink);
+  assert.ok(htmlLink && svgLink && textLink && swLink && pngLink && pdfLink);
   const swPath = new URL(swLink).pathname;
 
   await t.test('the HTML and SVG files are saved, never rendered: no document opens at their links', async () => {
@@ -174,6 +179,20 @@ test("in Chromium, a customer's HTML and SVG files never run script as the agent
     assert.match(p.fetchInfo, /^failed/, `fetch('/v1/info'): ${p.fetchInfo}`);
     assert.match(p.serviceWorker, /^failed/, `serviceWorker.register: ${p.serviceWorker}`);
     assert.match(p.storedMark, /^failed SecurityError/, 'no storage of the agent\'s is reachable');
+  });
+
+  await t.test('passive files still show in place under the sandbox: an image, and a PDF in the built-in viewer', async () => {
+    const page = await context.newPage();
+    assert.equal((await page.goto(pngLink))?.status(), 200);
+    assert.equal(page.url(), pngLink);
+    assert.equal(await page.evaluate<number>('document.images.length === 1 && document.images[0].complete ? document.images[0].naturalWidth : -1'), 1, 'the image is shown');
+    assert.equal((await page.goto(pdfLink))?.status(), 200);
+    assert.equal(page.url(), pdfLink);
+    // Chromium shows a PDF in its viewer, an extension frame inside the (sandboxed) document.
+    const viewer = () => page.frames().some((f) => f.url().startsWith('chrome-extension://'));
+    for (let i = 0; i < 100 && !viewer(); i++) await page.waitForEvent('frameattached', { timeout: 100 }).catch(() => undefined);
+    assert.ok(viewer(), `the PDF viewer opened: ${page.frames().map((f) => f.url()).join(', ')}`);
+    await page.close();
   });
 
   // The agent's own headers for the HTML and SVG files, minus the attachment: what a browser that rendered the
