@@ -81,7 +81,7 @@ export const UploadStatusReply = Type.Object({
   amountSat: Sat('amount due'),
   receivedSat: Sat('received, confirmed or not'),
   confirmedSat: Sat('received with at least one confirmation'),
-  fileId: Type.Optional(Type.String()),
+  fileId: Type.Optional(Type.String({ description: 'once complete, and only with Authorization: Bearer <uploadToken>: the fileId is the download link' })),
 });
 
 export const PutUploadReply = Type.Object({ fileId: Type.String(), url: Type.String(), size: Type.Integer(), sha256: Type.String() });
