@@ -124,16 +124,16 @@ export class AgentApi {
   }
 
   /** A GET, retried with backoff and jitter on network errors and 429/502/503/504 (CONVENTIONS 5). */
-  get(path: string): Promise<unknown> {
-    return this.#call('GET', path, undefined, GET_ATTEMPTS);
+  get(path: string, headers: Record<string, string> = {}): Promise<unknown> {
+    return this.#call('GET', path, undefined, GET_ATTEMPTS, headers);
   }
 
   /** A POST, sent once: a POST may move money (a devnet payment) or create a quote, and may have succeeded. */
   post(path: string, body?: unknown): Promise<unknown> {
-    return this.#call('POST', path, body, 1);
+    return this.#call('POST', path, body, 1, {});
   }
 
-  async #call(method: string, path: string, body: unknown, attempts: number): Promise<unknown> {
+  async #call(method: string, path: string, body: unknown, attempts: number, headers: Record<string, string>): Promise<unknown> {
     const url = `${this.base}${path}`;
     for (let attempt = 1; ; attempt++) {
       let res: Response;
@@ -141,7 +141,7 @@ export class AgentApi {
       try {
         res = await this.#fetch(url, {
           method,
-          headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          headers: { ...headers, accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
           ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
           signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
         });

@@ -163,7 +163,8 @@ async function waitForPayment(api: AgentApi, q: Quote, ui: Ui, last: { status?: 
     for (;;) {
       let s: UploadStatus;
       try {
-        s = parseUploadStatus(await api.get(`/v1/uploads/${encodeURIComponent(q.id)}`));
+        // With the token: the agent names an upload's file only to the token's holder.
+        s = parseUploadStatus(await api.get(`/v1/uploads/${encodeURIComponent(q.id)}`, { authorization: `Bearer ${q.uploadToken}` }));
       } catch (e) {
         // A long wait outlives an agent restart: say so and keep waiting, rather than losing the only copy of the token.
         if (e instanceof AgentError && e.code === 'AGENT_UNREACHABLE') {
@@ -482,6 +483,8 @@ async function status(ui: Ui, id: string, o: { upload?: boolean; url?: string })
     ui.say(`payment       ${s.receivedSat} of ${s.amountSat} sat received, ${s.confirmedSat} confirmed`);
     const upload = { uploadId: s.id, state: s.state, amountSat: satToJson(s.amountSat), receivedSat: satToJson(s.receivedSat), confirmedSat: satToJson(s.confirmedSat) };
     if (!s.fileId) {
+      // The agent names the file only to the holder of the upload token, which lived only in `storj upload`.
+      if (s.state === 'complete') ui.say('file          uploaded; its link is the one `storj upload` printed');
       ui.emit({ upload });
       return;
     }

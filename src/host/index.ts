@@ -277,9 +277,19 @@ export class Host {
     return quoteAmountSat(f.size, u.days, u.downloads, current);
   }
 
-  uploadStatus(id: string): UploadStatus {
+  /**
+   * The upload's payment state. The fileId is the file's download link, and the upload id travels in the
+   * payment URI's label, so the fileId goes only to the holder of the upload token.
+   */
+  uploadStatus(id: string, token?: string): UploadStatus {
     const { u, f } = this.#upload(id);
-    return this.#status(u, f);
+    const { fileId, ...rest } = this.#status(u, f);
+    return fileId !== undefined && this.#tokenOk(u, token) ? { ...rest, fileId } : rest;
+  }
+
+  /** The upload token against its stored hash, in constant time. */
+  #tokenOk(u: UploadRow, token: string | undefined): boolean {
+    return token !== undefined && token !== '' && timingSafeEqual(sha256(token), u.token_hash);
   }
 
   #status(u: UploadRow, f: FileRow): UploadStatus {

@@ -130,6 +130,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       return { job: r.job, outcome: r.outcome, startedAt: r.startedAt.toISOString(), finishedAt: r.finishedAt?.toISOString() ?? null, detail: r.detail ?? null };
     },
   );
-  if (deps.host) registerHostRoutes(app, deps.host, deps.publicUrl ?? (() => deps.config.publicUrl));
+  const publicUrl = deps.publicUrl ?? (() => deps.config.publicUrl);
+  // File links point at the separate origin for customers' bytes when one is set (see file-headers.ts).
+  if (deps.host) registerHostRoutes(app, deps.host, () => deps.config.filesUrl || publicUrl());
   return app;
 }

@@ -1,25 +1,44 @@
 /**
  * The customers' routes (API.md "Customers"): quotes, uploads, file status and metered downloads.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from '@sinclair/typebox';
-import type { Host } from '../host/index.ts';
+import { parseRange, type Host } from '../host/index.ts';
 import { AgentError } from '../errors/index.ts';
 import { satToJson } from '../money/index.ts';
 import { copyBlob } from '../storage/index.ts';
 import { bearer } from './auth.ts';
+import { fileHeaders, ifNoneMatch, notModifiedHeaders } from './file-headers.ts';
 import { CreateUploadBody, FileIdParams, FileReply, IdParams, PutUploadReply, QuoteReply, UploadStatusReply, type CreateUpload } from './schemas.ts';
 
 const errorRef = { $ref: 'Error#' };
 const bytes = (description: string) => ({ description, type: 'string', format: 'binary' }) as const;
 
-function contentDisposition(filename: string | null): string | undefined {
-  if (!filename) return undefined;
-  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `inline; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+/**
+ * A free 304 (RFC 9110 13.1.2, 15.4.5) when If-None-Match matches the file's ETag: nothing is held or charged.
+ * Preconditions are ignored where the answer without them would not be a 2xx (RFC 9110 13.2.1): a frozen file's
+ * GET stays a 402, a deleted file a 410, an unsatisfiable Range a 416. A balance short of the bytes asked for
+ * does not stop the 304, since the 304 sends none of them.
+ * @returns true when the 304 was sent
+ */
+function notModified(host: Host, fileId: string, req: FastifyRequest, reply: FastifyReply, method: 'GET' | 'HEAD'): boolean {
+  const condition = req.headers['if-none-match'];
+  if (typeof condition !== 'string') return false;
+  const h = host.headFile(fileId);
+  if (!ifNoneMatch(condition, h.sha256)) return false;
+  if (method === 'GET') {
+    if (h.state === 'frozen') return false;
+    parseRange(typeof req.headers.range === 'string' ? req.headers.range : undefined, h.size);
+  }
+  void reply.status(304).headers(notModifiedHeaders(h.sha256)).send();
+  return true;
 }
 
-export function registerHostRoutes(app: FastifyInstance, host: Host, publicUrl: () => string): void {
+/**
+ * The customers' routes. `filesUrl` is the base of the file links handed out: the agent's own URL, or another
+ * origin set apart for customers' bytes (config `filesUrl`).
+ */
+export function registerHostRoutes(app: FastifyInstance, host: Host, filesUrl: () => string): void {
   app.post(
     '/v1/uploads',
     { schema: { summary: 'Quote an upload: an address and an amount', body: CreateUploadBody, response: { 201: QuoteReply, 400: errorRef, 413: errorRef } } },
@@ -30,8 +49,8 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, publicUrl: 
     },
   );
 
-  app.get('/v1/uploads/:id', { schema: { summary: 'Upload status', params: IdParams, response: { 200: UploadStatusReply, 404: errorRef } } }, (req) => {
-    const s = host.uploadStatus((req.params as Static<typeof IdParams>).id);
+  app.get('/v1/uploads/:id', { schema: { summary: 'Upload status (the fileId only with Authorization: Bearer <uploadToken>)', params: IdParams, response: { 200: UploadStatusReply, 404: errorRef } } }, (req) => {
+    const s = host.uploadStatus((req.params as Static<typeof IdParams>).id, bearer(req.headers.authorization));
     return { id: s.id, state: s.state, amountSat: satToJson(s.amountSat), receivedSat: satToJson(s.receivedSat), confirmedSat: satToJson(s.confirmedSat), ...(s.fileId ? { fileId: s.fileId } : {}) };
   });
 
@@ -61,7 +80,7 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, publicUrl: 
         req.raw.on('close', onClose);
         try {
           const r = await host.putUpload(id, bearer(req.headers.authorization), req.raw, { ...(contentLength !== undefined ? { contentLength } : {}), signal: abort.signal });
-          return await reply.status(201).send({ fileId: r.fileId, url: `${publicUrl()}/f/${r.fileId}`, size: r.size, sha256: r.sha256 });
+          return await reply.status(201).send({ fileId: r.fileId, url: `${filesUrl()}/f/${r.fileId}`, size: r.size, sha256: r.sha256 });
         } finally {
           req.raw.off('close', onClose);
         }
@@ -88,11 +107,10 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, publicUrl: 
   });
 
   app.head('/f/:fileId', { schema: { summary: 'File headers (free)', params: FileIdParams } }, async (req, reply) => {
-    const h = host.headFile((req.params as Static<typeof FileIdParams>).fileId);
-    reply.header('content-length', h.size).header('etag', `"${h.sha256}"`).header('accept-ranges', 'bytes').type(h.contentType ?? 'application/octet-stream');
-    const cd = contentDisposition(h.filename);
-    if (cd) reply.header('content-disposition', cd);
-    return reply.status(200).send();
+    const { fileId } = req.params as Static<typeof FileIdParams>;
+    if (notModified(host, fileId, req, reply, 'HEAD')) return reply;
+    const h = host.headFile(fileId);
+    return reply.status(200).headers(fileHeaders(h)).header('content-length', h.size).send();
   });
 
   app.get(
@@ -102,11 +120,12 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, publicUrl: 
       schema: {
         summary: 'Download (metered; Range supported)',
         params: FileIdParams,
-        response: { 200: bytes('the whole file'), 206: bytes('the requested range'), 402: errorRef, 404: errorRef, 410: errorRef, 416: errorRef },
+        response: { 200: bytes('the whole file'), 206: bytes('the requested range'), 304: { description: 'If-None-Match matched the ETag; free', type: 'null' }, 402: errorRef, 404: errorRef, 410: errorRef, 416: errorRef },
       },
     },
     async (req, reply) => {
       const { fileId } = req.params as Static<typeof FileIdParams>;
+      if (notModified(host, fileId, req, reply, 'GET')) return reply;
       const range = typeof req.headers.range === 'string' ? req.headers.range : undefined;
       const d = await host.startDownload(fileId, range);
       // From here the response is written by hand: copyBlob reuses its buffers (see there), which a stream
@@ -122,13 +141,9 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, publicUrl: 
       res.once('close', done);
       // A client that hung up while the hold was being taken: its 'close' has already gone by.
       if (req.raw.socket.destroyed) done();
-      const cd = contentDisposition(d.filename);
       res.writeHead(d.partial ? 206 : 200, {
+        ...fileHeaders(d),
         'content-length': d.end - d.start + 1,
-        etag: `"${d.sha256}"`,
-        'accept-ranges': 'bytes',
-        'content-type': d.contentType ?? 'application/octet-stream',
-        ...(cd ? { 'content-disposition': cd } : {}),
         ...(d.partial ? { 'content-range': `bytes ${d.start}-${d.end}/${d.size}` } : {}),
       });
       try {

@@ -3,6 +3,7 @@
  * ajv, with unknown fields rejected) and generate the OpenAPI document served at /v1/openapi.json.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { MEDIA_TYPE_PATTERN } from './file-headers.ts';
 
 export const ErrorSchema = Type.Object(
   {
@@ -57,7 +58,9 @@ export const CreateUploadBody = Type.Object(
     days: Type.Optional(Type.Integer({ minimum: 1, maximum: 36_500, default: 1, description: 'days of storage to prepay' })),
     downloads: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1, description: 'full downloads to prepay' })),
     filename: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\\\\\u0000-\\u001f]+$' })),
-    contentType: Type.Optional(Type.String({ minLength: 3, maxLength: 255, pattern: '^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(;.*)?$' })),
+    // Written back as the download's Content-Type, so it must be a header value that can be written: RFC 9110's
+    // media-type grammar in visible US-ASCII (see file-headers.ts), checked here, at quote time.
+    contentType: Type.Optional(Type.String({ minLength: 3, maxLength: 255, pattern: MEDIA_TYPE_PATTERN, description: 'a media type (RFC 9110 8.3.1), e.g. text/plain; charset=utf-8' })),
   },
   { additionalProperties: false },
 );
@@ -78,7 +81,7 @@ export const UploadStatusReply = Type.Object({
   amountSat: Sat('amount due'),
   receivedSat: Sat('received, confirmed or not'),
   confirmedSat: Sat('received with at least one confirmation'),
-  fileId: Type.Optional(Type.String()),
+  fileId: Type.Optional(Type.String({ description: 'once complete, and only with Authorization: Bearer <uploadToken>: the fileId is the download link' })),
 });
 
 export const PutUploadReply = Type.Object({ fileId: Type.String(), url: Type.String(), size: Type.Integer(), sha256: Type.String() });

@@ -120,11 +120,13 @@ test('storj upload --pay --json, then download, status and status --upload; --pa
   assert.match(human, new RegExp(`^balance\\s+${api.balanceMsat} msat \\(`, 'm'));
   assert.match(human, new RegExp(`^top-up\\s+${done.address}$`, 'm'));
 
-  const us = lastJson<{ upload: { state: string; fileId: string; confirmedSat: number }; file: FileJson }>(ok(await storj(['--json', 'status', '--upload', done.uploadId, '--url', a.agent.url]), 'status --upload'));
+  // The upload id is in the payment URI's label, so its status shows the payment to anyone, and the file id (the
+  // download link) only to the upload token's holder, which was the upload process alone.
+  const us = lastJson<{ upload: { state: string; fileId?: string; confirmedSat: number }; file?: FileJson }>(ok(await storj(['--json', 'status', '--upload', done.uploadId, '--url', a.agent.url]), 'status --upload'));
   assert.equal(us.upload.state, 'complete');
-  assert.equal(us.upload.fileId, done.fileId);
+  assert.equal(us.upload.fileId, undefined);
   assert.equal(us.upload.confirmedSat, done.amountSat);
-  assert.equal(us.file.fileId, done.fileId);
+  assert.equal(us.file, undefined);
 
   // A real agent on the same chain but without the devnet's control: /v1/dev answers 404, and --pay says so
   // before anything is quoted.

@@ -83,7 +83,7 @@ test('the whole customer path: quote, pay, upload, download with a matching sha2
   const done = await upload(a, q, bytes);
   assert.equal(done.sha256, sha256(bytes));
   assert.equal(done.url, `${a.agent.url}/f/${done.fileId}`);
-  assert.equal((await a.api<{ state: string; fileId: string }>('GET', `/v1/uploads/${q.id}`)).body.fileId, done.fileId);
+  assert.equal((await a.api<{ state: string; fileId: string }>('GET', `/v1/uploads/${q.id}`, undefined, { authorization: `Bearer ${q.uploadToken}` })).body.fileId, done.fileId);
 
   const file = await a.api<FileInfo>('GET', `/v1/files/${done.fileId}`);
   assert.equal(file.body.state, 'active');
