@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Devnet } from '../../src/devnet/index.ts';
 import { PaymentWatcher, type ConfirmationPolicy, type EsploraClient } from '../../src/chain/index.ts';
-import type { Db } from '../../src/db/index.ts';
-import { RecordingSink, addAddress, memoryDb, paymentOf, withDevnet } from './helpers.ts';
+import { openDb, type Db } from '../../src/db/index.ts';
+import { RecordingSink, addAddress, memoryDb, paymentOf, tempDbPath, withDevnet } from './helpers.ts';
 
 let devnet: Devnet;
 let chain: EsploraClient;
@@ -162,4 +162,27 @@ test('a payment spending an unconfirmed parent never counts unconfirmed; it coun
   await devnet.mine(1);
   await w.sync();
   assert.deepEqual(sink.counted.map((p) => [p.txid, p.confirmations]), [[ok, 0], [orphanable, 1]]);
+});
+
+test('a payment recorded unconfirmed before the 0-conf verdict was kept (migration 6) waits for its confirmations', async (t) => {
+  const path = tempDbPath(t);
+  const old = openDb(path, { upTo: 5 });
+  const address = addAddress(old);
+  const txid = await devnet.pay(address, 5_000n);
+  const [tx] = await chain.getAddressMempoolTxs(address);
+  const vout = tx?.outputs.findIndex((o) => o.address === address) ?? -1;
+  old
+    .prepare("INSERT INTO payments (txid, vout, address, value_sat, state, counted, first_seen_at, updated_at) VALUES (?, ?, ?, 5000, 'mempool', 0, 0, 0)")
+    .run(txid, vout, address);
+  old.close();
+
+  const db = openDb(path);
+  t.after(() => db.close());
+  assert.equal(zeroConf(db, txid), 0n);
+  const { w, sink } = watcher(db, { required: 1, zeroConfMaxSat: 100_000n, zeroConfTotalMaxSat: 100_000n }, [address]);
+  await w.sync();
+  assert.equal(sink.counted.length, 0, 'seen again in the mempool, it keeps the verdict it was recorded with');
+  await devnet.mine(1);
+  await w.sync();
+  assert.deepEqual(sink.counted.map((p) => [p.txid, p.confirmations]), [[txid, 1]]);
 });
