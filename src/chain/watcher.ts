@@ -589,11 +589,14 @@ export class PaymentWatcher {
       signal?.throwIfAborted();
       for (const tx of await this.#chain.getAddressMempoolTxs(address, signal)) txs.set(tx.txid, tx);
     }
-    // Judged once, at first sight: a payment already recorded keeps its verdict. Parents are asked about once a pass.
+    // Judged once, at first sight: a payment already recorded keeps its verdict. Parents are asked about once a pass,
+    // and not at all when the policy admits nothing early (0-conf turned off, or every payment counting on sight).
     const mayCount = new Set<string>();
     const parents = new Map<string, boolean>();
+    const { required, zeroConfMaxSat, zeroConfTotalMaxSat } = this.#policy;
+    const judging = required > 0 && zeroConfMaxSat > 0n && zeroConfTotalMaxSat > 0n;
     for (const tx of txs.values()) {
-      if (!this.#paysSomethingNew(tx)) continue;
+      if (!judging || !this.#paysSomethingNew(tx)) continue;
       if (await mayCountUnconfirmed(this.#chain, tx, parents, signal)) mayCount.add(tx.txid);
     }
     const now = this.#nowMs();
