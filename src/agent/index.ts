@@ -214,7 +214,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     const watcher: PaymentWatcher = new PaymentWatcher({
       db,
       chain,
-      policy: { required: config.confirmations, zeroConfMaxSat: config.zeroConfMaxSat },
+      policy: { required: config.confirmations, zeroConfMaxSat: config.zeroConfMaxSat, zeroConfTotalMaxSat: config.zeroConfTotalMaxSat },
       sink: host.paymentSink,
       now,
       mempoolAddresses: () => host.mempoolAddresses(),

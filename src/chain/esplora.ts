@@ -38,6 +38,7 @@ import {
   requireBlockHash,
   requireHeight,
   requireTxid,
+  signalsReplacement,
 } from './validate.ts';
 
 export interface EsploraClientOptions {
@@ -590,7 +591,7 @@ function readMempoolTx(value: unknown, at: string): MempoolTx {
     const sequence = readInteger(input.sequence, `${w}.sequence`, 0, 0xffff_ffff);
     const scriptSig = readHex(input.scriptsig, `${w}.scriptsig`);
     tx.addInput(Buffer.from(prevTxid, 'hex').reverse(), vout, sequence, Buffer.from(scriptSig, 'hex'));
-    return { txid: prevTxid, vout };
+    return { txid: prevTxid, vout, sequence };
   });
   const outputs = readArray(o.vout, `${at}.vout`).map((item, i) => {
     const w = `${at}.vout[${i}]`;
@@ -609,5 +610,6 @@ function readMempoolTx(value: unknown, at: string): MempoolTx {
     return badResponse(at, 'cannot be serialized as a transaction');
   }
   if (got !== txid) badResponse(`${at}.txid`, `is ${txid}, but the transaction described hashes to ${got}`);
-  return { txid, inputs, outputs };
+  // Esplora has no replaceability field; the sequences are covered by the txid check above, so this is exact.
+  return { txid, inputs, outputs, rbf: signalsReplacement(inputs) };
 }

@@ -24,10 +24,13 @@ export interface TxStatus {
   blockTime?: number;
 }
 
-/** An unconfirmed transaction touching an address, reduced to what payment matching needs. */
+/** An unconfirmed transaction touching an address, reduced to what payment matching and the 0-conf policy need. */
 export interface MempoolTx {
   txid: string;
-  inputs: Array<{ txid: string; vout: number }>;
+  /** Each input's outpoint and nSequence (covered by the txid check, like the outputs). */
+  inputs: Array<{ txid: string; vout: number; sequence: number }>;
+  /** The transaction signals replacement (BIP125: some input's nSequence is below 0xfffffffe). */
+  rbf: boolean;
   /** `scriptHex` is authoritative (it is covered by the txid check); `address` is the backend's rendering of it. */
   outputs: Array<{ scriptHex: string; address?: string; valueSat: bigint }>;
 }

@@ -27,6 +27,14 @@ export function isHex(value: unknown): value is string {
   return typeof value === 'string' && HEX.test(value);
 }
 
+// BIP125: a transaction signals that it may be replaced when any of its inputs has an nSequence below this.
+const BIP125_FINAL_SEQUENCE = 0xffff_fffe;
+
+/** True when a transaction with these input nSequence values signals replacement (BIP125). */
+export function signalsReplacement(inputs: ReadonlyArray<{ sequence: number }>): boolean {
+  return inputs.some((i) => i.sequence < BIP125_FINAL_SEQUENCE);
+}
+
 /** Input check for a txid argument. @throws AgentError BAD_REQUEST */
 export function requireTxid(txid: unknown, name = 'txid'): string {
   if (!isTxid(txid)) throw new AgentError('BAD_REQUEST', `${name} must be 64 hex digits`);

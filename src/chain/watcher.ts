@@ -15,6 +15,9 @@
  *   top down, with the backend's best chain. Payments of disconnected blocks go back to 'mempool'; any
  *   'mempool' payment whose transaction the backend no longer knows at all (a double spend, or an eviction)
  *   becomes 'reversed', and the sink is told when it had been counted.
+ * - Zero-conf by payment, not by output (src/chain/zeroconf.ts, docs/payments.md). What counts before its
+ *   confirmations is capped per address and across the agent, summed over every counted payment not in a
+ *   block; a transaction that signals replacement or spends an unconfirmed parent never counts unconfirmed.
  */
 import { Block } from 'bitcoinjs-lib';
 import type { Transaction } from 'bitcoinjs-lib';
@@ -22,6 +25,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/index.ts';
 import { AgentError, isAgentError } from '../errors/index.ts';
 import type { ChainBackend, MempoolTx } from './types.ts';
+import { ZeroConfBudget, mayCountUnconfirmed } from './zeroconf.ts';
 
 /** A payment as the sink sees it. `confirmations` is 0 in the mempool, else tip - blockHeight + 1. */
 export interface WatchedPayment {
@@ -45,10 +49,18 @@ export interface PaymentSink {
   onReversed(p: WatchedPayment): void;
 }
 
-/** When a payment counts: at `required` confirmations, or at once when it is worth at most `zeroConfMaxSat`. */
+/**
+ * When a payment counts: at `required` confirmations; or, seen in the mempool (not signalling replacement, no
+ * unconfirmed parent), at once while the address's counted payments not in a block, this one included, stay
+ * within `zeroConfMaxSat` and the agent's stay within `zeroConfTotalMaxSat`. A payment in a block with fewer
+ * than `required` confirmations waits for them. `required` 0 counts every payment on sight, caps or not.
+ */
 export interface ConfirmationPolicy {
   required: number;
+  /** Most that counts unconfirmed toward one address (one file or quote). */
   zeroConfMaxSat: bigint;
+  /** Most that counts unconfirmed across the agent; default `zeroConfMaxSat` (one address's worth). */
+  zeroConfTotalMaxSat?: bigint;
 }
 
 export interface PaymentWatcherOptions {
@@ -111,6 +123,7 @@ interface PaymentRow {
   block_height: bigint | null;
   counted: bigint;
   spent_by: string | null;
+  zero_conf: bigint;
 }
 
 interface Stats {
@@ -128,7 +141,7 @@ const FIRST_HEIGHT_KEY = 'payment_watcher.first_height';
 const MAX_FOLLOW_ATTEMPTS = 5;
 const DEFAULT_KEEP_BLOCKS = 144;
 
-const PAYMENT_COLUMNS = 'txid, vout, address, value_sat, state, block_height, counted, spent_by';
+const PAYMENT_COLUMNS = 'txid, vout, address, value_sat, state, block_height, counted, spent_by, zero_conf';
 
 /** A 32-byte hash in internal byte order -> display hex (what txids and block ids are written as). */
 function displayHex(hash: Uint8Array): string {
@@ -138,6 +151,11 @@ function displayHex(hash: Uint8Array): string {
 /** Bind a Uint8Array as a BLOB without copying it. */
 function blob(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function requireSat(value: unknown, key: string): bigint {
+  if (typeof value !== 'bigint' || value < 0n) throw new AgentError('CONFIG_INVALID', `${key} must be a bigint >= 0`);
+  return value;
 }
 
 function requireCount(value: number, key: string, min: number): number {
@@ -151,7 +169,7 @@ function requireCount(value: number, key: string, min: number): number {
 export class PaymentWatcher {
   readonly #db: Db;
   readonly #chain: ChainBackend;
-  readonly #policy: ConfirmationPolicy;
+  readonly #policy: Required<ConfirmationPolicy>;
   readonly #sink: PaymentSink;
   readonly #now: () => Date;
   readonly #mempoolAddresses: () => string[];
@@ -162,7 +180,7 @@ export class PaymentWatcher {
   readonly #q: {
     addressOfScript: Statement<[Buffer], { address: string }>;
     payment: Statement<[string, number], PaymentRow>;
-    insertPayment: Statement<[string, number, string, bigint, PaymentState, number | null, string | null, bigint, bigint]>;
+    insertPayment: Statement<[string, number, string, bigint, PaymentState, number | null, string | null, number, bigint, bigint]>;
     confirmPayment: Statement<[number, string, bigint, string, number]>;
     resurrect: Statement<[bigint, string, number]>;
     setSpentBy: Statement<[string, bigint, string, number]>;
@@ -182,18 +200,19 @@ export class PaymentWatcher {
     firstHeight: Statement<[string], { value: string }>;
     setFirstHeight: Statement<[string, string]>;
     received: Statement<[string], { received: bigint; confirmed: bigint; counted: bigint }>;
+    exposure: Statement<[], { sat: bigint }>;
+    exposureOf: Statement<[string], { sat: bigint }>;
     unspent: Statement<[], { txid: string; vout: bigint; address: string; value_sat: bigint; state: PaymentState }>;
   };
 
   /** @throws AgentError CONFIG_INVALID for a policy or keepBlocks out of range */
   constructor(opts: PaymentWatcherOptions) {
-    requireCount(opts.policy.required, 'confirmations.required', 0);
-    if (typeof opts.policy.zeroConfMaxSat !== 'bigint' || opts.policy.zeroConfMaxSat < 0n) {
-      throw new AgentError('CONFIG_INVALID', 'confirmations.zeroConfMaxSat must be a bigint >= 0');
-    }
+    const required = requireCount(opts.policy.required, 'confirmations.required', 0);
+    const zeroConfMaxSat = requireSat(opts.policy.zeroConfMaxSat, 'confirmations.zeroConfMaxSat');
+    const zeroConfTotalMaxSat = requireSat(opts.policy.zeroConfTotalMaxSat ?? zeroConfMaxSat, 'confirmations.zeroConfTotalMaxSat');
     this.#db = opts.db;
     this.#chain = opts.chain;
-    this.#policy = { required: opts.policy.required, zeroConfMaxSat: opts.policy.zeroConfMaxSat };
+    this.#policy = { required, zeroConfMaxSat, zeroConfTotalMaxSat };
     this.#sink = opts.sink;
     this.#now = opts.now ?? (() => new Date());
     this.#mempoolAddresses = opts.mempoolAddresses ?? (() => []);
@@ -205,16 +224,20 @@ export class PaymentWatcher {
       addressOfScript: db.prepare('SELECT address FROM wallet_addresses WHERE script = ?'),
       payment: db.prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE txid = ? AND vout = ?`),
       insertPayment: db.prepare(
-        `INSERT INTO payments (txid, vout, address, value_sat, state, block_height, block_hash, counted, first_seen_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+        `INSERT INTO payments (txid, vout, address, value_sat, state, block_height, block_hash, zero_conf, counted, first_seen_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
       ),
       // A payment seen in the mempool (or disconnected, or reversed) and now in a block: same outpoint, same row.
       confirmPayment: db.prepare(
         `UPDATE payments SET state = 'confirmed', block_height = ?, block_hash = ?, updated_at = ? WHERE txid = ? AND vout = ?`,
       ),
-      resurrect: db.prepare(`UPDATE payments SET state = 'mempool', updated_at = ? WHERE txid = ? AND vout = ? AND state = 'reversed'`),
+      // A payment that vanished once (a double spend, an eviction) and came back waits for its confirmations.
+      resurrect: db.prepare(`UPDATE payments SET state = 'mempool', zero_conf = 0, updated_at = ? WHERE txid = ? AND vout = ? AND state = 'reversed'`),
       setSpentBy: db.prepare('UPDATE payments SET spent_by = ?, updated_at = ? WHERE txid = ? AND vout = ?'),
-      uncounted: db.prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE counted = 0 AND state IN ('mempool', 'confirmed') ORDER BY txid, vout`),
+      // First seen, first admitted within the 0-conf caps; the outpoint breaks ties, so the order is always the same.
+      uncounted: db.prepare(
+        `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE counted = 0 AND state IN ('mempool', 'confirmed') ORDER BY first_seen_at, txid, vout`,
+      ),
       setCounted: db.prepare('UPDATE payments SET counted = 1, updated_at = ? WHERE txid = ? AND vout = ?'),
       mempoolTxids: db.prepare(`SELECT DISTINCT txid FROM payments WHERE state = 'mempool' ORDER BY txid`),
       mempoolOfTx: db.prepare(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE txid = ? AND state = 'mempool' ORDER BY vout`),
@@ -242,6 +265,9 @@ export class PaymentWatcher {
                 COALESCE(SUM(CASE WHEN counted = 1 THEN value_sat END), 0) AS counted
          FROM payments WHERE address = ? AND state != 'reversed'`,
       ),
+      // Counted and not in a block: what a double spend could still take back (payments_pending covers it).
+      exposure: db.prepare(`SELECT COALESCE(SUM(value_sat), 0) AS sat FROM payments WHERE state = 'mempool' AND counted = 1`),
+      exposureOf: db.prepare(`SELECT COALESCE(SUM(value_sat), 0) AS sat FROM payments WHERE address = ? AND state = 'mempool' AND counted = 1`),
       unspent: db.prepare(
         `SELECT txid, vout, address, value_sat, state FROM payments
          WHERE spent_by IS NULL AND state != 'reversed'
@@ -273,6 +299,15 @@ export class PaymentWatcher {
   received(address: string): ReceivedTotals {
     const r = this.#q.received.get(address);
     return { receivedSat: r?.received ?? 0n, confirmedSat: r?.confirmed ?? 0n, countedSat: r?.counted ?? 0n };
+  }
+
+  /**
+   * The agent's unconfirmed exposure in sat: payments that count (were credited) and are not in a block of the
+   * best chain, whether counted at 0-conf or sent back to the mempool by a reorg. What a double spend could still
+   * take back; the policy keeps what it admits at 0-conf within `zeroConfTotalMaxSat`.
+   */
+  unconfirmedCountedSat(): bigint {
+    return this.#q.exposure.get()?.sat ?? 0n;
   }
 
   /**
@@ -452,7 +487,7 @@ export class PaymentWatcher {
           if (q.payment.get(id(), vout)) {
             q.confirmPayment.run(height, hash, now, id(), vout);
           } else {
-            q.insertPayment.run(id(), vout, ours.address, out.value, 'confirmed', height, hash, now, now);
+            q.insertPayment.run(id(), vout, ours.address, out.value, 'confirmed', height, hash, 0, now, now);
             newPayments++;
           }
         });
@@ -467,12 +502,26 @@ export class PaymentWatcher {
     stats.counted += result.counted;
   }
 
-  /** Counts every payment the policy now accepts (inside the caller's transaction). */
+  /**
+   * Counts every payment the policy now accepts (inside the caller's transaction): those with their
+   * confirmations, then, in first-seen order, unconfirmed ones that may count early while they fit both caps.
+   */
   #applyPolicy(tip: number | undefined, now: bigint): number {
     let n = 0;
+    let budget: ZeroConfBudget | undefined;
     for (const row of this.#q.uncounted.all()) {
       const p = this.#watched(row, tip);
-      if (p.confirmations >= this.#policy.required || p.valueSat <= this.#policy.zeroConfMaxSat) {
+      let counts = p.confirmations >= this.#policy.required;
+      if (!counts && row.state === 'mempool' && row.zero_conf === 1n) {
+        budget ??= new ZeroConfBudget(
+          (address) => this.#q.exposureOf.get(address)?.sat ?? 0n,
+          this.unconfirmedCountedSat(),
+          this.#policy.zeroConfMaxSat,
+          this.#policy.zeroConfTotalMaxSat,
+        );
+        counts = budget.admit(row.address, row.value_sat);
+      }
+      if (counts) {
         this.#q.setCounted.run(now, p.txid, p.vout);
         this.#sink.onCounted(p);
         n++;
@@ -530,12 +579,25 @@ export class PaymentWatcher {
     return n;
   }
 
-  /** Polls the mempool for the host's recently quoted addresses, then records what pays us in one transaction. */
+  /**
+   * Polls the mempool for the host's recently quoted addresses, judges each transaction that pays us something
+   * new (may it count before confirming?), then records what pays us in one transaction.
+   */
   async #pollMempool(stats: Stats, signal?: AbortSignal): Promise<void> {
     const txs = new Map<string, MempoolTx>();
     for (const address of new Set(this.#mempoolAddresses())) {
       signal?.throwIfAborted();
       for (const tx of await this.#chain.getAddressMempoolTxs(address, signal)) txs.set(tx.txid, tx);
+    }
+    // Judged once, at first sight: a payment already recorded keeps its verdict. Parents are asked about once a pass,
+    // and not at all when the policy admits nothing early (0-conf turned off, or every payment counting on sight).
+    const mayCount = new Set<string>();
+    const parents = new Map<string, boolean>();
+    const { required, zeroConfMaxSat, zeroConfTotalMaxSat } = this.#policy;
+    const judging = required > 0 && zeroConfMaxSat > 0n && zeroConfTotalMaxSat > 0n;
+    for (const tx of txs.values()) {
+      if (!judging || !this.#paysSomethingNew(tx)) continue;
+      if (await mayCountUnconfirmed(this.#chain, tx, parents, signal)) mayCount.add(tx.txid);
     }
     const now = this.#nowMs();
     const tip = this.#q.top.get();
@@ -552,7 +614,7 @@ export class PaymentWatcher {
           if (!ours) return;
           const known = q.payment.get(tx.txid, vout);
           if (!known) {
-            q.insertPayment.run(tx.txid, vout, ours.address, out.valueSat, 'mempool', null, null, now, now);
+            q.insertPayment.run(tx.txid, vout, ours.address, out.valueSat, 'mempool', null, null, mayCount.has(tx.txid) ? 1 : 0, now, now);
             newPayments++;
           } else if (known.state === 'reversed') {
             // Back in the mempool after we saw it vanish (rebroadcast): it may yet pay us, so it is pending again.
@@ -565,5 +627,12 @@ export class PaymentWatcher {
     })();
     stats.newPayments += result.newPayments;
     stats.counted += result.counted;
+  }
+
+  /** True when `tx` has an output paying one of our addresses that no payment row holds yet. */
+  #paysSomethingNew(tx: MempoolTx): boolean {
+    return tx.outputs.some(
+      (out, vout) => this.#q.addressOfScript.get(Buffer.from(out.scriptHex, 'hex')) !== undefined && this.#q.payment.get(tx.txid, vout) === undefined,
+    );
   }
 }

@@ -223,4 +223,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX files_overdrawn ON files (seq) WHERE state = 'active' AND balance_msat < 0;
     `,
   },
+  {
+    version: 6,
+    name: 'payment watcher: whether a payment seen unconfirmed may count before its confirmations',
+    sql: `
+      -- 1 when the payment's transaction was seen in the mempool neither signalling replacement (BIP125) nor
+      -- spending an unconfirmed parent, so it may count at 0-conf within the caps (src/chain/watcher.ts).
+      -- 0 otherwise, and for every payment recorded before this column: those wait for their confirmations.
+      ALTER TABLE payments ADD COLUMN zero_conf INTEGER NOT NULL DEFAULT 0 CHECK (zero_conf IN (0, 1));
+    `,
+  },
 ];

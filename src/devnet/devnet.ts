@@ -13,7 +13,7 @@ import { MAX_SAT } from '../money/index.ts';
 import { addressToScript, dustThreshold, scriptToAddress } from './address.ts';
 import { facadeHandler } from './esplora.ts';
 import type { DevnetControl } from './esplora.ts';
-import { RegtestNode } from './node.ts';
+import { RegtestNode, type PayOptions } from './node.ts';
 
 /** Segwit activates by BIP9 on regtest once 500 blocks exist (3 windows of 144 plus margin); the agent only uses segwit. */
 const SEGWIT_READY_HEIGHT = 500;
@@ -104,15 +104,17 @@ export class Devnet implements DevnetControl {
   /**
    * The faucet pays `amountSat` to `address`; the transaction enters the mempool (not mined).
    * Safe to call many times in a row and concurrently: each pay spends coins no other pay spends.
+   * `opts` makes payments the 0-conf policy must refuse: one that signals replacement (BIP125), or one
+   * that spends an output of a faucet transaction still in the mempool.
    * @returns the txid.
    * @throws AgentError WALLET_BAD_ADDRESS, AMOUNT_INVALID, WALLET_DUST (below Core's dust limit), DEVNET_FAUCET_EMPTY.
    */
-  async pay(address: string, amountSat: bigint): Promise<string> {
+  async pay(address: string, amountSat: bigint, opts: PayOptions = {}): Promise<string> {
     const script = addressToScript(address);
     if (amountSat <= 0n || amountSat > MAX_SAT) throw new AgentError('AMOUNT_INVALID', `amountSat must be 1..${MAX_SAT}`);
     const dust = dustThreshold(script);
     if (amountSat < dust) throw new AgentError('WALLET_DUST', `${amountSat} sat is below the dust limit of ${dust} sat for this address`);
-    return this.node.pay(script, amountSat);
+    return this.node.pay(script, amountSat, opts);
   }
 
   /**

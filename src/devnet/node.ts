@@ -26,6 +26,18 @@ REGTEST.addressPrefix = { ...REGTEST.addressPrefix, pubkeyhash: 111, scripthash:
 
 /** The faucet's fee rate: 2 sat/vB (bcoin wants sat per kvB), the same as the facade's fee estimates. */
 export const FAUCET_FEE_RATE_SAT_PER_VB = 2;
+/** An nSequence that signals replacement (BIP125: below 0xfffffffe), as Bitcoin Core's wallet sets it. */
+const BIP125_REPLACEABLE_SEQUENCE = 0xffff_fffd;
+/** What a payment with an unconfirmed parent gets on top of its amount from that parent, for its own fee. */
+const PARENT_FEE_ROOM_SAT = 10_000n;
+
+/** How the faucet pays (tests of the 0-conf policy). */
+export interface PayOptions {
+  /** Every input signals replacement (BIP125). */
+  rbf?: boolean;
+  /** The payment spends the output of a faucet transaction that is itself still in the mempool. */
+  unconfirmedParent?: boolean;
+}
 /** bcoin's regtest subsidy halves every 150 blocks (as Core's); coinbase outputs mature after 100 (consensus). */
 const COINBASE_MATURITY = 100;
 
@@ -315,31 +327,44 @@ export class RegtestNode {
   /**
    * The faucet pays `amount` to `script` with bcoin's own coin selection (oldest coins first, so
    * mature coinbase outputs go before unconfirmed change) and puts the transaction in the mempool.
+   * `rbf` makes every input signal replacement (BIP125: nSequence 0xfffffffd). `unconfirmedParent` first
+   * puts a transaction paying the faucet itself in the mempool, and the payment spends only its output.
    * @returns the txid.
    * @throws AgentError DEVNET_FAUCET_EMPTY when the faucet cannot cover amount + fee.
    */
-  pay(script: Buffer, amount: bigint): Promise<string> {
+  pay(script: Buffer, amount: bigint, opts: PayOptions = {}): Promise<string> {
     return this.run(async () => {
-      const coins = await this.faucetCoins();
-      const mtx = new bcoin.MTX();
-      mtx.addOutput(bcoin.Script.fromRaw(script), Number(amount));
-      try {
-        await mtx.fund(coins, {
-          changeAddress: this.faucetAddr,
-          rate: FAUCET_FEE_RATE_SAT_PER_VB * 1000,
-          selection: 'age',
-          height: this.chain.height,
-        });
-      } catch (e) {
-        if (isFundingError(e)) throw new AgentError('DEVNET_FAUCET_EMPTY', `the faucet cannot pay ${amount} sat: ${e.message}; mine more blocks`);
-        throw e;
+      let coins = await this.faucetCoins();
+      if (opts.unconfirmedParent) {
+        const parent = await this.faucetTx(this.faucetScript, amount + PARENT_FEE_ROOM_SAT, coins, false);
+        await this.accept(parent);
+        coins = [bcoin.Coin.fromTX(parent, 0, -1)];
       }
-      mtx.sign(this.ring);
-      const tx = mtx.toTX();
+      const tx = await this.faucetTx(script, amount, coins, opts.rbf ?? false);
       await this.accept(tx);
       await this.persistMempool();
       return tx.txid();
     });
+  }
+
+  /** A signed faucet transaction paying `amount` to `script` from `coins`, change to the faucet. */
+  private async faucetTx(script: Buffer, amount: bigint, coins: bcoin.Coin[], rbf: boolean): Promise<bcoin.TX> {
+    const mtx = new bcoin.MTX();
+    mtx.addOutput(bcoin.Script.fromRaw(script), Number(amount));
+    try {
+      await mtx.fund(coins, {
+        changeAddress: this.faucetAddr,
+        rate: FAUCET_FEE_RATE_SAT_PER_VB * 1000,
+        selection: 'age',
+        height: this.chain.height,
+      });
+    } catch (e) {
+      if (isFundingError(e)) throw new AgentError('DEVNET_FAUCET_EMPTY', `the faucet cannot pay ${amount} sat: ${e.message}; mine more blocks`);
+      throw e;
+    }
+    if (rbf) for (const input of mtx.inputs) input.sequence = BIP125_REPLACEABLE_SEQUENCE;
+    mtx.sign(this.ring);
+    return mtx.toTX();
   }
 
   // ---------------------------------------------------------------- broadcast

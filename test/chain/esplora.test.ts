@@ -247,7 +247,10 @@ void test('mempool transactions are re-hashed from their JSON and reduced to inp
   const first = got[0];
   assert.ok(first);
   assert.equal(first.txid, tx.getId());
-  assert.deepEqual(first.inputs, [{ txid: 'ab'.repeat(32), vout: 1 }]);
+  assert.deepEqual(first.inputs, [{ txid: 'ab'.repeat(32), vout: 1, sequence: 0xfffffffd }]);
+  // Replaceability comes from the sequences the txid covers (BIP125: some nSequence below 0xfffffffe).
+  assert.equal(first.rbf, true);
+  assert.equal(got[1]?.rbf, false);
   assert.deepEqual(
     first.outputs.map((o) => [o.scriptHex, o.valueSat]),
     [
