@@ -566,4 +566,18 @@ export class PaymentWatcher {
     stats.newPayments += result.newPayments;
     stats.counted += result.counted;
   }
+
+  /** Height of the last block applied, undefined before the first (the watcher-lag metric). */
+  appliedHeight(): number | undefined {
+    const top = this.#q.top.get();
+    return top ? Number(top.height) : undefined;
+  }
+
+  #unconfirmedCounted: Statement<[], { total: bigint }> | undefined;
+
+  /** The value of unconfirmed payments the policy counts now: the agent's exposure to a double spend (sat). */
+  unconfirmedCountedSat(): bigint {
+    this.#unconfirmedCounted ??= this.#db.prepare("SELECT coalesce(sum(value_sat), 0) AS total FROM payments WHERE counted = 1 AND state = 'mempool'");
+    return this.#unconfirmedCounted.get()?.total ?? 0n;
+  }
 }
