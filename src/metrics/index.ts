@@ -40,8 +40,8 @@ export class AgentMetrics {
   readonly #creditedSat: Counter;
   readonly #reversed: Counter;
   readonly #reversedSat: Counter;
-  readonly #jobRuns: Counter<'job' | 'outcome'>;
-  readonly #jobSeconds: Histogram<'job'>;
+  readonly #jobRuns: Counter<'name' | 'outcome'>;
+  readonly #jobSeconds: Histogram<'name'>;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -52,8 +52,9 @@ export class AgentMetrics {
     this.#creditedSat = new Counter({ name: 'storj_payments_credited_sat_total', help: "Satoshis credited to files' balances.", registers });
     this.#reversed = new Counter({ name: 'storj_payments_reversed_total', help: 'Credited payments reversed (double spent or reorganised away).', registers });
     this.#reversedSat = new Counter({ name: 'storj_payments_reversed_sat_total', help: 'Satoshis of credited payments reversed.', registers });
-    this.#jobRuns = new Counter({ name: 'storj_job_runs_total', help: 'Scheduled job runs by job and outcome (ok, failed, skipped).', labelNames: ['job', 'outcome'], registers });
-    this.#jobSeconds = new Histogram({ name: 'storj_job_duration_seconds', help: 'Duration of scheduled job runs that started (ok or failed).', labelNames: ['job'], buckets: JOB_SECONDS_BUCKETS, registers });
+    // The job's label is `name`: Prometheus sets `job` on every series itself (the scrape job).
+    this.#jobRuns = new Counter({ name: 'storj_job_runs_total', help: 'Scheduled job runs by job name and outcome (ok, failed, skipped).', labelNames: ['name', 'outcome'], registers });
+    this.#jobSeconds = new Histogram({ name: 'storj_job_duration_seconds', help: 'Duration of scheduled job runs that started (ok or failed).', labelNames: ['name'], buckets: JOB_SECONDS_BUCKETS, registers });
 
     const gauge = (name: string, help: string, read: () => Promise<number | undefined> | number | undefined) =>
       new Gauge({
@@ -108,7 +109,7 @@ export class AgentMetrics {
 
   /** One job run (the scheduler's onRun hook); `seconds` is undefined for a skipped run. */
   jobRun(job: string, outcome: string, seconds: number | undefined): void {
-    this.#jobRuns.inc({ job, outcome });
-    if (seconds !== undefined) this.#jobSeconds.observe({ job }, seconds);
+    this.#jobRuns.inc({ name: job, outcome });
+    if (seconds !== undefined) this.#jobSeconds.observe({ name: job }, seconds);
   }
 }
