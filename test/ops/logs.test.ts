@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { mnemonicToSeedSync } from 'bip39';
 import { networks } from 'bitcoinjs-lib';
@@ -75,6 +75,12 @@ test("a whole customer's and operator's session logs JSON lines with request ids
   assert.equal((await a('GET', '/v1/agent', undefined, { authorization: `Bearer ${adminToken}` })).status, 200);
   assert.equal((await a('GET', '/v1/agent', undefined, { authorization: `Bearer ${adminToken.slice(0, -1)}` })).status, 401);
   assert.equal((await a('GET', '/metrics', undefined, { authorization: `Bearer ${adminToken}` })).status, 200);
+  // A damaged blob: the 500 names the file in its message, and the log line of that failure must not.
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  truncateSync(join(dataDir, 'blobs', 'blobs', sha.slice(0, 2), sha.slice(2, 4), sha), 100);
+  const broken = await a<{ error: { code: string } }>('GET', `/f/${fileId}`);
+  assert.equal(broken.status, 500);
+  assert.equal(broken.body.error.code, 'BLOB_TRUNCATED');
   const wallet = cli('wallet', 'address');
   assert.match(wallet.json.address ?? '', /^bcrt1q/);
   await agent.stop();
