@@ -19,7 +19,8 @@ export function registerMetrics(app: FastifyInstance, metrics: AgentMetrics, adm
     metrics.request(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode);
     done();
   });
-  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
+  // A scrape every few seconds would be most of the log at info: its request lines are kept to warnings.
+  app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (req, reply) => {
     if (!tokenMatches(bearer(req.headers.authorization), adminToken)) throw new AgentError('UNAUTHORIZED', 'a valid admin bearer token is required');
     const text = await metrics.text();
     return reply.type(metrics.contentType).send(text);
