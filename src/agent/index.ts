@@ -154,12 +154,6 @@ function makeDataDirPrivate(dataDir: string): void {
   chmodSync(dataDir, 0o700);
 }
 
-/** `host:port` or `[v6]:port` (already checked by the config schema). */
-function splitHostPort(hostPort: string): { host: string; port: number } {
-  const i = hostPort.lastIndexOf(':');
-  return { host: hostPort.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hostPort.slice(i + 1)) };
-}
-
 /**
  * The scheduled jobs (DESIGN "Files", issue 3): each idempotent, so a catch-up or a manual run is harmless.
  * Cron expressions are UTC.
@@ -355,7 +349,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     await app.listen({ host: config.listen.host, port: config.listen.port });
     if (config.metricsListen) {
       try {
-        metricsListener = await startMetricsListener(splitHostPort(config.metricsListen), metrics);
+        metricsListener = await startMetricsListener(config.metricsListen, metrics);
       } catch (e) {
         await app.close();
         throw e;

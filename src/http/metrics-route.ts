@@ -36,10 +36,12 @@ export interface MetricsListener {
 const json = (code: string, message: string) => JSON.stringify({ error: { code, message } });
 
 /**
- * Listens on `host:port` and answers `GET /metrics` (no token: whoever can reach this address may read the
+ * Listens on `listen` (`host:port` or `[v6]:port`, as the config schema checked it) and answers `GET /metrics` (no token: whoever can reach this address may read the
  * metrics, so bind it to a private interface); anything else is a 404 in the one error shape.
  */
-export async function startMetricsListener(listen: { host: string; port: number }, metrics: AgentMetrics): Promise<MetricsListener> {
+export async function startMetricsListener(hostPort: string, metrics: AgentMetrics): Promise<MetricsListener> {
+  const i = hostPort.lastIndexOf(':');
+  const listen = { host: hostPort.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hostPort.slice(i + 1)) };
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
