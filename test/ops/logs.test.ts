@@ -119,4 +119,6 @@ test("a whole customer's and operator's session logs JSON lines with request ids
   assert.ok(incoming.some((l) => l.req?.route === '/f/[id]/nothing-here'), 'an unmatched URL is logged with its ids replaced and no query');
   assert.equal(new Set(incoming.map((l) => l.reqId)).size, incoming.length, 'one request id per request');
   assert.ok(log.some((l) => l.component === 'scheduler' && typeof l.msg === 'string' && l.msg.includes('job')), "the scheduler's lines go through the same logger");
+  // STORJ_LOG_LEVEL=trace lets the debug lines through (each job run; pino's level 20), which info would not.
+  assert.ok(log.some((l) => l.level === 20 && l.component === 'scheduler'), 'the level follows the setting');
 });
