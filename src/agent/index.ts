@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSy
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import axios from 'axios';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config, Network } from '../config/index.ts';
 import { openDb, type Db } from '../db/index.ts';
 import { createChainBackend, PaymentWatcher, type ChainBackend } from '../chain/index.ts';
@@ -14,6 +14,9 @@ import { FsBlobStore, type BlobStore } from '../storage/index.ts';
 import { Host } from '../host/index.ts';
 import { DevClock, Scheduler, SystemClock, type Clock } from '../scheduler/index.ts';
 import { buildServer, type DevControl, type Info } from '../http/index.ts';
+import { loggerOptions } from '../http/log.ts';
+import { startMetricsListener, type MetricsListener } from '../http/metrics-route.ts';
+import { AgentMetrics } from '../metrics/index.ts';
 import { Treasury } from '../treasury/index.ts';
 import { AgentError } from '../errors/index.ts';
 import { Wallet } from '../../wallet/index.ts';
@@ -136,7 +139,19 @@ export interface Agent {
   readonly watcher: PaymentWatcher;
   readonly scheduler: Scheduler;
   readonly clock: Clock;
+  readonly metrics: AgentMetrics;
+  /** The separate metrics listener's URL (`metricsListen`), when there is one. */
+  readonly metricsUrl?: string;
   close(): Promise<void>;
+}
+
+/**
+ * The data dir is the owner's only (0700): it holds the database (every fileId, each a download link), the
+ * blobs and the wallet. Fixed at every start, so a dir made 0755 by an older version (or by hand) is closed.
+ */
+function makeDataDirPrivate(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
 }
 
 /**
@@ -169,6 +184,7 @@ function addJobs(scheduler: Scheduler, host: Host, watcher: PaymentWatcher): voi
 export interface StartOptions {
   config: Config;
   passphrase: string;
+  /** JSON lines on stdout at config.logLevel (`storj run`); default off (the tests). */
   logger?: boolean;
   /**
    * What to do with an embedded devnet when the agent closes: `always` stop it (`storj run`: the devnet belongs
@@ -185,6 +201,7 @@ export interface StartOptions {
 export async function startAgent(opts: StartOptions): Promise<Agent> {
   const { config } = opts;
   const p = paths(config);
+  makeDataDirPrivate(config.dataDir);
   if (!Wallet.exists(p.wallet)) throw new AgentError('WALLET_NOT_FOUND', `no wallet in ${config.dataDir}: run \`storj init\` first`);
   const wallet = await Wallet.open({ dir: p.wallet, passphrase: opts.passphrase });
   if (wallet.network !== config.network) {
@@ -192,6 +209,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
   }
   const db = openDb(p.db);
   let conn: ChainConnection | undefined;
+  let metricsListener: MetricsListener | undefined;
   try {
     conn = await connectChain(config, { stopDevnet: opts.stopDevnet ?? 'if-started' });
     const chain = conn.chain;
@@ -201,6 +219,17 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     const treasury = new Treasury({ db, wallet, chain, now, perTxMaxSat: config.spendPerTxMaxSat, perDayMaxSat: config.spendPerDayMaxSat });
     const blobs = new FsBlobStore({ dir: p.blobs });
     await blobs.recover();
+    // Read at scrape time; the host, ledger and watcher they read are built just below.
+    const metrics = new AgentMetrics({
+      balanceSumMsat: () => host.ledger.totalBalanceMsat(),
+      openQuotes: () => host.openQuotes(),
+      unconfirmedExposureSat: () => watcher.unconfirmedCountedSat(),
+      watcherLagBlocks: async () => {
+        const applied = watcher.appliedHeight();
+        return applied === undefined ? undefined : Math.max(0, (await chain.getTipHeight()) - applied);
+      },
+      diskFreeBytes: async () => (await blobs.usage()).freeBytes,
+    });
     const host: Host = new Host({
       db,
       config,
@@ -210,6 +239,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       feeRate: () => treasury.feeRate(),
       // The watcher is built just below (it needs the host's payment sink); this runs only after both exist.
       received: (address) => watcher.received(address),
+      events: metrics.hostEvents,
     });
     const watcher: PaymentWatcher = new PaymentWatcher({
       db,
@@ -221,7 +251,17 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     });
     host.releaseStaleHolds();
     if (!host.currentPrices()) await host.recomputePrices();
-    const scheduler = new Scheduler({ db, clock, log: (line) => console.error(`[scheduler] ${line}`) });
+    // The scheduler logs through the server's logger, built below and before the scheduler starts.
+    const logTo: { logger?: FastifyBaseLogger } = {};
+    const scheduler = new Scheduler({
+      db,
+      clock,
+      log: (line, level) => logTo.logger?.[level](line),
+      onRun: (run, seconds) => {
+        metrics.jobRun(run.job, run.outcome, seconds);
+        logTo.logger?.debug({ job: run.job, outcome: run.outcome, seconds, detail: run.detail }, 'job run');
+      },
+    });
     addJobs(scheduler, host, watcher);
     const info = (): Info => {
       const prices = host.currentPrices();
@@ -262,7 +302,9 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
           }
         },
       },
-      logger: opts.logger ?? false,
+      // The passphrase is among the secrets scrubbed from every line, though nothing should ever log it.
+      logger: opts.logger ? loggerOptions({ level: config.logLevel, secrets: [config.adminToken, opts.passphrase] }) : false,
+      metrics,
       health: async () => {
         db.prepare('SELECT 1').get();
         await chain.getTipHeight();
@@ -303,7 +345,16 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
         });
       },
     });
+    logTo.logger = app.log.child({ component: 'scheduler' });
     await app.listen({ host: config.listen.host, port: config.listen.port });
+    if (config.metricsListen) {
+      try {
+        metricsListener = await startMetricsListener(config.metricsListen, metrics);
+      } catch (e) {
+        await app.close();
+        throw e;
+      }
+    }
     scheduler.start();
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
@@ -325,7 +376,10 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       watcher,
       scheduler,
       clock,
+      metrics,
+      ...(metricsListener ? { metricsUrl: metricsListener.url } : {}),
       async close() {
+        await metricsListener?.close();
         await app.close();
         await scheduler.stop();
         db.close();
@@ -333,6 +387,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       },
     };
   } catch (e) {
+    await metricsListener?.close();
     db.close();
     await conn?.close();
     throw e;

@@ -635,4 +635,10 @@ export class PaymentWatcher {
       (out, vout) => this.#q.addressOfScript.get(Buffer.from(out.scriptHex, 'hex')) !== undefined && this.#q.payment.get(tx.txid, vout) === undefined,
     );
   }
+
+  /** Height of the last block applied, undefined before the first (the watcher-lag metric). */
+  appliedHeight(): number | undefined {
+    const top = this.#q.top.get();
+    return top ? Number(top.height) : undefined;
+  }
 }

@@ -63,18 +63,24 @@ program
   .command('run')
   .description('run the agent (on regtest with no esploraUrl: the embedded devnet, creating data dir and wallet on first start)')
   .action(async () => {
+    // Everything the agent writes is its own: the data dir is 0700 and the database 0600 whatever the umask
+    // (src/agent, src/db), and this keeps whatever else it or its devnet creates closed too.
+    process.umask(0o077);
     const c = config();
     const { passphrase } = await resolvePassphrase(c.network);
     if (!Wallet.exists(paths(c).wallet) && c.network === 'regtest') {
-      mkdirSync(c.dataDir, { recursive: true });
+      mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
       const r = await initDataDir({ dataDir: c.dataDir, network: 'regtest', passphrase });
       console.log(`First start: created a regtest wallet in ${c.dataDir} (nodeId ${r.nodeId}).`);
     }
     // Re-read: a first start has just written the admin token into config.json.
     const final = config();
-    const agent = await startAgent({ config: final, passphrase, stopDevnet: 'always', logger: process.env.STORJ_LOG === '1' });
+    // JSON lines on stdout at config.logLevel (STORJ_LOG_LEVEL); the human lines below stay, and tests read
+    // "listening on".
+    const agent = await startAgent({ config: final, passphrase, stopDevnet: 'always', logger: true });
     console.log(`storj-agent ${VERSION} on ${final.network} (${agent.chainDescription})`);
     console.log(`listening on ${agent.url}`);
+    if (agent.metricsUrl) console.log(`metrics on ${agent.metricsUrl}/metrics`);
     let closing = false;
     const stop = (signal: string) => {
       if (closing) return;

@@ -4,7 +4,7 @@
  * safe integers so every INTEGER comes back as a bigint and no amount is ever a float.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MIGRATIONS, type Migration } from './migrations.ts';
 
@@ -23,7 +23,10 @@ export interface OpenOptions {
  * newer than this code knows.
  */
 export function openDb(path: string, opts: OpenOptions = {}): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    if (!opts.readonly) makePrivate(path);
+  }
   const db = new Database(path, { readonly: opts.readonly ?? false });
   db.defaultSafeIntegers(true);
   if (!opts.readonly) {
@@ -39,6 +42,28 @@ export function openDb(path: string, opts: OpenOptions = {}): Db {
   db.pragma('cache_size = -32768');
   if (!opts.readonly) migrate(db, opts.upTo);
   return db;
+}
+
+/** The database file and the files SQLite keeps beside it. */
+const COMPANIONS = ['', '-wal', '-shm', '-journal'];
+
+/**
+ * Makes the database's files readable by their owner only: they hold every fileId, and a fileId is a file's
+ * download link. The database file is created here with mode 0600 when it does not exist, because SQLite
+ * creates it with 0644 less the umask, and creates its -wal, -shm and -journal later with the database
+ * file's own mode (os_unix.c, findCreateFileMode and unixOpenSharedMemory): a 0600 database keeps all
+ * of them 0600 whatever the process's umask. Files left 0644 by an older version are fixed on every open.
+ */
+function makePrivate(path: string): void {
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  for (const suffix of COMPANIONS) {
+    const file = `${path}${suffix}`;
+    try {
+      chmodSync(file, 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
 }
 
 /** The schema version of an open database. */

@@ -30,6 +30,16 @@ export interface HostDeps {
   /** What has arrived at an address under the confirmation policy (from the payment watcher). */
   received: (address: string) => { receivedSat: bigint; confirmedSat: bigint; countedSat: bigint };
   random?: (bytes: number) => Buffer;
+  /** Told as bytes and payments move (the metrics); optional, and never able to fail the work it reports. */
+  events?: HostEvents;
+}
+
+/** What the host tells an observer (src/metrics): bytes stored and sent, payments credited and reversed. */
+export interface HostEvents {
+  ingress(bytes: number): void;
+  egress(bytes: number): void;
+  credited(sat: bigint): void;
+  reversed(sat: bigint): void;
 }
 
 export interface Quote {
@@ -342,6 +352,7 @@ export class Host {
         if (changed.changes === 0) throw new AgentError('UPLOAD_COMPLETE', 'this upload already has its file', { fileId: f.id });
       };
       const blob = await this.#d.blobs.put(body, { expectedSize: size, onStored: complete, ...(opts.signal ? { signal: opts.signal } : {}) });
+      this.#tell((e) => e.ingress(blob.size));
       return { fileId: f.id, size: blob.size, sha256: blob.sha256 };
     } finally {
       this.#uploading.delete(id);
@@ -454,6 +465,7 @@ export class Host {
         this.#d.db.prepare('UPDATE downloads SET bytes_sent = ?, settled_at = ? WHERE id = ?').run(sent, BigInt(at.getTime()), downloadId);
         if (charge > 0n) this.ledger.record({ fileId: f.id, kind: 'egress', ref: downloadId, amountMsat: -charge, at });
       })();
+      if (sent > 0n) this.#tell((e) => e.egress(Number(sent)));
     };
     let blob: BlobReader;
     try {
@@ -506,7 +518,32 @@ export class Host {
       .prepare("SELECT count(*) AS n FROM ledger_entries WHERE file_id = ? AND kind = 'reversal' AND ref >= ? AND ref < ?")
       .get(f.id, `${outpoint}/`, `${outpoint}0`) as { n: bigint };
     // A credit is the (reversals)-th; a reversal undoes the (reversals)-th credit.
-    this.ledger.record({ fileId: f.id, kind, ref: `${outpoint}/${reversals.n}`, amountMsat, at: this.#d.now() });
+    const recorded = this.ledger.record({ fileId: f.id, kind, ref: `${outpoint}/${reversals.n}`, amountMsat, at: this.#d.now() });
+    // Told inside the watcher's transaction: a block whose transaction fails after this point is counted
+    // again when it is applied again (a metric may overcount; the ledger never does).
+    if (recorded) this.#tell((e) => (kind === 'payment' ? e.credited(p.valueSat) : e.reversed(p.valueSat)));
+  }
+
+  /** Calls the observer, if any; an observer's failure is not the customer's. */
+  #tell(fn: (events: HostEvents) => void): void {
+    if (!this.#d.events) return;
+    try {
+      fn(this.#d.events);
+    } catch {
+      /* a metric missed */
+    }
+  }
+
+  /**
+   * Quotes waiting for their bytes and not expired (a metric). Read through the index on created_at: a quote
+   * expires quoteTtlSeconds after it was made.
+   */
+  openQuotes(): number {
+    const now = this.#d.now().getTime();
+    const r = this.#d.db
+      .prepare("SELECT count(*) AS n FROM uploads u JOIN files f ON f.id = u.file_id WHERE u.created_at > ? AND u.expires_at > ? AND f.state = 'pending'")
+      .get(BigInt(now - this.#d.config.quoteTtlSeconds * 1000), BigInt(now)) as { n: bigint };
+    return Number(r.n);
   }
 
   /** Recently quoted files still waiting for their bytes: the only addresses worth polling for mempool payments. */

@@ -11,6 +11,8 @@ import type { Config } from '../config/index.ts';
 import { installErrorHandling } from './errors.ts';
 import { bearer, tokenMatches } from './auth.ts';
 import { registerHostRoutes } from './routes-host.ts';
+import { registerMetrics } from './metrics-route.ts';
+import type { AgentMetrics } from '../metrics/index.ts';
 import type { Host } from '../host/index.ts';
 import type { JobRun } from '../scheduler/index.ts';
 import { DevAdvanceBody, DevAdvanceReply, DevJobParams, DevJobReply, DevMineBody, DevMineReply, DevPayBody, DevPayReply, ErrorSchema, InfoSchema, type Info } from './schemas.ts';
@@ -38,6 +40,8 @@ export interface ServerDeps {
   /** The customers' side; absent in tests of the bare server. */
   host?: Host | undefined;
   logger?: FastifyServerOptions['logger'];
+  /** Counts every response, and serves them at GET /metrics behind the admin token. */
+  metrics?: AgentMetrics | undefined;
 }
 
 
@@ -50,6 +54,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
   });
   installErrorHandling(app);
+  if (deps.metrics) registerMetrics(app, deps.metrics, deps.config.adminToken);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

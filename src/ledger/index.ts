@@ -107,6 +107,12 @@ export class Ledger {
     return r?.owed ?? 0n;
   }
 
+  /** The sum of every balance but deleted files' (msat): what the agent holds for its customers (a metric). */
+  totalBalanceMsat(): bigint {
+    const r = this.#db.prepare("SELECT coalesce(sum(balance_msat), 0) AS total FROM files WHERE state <> 'deleted'").get() as { total: bigint };
+    return r.total;
+  }
+
   /** Files whose balance disagrees with the sum of their entries and storage charges (should always be empty). */
   verifyBalances(): Array<{ fileId: string; balanceMsat: bigint; sumMsat: bigint }> {
     return this.#db

@@ -3,4 +3,4 @@
  * scheduler that runs the agent's unattended work on node-cron and records every run in `job_runs`.
  */
 export { type Clock, SystemClock, DevClock, type DevClockOptions } from './clock.ts';
-export { Scheduler, type Job, type JobContext, type JobRun, type JobOutcome, type SchedulerOptions } from './scheduler.ts';
+export { Scheduler, type Job, type JobContext, type JobRun, type JobOutcome, type SchedulerOptions, type SchedulerLogLevel } from './scheduler.ts';

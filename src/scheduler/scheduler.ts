@@ -3,6 +3,7 @@
  * `advance()` runs in virtual time whatever fell due while the clock jumped. Jobs get their time from the
  * injected Clock, never from the system clock directly.
  */
+import { performance } from 'node:perf_hooks';
 import { createTask, validate as validateCron, type ScheduledTask, type Logger } from 'node-cron';
 import type { Db } from '../db/index.ts';
 import { AgentError } from '../errors/index.ts';
@@ -46,11 +47,19 @@ export type JobRun = {
   detail?: string;
 };
 
+/** How much a scheduler log line matters: routine (a catch-up, a skip) or a failure. */
+export type SchedulerLogLevel = 'info' | 'warn' | 'error';
+
 export interface SchedulerOptions {
   db: Db;
   clock: Clock;
   /** Where failures, skips and node-cron's warnings go, one line each; default nowhere. */
-  log?: (line: string) => void;
+  log?: (line: string, level: SchedulerLogLevel) => void;
+  /**
+   * Told of every run once it is recorded (metrics): `seconds` is how long a run that started took (measured
+   * on the monotonic clock, not the injected Clock, which on devnet jumps), undefined for a skipped run.
+   */
+  onRun?: (run: JobRun, seconds: number | undefined) => void;
   /** Runs kept per job in `job_runs` (default 200); older ones are deleted as new ones are recorded. */
   keepRuns?: number;
 }
@@ -89,7 +98,8 @@ type RunRow = { job: string; started_at: bigint; finished_at: bigint | null; out
  */
 export class Scheduler {
   readonly #clock: Clock;
-  readonly #log: (line: string) => void;
+  readonly #log: (line: string, level?: SchedulerLogLevel) => void;
+  readonly #onRun: (run: JobRun, seconds: number | undefined) => void;
   readonly #jobs = new Map<string, Entry>();
   readonly #flights = new Map<string, Flight>();
   #state: 'idle' | 'started' | 'stopping' = 'idle';
@@ -113,10 +123,19 @@ export class Scheduler {
   constructor(opts: SchedulerOptions) {
     this.#clock = opts.clock;
     const sink = opts.log;
-    this.#log = (line) => {
+    this.#log = (line, level = 'info') => {
       // A broken log sink must not turn a recorded failure into a crash.
       try {
-        sink?.(line);
+        sink?.(line, level);
+      } catch {
+        /* nothing better to do */
+      }
+    };
+    const onRun = opts.onRun;
+    this.#onRun = (run, seconds) => {
+      // Likewise for a broken observer: the run is recorded either way.
+      try {
+        onRun?.(run, seconds);
       } catch {
         /* nothing better to do */
       }
@@ -296,7 +315,7 @@ export class Scheduler {
           this.#log(`scheduler: catching up job ${entry.job.name}`);
           await this.#execute(entry);
         } catch (e) {
-          this.#log(`scheduler: catch-up of job ${entry.job.name} could not run: ${describe(e)}`);
+          this.#log(`scheduler: catch-up of job ${entry.job.name} could not run: ${describe(e)}`, 'error');
         }
       }
     });
@@ -308,8 +327,8 @@ export class Scheduler {
     const logger: Logger = {
       info: () => {},
       debug: () => {},
-      warn: (m) => log(`scheduler: node-cron (${name}): ${m}`),
-      error: (m) => log(`scheduler: node-cron (${name}): ${typeof m === 'string' ? m : m.message}`),
+      warn: (m) => log(`scheduler: node-cron (${name}): ${m}`, 'warn'),
+      error: (m) => log(`scheduler: node-cron (${name}): ${typeof m === 'string' ? m : m.message}`, 'error'),
     };
     // noOverlap stays off: the scheduler refuses overlaps itself, so that each refused tick is recorded.
     const task = createTask(entry.job.cron, () => this.#tick(entry), { name: `storj:${name}`, timezone: CRON_TIMEZONE, logger });
@@ -319,7 +338,7 @@ export class Scheduler {
 
   #tick(entry: Entry): void {
     if (this.#state !== 'started') return;
-    this.#execute(entry).catch((e: unknown) => this.#log(`scheduler: job ${entry.job.name} could not run: ${describe(e)}`));
+    this.#execute(entry).catch((e: unknown) => this.#log(`scheduler: job ${entry.job.name} could not run: ${describe(e)}`, 'error'));
   }
 
   /**
@@ -336,7 +355,9 @@ export class Scheduler {
       const detail = `still running (started ${current.startedAt.toISOString()})`;
       this.#insert(name, startedMs, startedMs, 'skipped', detail);
       this.#log(`scheduler: job ${name} skipped: ${detail}`);
-      return { job: name, startedAt, finishedAt: startedAt, outcome: 'skipped', detail };
+      const skipped: JobRun = { job: name, startedAt, finishedAt: startedAt, outcome: 'skipped', detail };
+      this.#onRun(skipped, undefined);
+      return skipped;
     }
     const id = this.#insert(name, startedMs, null, 'running', null);
     const flight: Flight = { controller: new AbortController(), startedAt, done: Promise.resolve({ job: name, startedAt, outcome: 'running' }) };
@@ -349,6 +370,7 @@ export class Scheduler {
   async #perform(job: Job, id: bigint, startedAt: Date, signal: AbortSignal): Promise<JobRun> {
     let outcome: 'ok' | 'failed';
     let detail: string | undefined;
+    const t0 = performance.now();
     try {
       // A copy, so a job that mutates its Date cannot change the recorded start.
       const result = await job.run({ now: new Date(startedAt.getTime()), signal });
@@ -358,17 +380,19 @@ export class Scheduler {
       outcome = 'failed';
       detail = describe(e);
     }
+    const seconds = (performance.now() - t0) / 1000;
     const finishedAt = this.#clock.now();
     try {
       this.#finish(id, job.name, BigInt(finishedAt.getTime()), outcome, detail ?? null);
     } catch (e) {
-      this.#log(`scheduler: could not record the end of job ${job.name}: ${describe(e)}`);
+      this.#log(`scheduler: could not record the end of job ${job.name}: ${describe(e)}`, 'error');
     }
     // Removed before anyone awaiting this run resumes, so they find the job free.
     this.#flights.delete(job.name);
-    if (outcome === 'failed') this.#log(`scheduler: job ${job.name} failed: ${detail ?? ''}`);
+    if (outcome === 'failed') this.#log(`scheduler: job ${job.name} failed: ${detail ?? ''}`, 'warn');
     const run: JobRun = { job: job.name, startedAt, finishedAt, outcome };
     if (detail !== undefined) run.detail = detail;
+    this.#onRun(run, seconds);
     return run;
   }
 

@@ -1,10 +1,12 @@
 // The README's first command on a fresh data dir: `npm start` brings the agent up on the embedded devnet with
 // no configuration and no prompt; /v1/info says regtest; /v1/dev/pay pays the wallet's address and
-// `storj wallet balance` sees it. Everything here is a real process: npm, the agent, the devnet, the CLI.
+// `storj wallet balance` sees it. The data dir it creates is its owner's only (0700), and so is the database
+// (agent.db, -wal, -shm: 0600), which holds every fileId. Everything here is a real process: npm, the agent,
+// the devnet, the CLI.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { listeningUrl, tempDir } from '../helpers/agent.ts';
 
@@ -18,7 +20,8 @@ function storj(env: Record<string, string>, ...args: string[]): unknown {
 }
 
 test('npm start runs the agent on the devnet, and the wallet sees a devnet payment', async (t) => {
-  const dataDir = tempDir(t, 'storj-e2e-start-');
+  // A dir that does not exist yet: `npm start` makes it (a temp dir is already 0700).
+  const dataDir = join(tempDir(t, 'storj-e2e-start-'), 'data');
   const env = { STORJ_DATA_DIR: dataDir, STORJ_LISTEN: '127.0.0.1:0' };
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   delete childEnv.STORJ_PASSPHRASE;
@@ -41,6 +44,10 @@ test('npm start runs the agent on the devnet, and the wallet sees a devnet payme
   assert.equal(info.network, 'regtest');
   assert.match(info.nodeId, /^[0-9a-f]{64}$/);
   assert.ok(existsSync(join(dataDir, 'wallet', 'wallet.json')), 'the wallet was created on first start');
+  const mode = (path: string) => (statSync(path).mode & 0o777).toString(8).padStart(4, '0');
+  assert.equal(mode(dataDir), '0700', 'the data dir');
+  // -wal and -shm exist while the agent has the database open.
+  for (const f of ['agent.db', 'agent.db-wal', 'agent.db-shm']) assert.equal(mode(join(dataDir, f)), '0600', f);
 
   const { address } = storj(env, 'wallet', 'address') as { address: string };
   assert.match(address, /^bcrt1q/);

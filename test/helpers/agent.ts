@@ -39,6 +39,8 @@ export function agentEnv(dataDir: string, devnet: Devnet, extra: Record<string, 
     STORJ_ESPLORA_URL: devnet.url,
     STORJ_DEV_CONTROL_URL: devnet.controlUrl,
     STORJ_PASSPHRASE: TEST_PASSPHRASE,
+    // An agent process (`storj run`) logs JSON lines; tests keep them off unless they ask (extra overrides).
+    STORJ_LOG_LEVEL: 'silent',
     ...extra,
   };
 }
