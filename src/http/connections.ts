@@ -143,13 +143,16 @@ export function installConnections(app: FastifyInstance, c: Limits): Connections
     done();
   });
 
-  app.addHook('preParsing', (req, _reply, payload, done) => {
+  app.addHook('preParsing', (req, reply, payload, done) => {
     const route = `${req.method} ${req.routeOptions.url ?? ''}`;
     if (STREAMING.has(route) || !hasBody(req) || req.raw.complete) {
       done(null, payload);
       return;
     }
     const deadline = new Deadline(c.requestTimeoutMs);
+    // The parser listens while it reads; an answer sent before it did (a body over the limit) leaves nobody.
+    deadline.on('error', () => undefined);
+    reply.raw.once('close', () => deadline.destroy());
     payload.on('error', (e) => deadline.destroy(e));
     done(null, payload.pipe(deadline));
   });

@@ -67,6 +67,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     clientErrorHandler: clientErrorHandler((socket) => ref.connections?.inFlight(socket)),
   });
   installErrorHandling(app);
+  // JSON in and out (API.md): any other body is 415, not a string the schema then rejects. The upload PUT takes
+  // every type in its own scope (src/http/routes-host.ts).
+  app.removeContentTypeParser('text/plain');
   const connections = installConnections(app, deps.config);
   ref.connections = connections;
   app.decorate('closeWithin', (timeoutMs: number) => connections.close(timeoutMs));
