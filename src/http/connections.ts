@@ -84,6 +84,10 @@ export function installConnections(app: FastifyInstance, c: Limits): Connections
   const inFlight = new Map<string, number>();
   const active = new WeakMap<Socket, { req: FastifyRequest; reply: FastifyReply }>();
   let closing = false;
+  // Every response not yet closed: shutdown waits for their 'close' listeners (a download settles there) to
+  // have run before the caller closes the database under them.
+  const open = new Set<FastifyReply['raw']>();
+  let allClosed: (() => void) | undefined;
 
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
@@ -117,8 +121,11 @@ export function installConnections(app: FastifyInstance, c: Limits): Connections
     const socket = req.raw.socket;
     const entry = { req, reply };
     active.set(socket, entry);
+    open.add(reply.raw);
     reply.raw.once('close', () => {
       if (active.get(socket) === entry) active.delete(socket);
+      open.delete(reply.raw);
+      if (open.size === 0) allClosed?.();
     });
     if (closing) {
       reply.header('connection', 'close');
@@ -169,6 +176,8 @@ export function installConnections(app: FastifyInstance, c: Limits): Connections
       }, timeoutMs);
       try {
         await app.close();
+        // The sockets are gone; their responses' 'close' events follow on the next tick.
+        if (open.size > 0) await new Promise<void>((resolve) => (allClosed = resolve));
       } finally {
         clearTimeout(force);
       }
