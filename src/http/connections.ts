@@ -105,6 +105,9 @@ export function installConnections(app: FastifyInstance, c: Limits): Connections
     // Refused before a byte is read: a client over its share gets no parser, no timers and no answer.
     if (n > c.maxConnectionsPerClient) socket.destroy();
   });
+  // An Expect other than 100-continue: RFC 9110 section 10.1.1 lets a server ignore it; Node would answer 417
+  // outside the envelope. The request is served as if the field were absent.
+  server.on('checkExpectation', (req, res) => server.emit('request', req, res));
   // CONNECT is not a method this server has any use for; without a listener Node drops the socket unanswered.
   server.on('connect', (_req, socket: Socket) => {
     const body = JSON.stringify({ error: { code: 'BAD_REQUEST', message: 'CONNECT is not supported' } });

@@ -121,17 +121,22 @@ export class RawConnection {
   }
 }
 
-/** Sends `bytes` on a new connection, half-closes it, and returns every answer until the server closes it. */
-export async function rawExchange(url: string, bytes: string | Buffer, opts: { head?: boolean } = {}): Promise<RawResponse[]> {
+/**
+ * Sends `bytes` on a new connection and returns every answer until the server closes it. The connection is
+ * half-closed only after the first final answer (or at once with `endFirst`): Node aborts requests still in
+ * flight when the client ends its side, so ending earlier would lose answers that come from async handlers.
+ */
+export async function rawExchange(url: string, bytes: string | Buffer, opts: { head?: boolean; endFirst?: boolean } = {}): Promise<RawResponse[]> {
   const c = new RawConnection(url);
   await c.ready().catch(() => undefined);
   c.write(bytes);
-  c.end();
+  if (opts.endFirst) c.end();
   const out: RawResponse[] = [];
   for (let i = 0; i < 100; i++) {
     const r = await c.read(opts.head);
     if (!r) break;
     out.push(r);
+    if (r.status >= 200) c.end();
   }
   c.destroy();
   return out;
