@@ -362,6 +362,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     const url = `http://${listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost}:${port}`;
     if (config.listen.port === 0 && config.publicUrl.endsWith(':0')) boundUrl = url;
     const connection = conn;
+    let closed: Promise<void> | undefined;
     return {
       config,
       url,
@@ -378,12 +379,18 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       clock,
       metrics,
       ...(metricsListener ? { metricsUrl: metricsListener.url } : {}),
-      async close() {
-        await metricsListener?.close();
-        await app.close();
-        await scheduler.stop();
-        db.close();
-        await connection.close();
+      close() {
+        // Once: a second call (a test's teardown after the test closed it) waits for the first.
+        closed ??= (async () => {
+          await metricsListener?.close();
+          // Requests in flight get shutdownTimeoutMs to finish; then their connections are closed, so clients
+          // that stopped reading or sending cannot hold the shutdown.
+          await app.closeWithin(config.shutdownTimeoutMs);
+          await scheduler.stop();
+          db.close();
+          await connection.close();
+        })();
+        return closed;
       },
     };
   } catch (e) {

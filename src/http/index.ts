@@ -8,7 +8,10 @@ import swagger from '@fastify/swagger';
 import type { Static } from '@sinclair/typebox';
 import { AgentError } from '../errors/index.ts';
 import type { Config } from '../config/index.ts';
-import { installErrorHandling } from './errors.ts';
+import { clientErrorHandler, frameworkErrors, installErrorHandling } from './errors.ts';
+import { installConnections, serverTimeoutOptions, type Connections } from './connections.ts';
+import { installLimits } from './limits.ts';
+import { devGuard as devOriginAndType } from './dev-guard.ts';
 import { bearer, tokenMatches } from './auth.ts';
 import { registerHostRoutes } from './routes-host.ts';
 import { registerMetrics } from './metrics-route.ts';
@@ -45,16 +48,37 @@ export interface ServerDeps {
 }
 
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Closes the server, destroying whatever connections are still open after `timeoutMs` (src/http/connections.ts). */
+    closeWithin(timeoutMs: number): Promise<void>;
+  }
+}
+
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  // Set once the server exists; the client error handler runs only after that.
+  const ref: { connections?: Connections } = {};
   const app = Fastify({
     logger: deps.logger ?? false,
     // Reject unknown fields instead of silently dropping them (API.md), and never coerce types.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
     bodyLimit: 64 * 1024,
-    return503OnClosing: true,
+    // The 503 while closing is SHUTTING_DOWN in the envelope (src/http/connections.ts), not fastify's own body.
+    return503OnClosing: false,
+    trustProxy: deps.config.trustProxy,
+    ...serverTimeoutOptions(deps.config),
+    frameworkErrors,
+    clientErrorHandler: clientErrorHandler((socket) => ref.connections?.inFlight(socket)),
   });
   installErrorHandling(app);
   if (deps.metrics) registerMetrics(app, deps.metrics, deps.config.adminToken);
+  // JSON in and out (API.md): any other body is 415, not a string the schema then rejects. The upload PUT takes
+  // every type in its own scope (src/http/routes-host.ts).
+  app.removeContentTypeParser('text/plain');
+  const connections = installConnections(app, deps.config);
+  ref.connections = connections;
+  app.decorate('closeWithin', (timeoutMs: number) => connections.close(timeoutMs));
+  await installLimits(app, deps.config);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -73,7 +97,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
   });
 
-  app.get('/v1/info', { schema: { summary: 'Prices, network and limits', response: { 200: InfoSchema } } }, () => deps.info());
+  app.get('/v1/info', { onRequest: app.limit('free'), schema: { summary: 'Prices, network and limits', response: { 200: InfoSchema } } }, () => deps.info());
 
   app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
@@ -88,17 +112,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (!deps.dev) throw new AgentError('DEVNET_ONLY', 'devnet endpoints exist only on the embedded regtest chain');
     return deps.dev;
   };
-  // Checked before the body is validated, so a non-devnet agent answers 404 whatever the body.
-  const devGuard = {
-    preValidation: (_req: unknown, _reply: unknown, done: (err?: Error) => void) => {
-      try {
-        devOnly();
-        done();
-      } catch (e) {
-        done(e as Error);
-      }
-    },
-  };
+  // Checked before the body is read, so a non-devnet agent answers 404 whatever the body, and a page of another
+  // origin or a body that is not JSON is refused before anything is parsed.
+  const devGuard = devOriginAndType(deps.publicUrl ?? (() => deps.config.publicUrl), () => void devOnly());
   app.post(
     '/v1/dev/pay',
     { ...devGuard, schema: { summary: 'Devnet: the miner pays an address', body: DevPayBody, response: { 200: DevPayReply, 400: errorRef, 404: errorRef } } },

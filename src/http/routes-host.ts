@@ -41,7 +41,7 @@ function notModified(host: Host, fileId: string, req: FastifyRequest, reply: Fas
 export function registerHostRoutes(app: FastifyInstance, host: Host, filesUrl: () => string): void {
   app.post(
     '/v1/uploads',
-    { schema: { summary: 'Quote an upload: an address and an amount', body: CreateUploadBody, response: { 201: QuoteReply, 400: errorRef, 413: errorRef } } },
+    { onRequest: app.limit('free'), schema: { summary: 'Quote an upload: an address and an amount', body: CreateUploadBody, response: { 201: QuoteReply, 400: errorRef, 413: errorRef } } },
     async (req, reply) => {
       const body = req.body as CreateUpload;
       const q = await host.createUpload(body);
@@ -49,7 +49,7 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, filesUrl: (
     },
   );
 
-  app.get('/v1/uploads/:id', { schema: { summary: 'Upload status (the fileId only with Authorization: Bearer <uploadToken>)', params: IdParams, response: { 200: UploadStatusReply, 404: errorRef } } }, (req) => {
+  app.get('/v1/uploads/:id', { onRequest: app.limit('free'), schema: { summary: 'Upload status (the fileId only with Authorization: Bearer <uploadToken>)', params: IdParams, response: { 200: UploadStatusReply, 404: errorRef } } }, (req) => {
     const s = host.uploadStatus((req.params as Static<typeof IdParams>).id, bearer(req.headers.authorization));
     return { id: s.id, state: s.state, amountSat: satToJson(s.amountSat), receivedSat: satToJson(s.receivedSat), confirmedSat: satToJson(s.confirmedSat), ...(s.fileId ? { fileId: s.fileId } : {}) };
   });
@@ -89,7 +89,7 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, filesUrl: (
     done();
   });
 
-  app.get('/v1/files/:fileId', { schema: { summary: 'A file\'s state and balance', params: FileIdParams, response: { 200: FileReply, 404: errorRef } } }, (req) => {
+  app.get('/v1/files/:fileId', { onRequest: app.limit('free'), schema: { summary: 'A file\'s state and balance', params: FileIdParams, response: { 200: FileReply, 404: errorRef } } }, (req) => {
     const v = host.fileView((req.params as Static<typeof FileIdParams>).fileId);
     return {
       fileId: v.fileId,
