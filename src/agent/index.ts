@@ -15,7 +15,8 @@ import { Host } from '../host/index.ts';
 import { DevClock, Scheduler, SystemClock, type Clock } from '../scheduler/index.ts';
 import { buildServer, type DevControl, type Info } from '../http/index.ts';
 import { Treasury } from '../treasury/index.ts';
-import { AgentError } from '../errors/index.ts';
+import { AgentError, diskFullError } from '../errors/index.ts';
+import { Health, releaseBallastIfFull } from './health.ts';
 import { Wallet } from '../../wallet/index.ts';
 
 /** The package's version, from package.json two folders up from src/agent, or three from the build's dist/src/agent. */
@@ -190,8 +191,14 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
   if (wallet.network !== config.network) {
     throw new AgentError('CONFIG_INVALID', `config key "network" is ${config.network} but the wallet in ${p.wallet} is for ${wallet.network}`, { key: 'network' });
   }
+  const log = (line: string): void => console.error(`[agent] ${line}`);
+  // Room for SQLite to open and write what start-up needs, even on a full disk (see ./health.ts).
+  const ballastBytes = Math.min(config.diskReserveBytes, BALLAST_MAX_BYTES);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  if (await releaseBallastIfFull(config.dataDir, ballastBytes)) log('the disk is full: released the disk ballast so the database can open');
   const db = openDb(p.db);
   let conn: ChainConnection | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
   try {
     conn = await connectChain(config, { stopDevnet: opts.stopDevnet ?? 'if-started' });
     const chain = conn.chain;
@@ -201,6 +208,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     const treasury = new Treasury({ db, wallet, chain, now, perTxMaxSat: config.spendPerTxMaxSat, perDayMaxSat: config.spendPerDayMaxSat });
     const blobs = new FsBlobStore({ dir: p.blobs });
     await blobs.recover();
+    const health = new Health({ db, dataDir: config.dataDir, reserveBytes: BigInt(config.diskReserveBytes), chainAlive: () => chain.getTipHeight(), ballastBytes, log });
     const host: Host = new Host({
       db,
       config,
@@ -210,6 +218,8 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       feeRate: () => treasury.feeRate(),
       // The watcher is built just below (it needs the host's payment sink); this runs only after both exist.
       received: (address) => watcher.received(address),
+      storageProblems: () => health.storage(),
+      log,
     });
     const watcher: PaymentWatcher = new PaymentWatcher({
       db,
@@ -219,8 +229,10 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       now,
       mempoolAddresses: () => host.mempoolAddresses(),
     });
-    host.releaseStaleHolds();
-    if (!host.currentPrices()) await host.recomputePrices();
+    // A full disk must not keep the agent from starting: what cannot be written now is retried (on the timer
+    // below, or on demand: a first quote computes the prices it needs), and /healthz says why it is degraded.
+    startupStep(log, 'releasing the holds of interrupted downloads', () => host.releaseStaleHolds());
+    if (!host.currentPrices()) await startupStepAsync(log, 'computing the first prices', () => host.recomputePrices());
     const scheduler = new Scheduler({ db, clock, log: (line) => console.error(`[scheduler] ${line}`) });
     addJobs(scheduler, host, watcher);
     const info = (): Info => {
@@ -263,10 +275,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
         },
       },
       logger: opts.logger ?? false,
-      health: async () => {
-        db.prepare('SELECT 1').get();
-        await chain.getTipHeight();
-      },
+      health: () => health.report(),
       operator: () => {
         // From the watcher's table, not a request per address: this must stay cheap with a million files.
         let confirmedSat = 0n;
@@ -305,6 +314,8 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     });
     await app.listen({ host: config.listen.host, port: config.listen.port });
     scheduler.start();
+    retryTimer = setInterval(() => host.retryPendingWrites(), RETRY_WRITES_MS);
+    retryTimer.unref();
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
     const listenHost = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
@@ -326,15 +337,47 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       scheduler,
       clock,
       async close() {
+        clearInterval(retryTimer);
         await app.close();
         await scheduler.stop();
+        // Downloads that ended while the disk was full: a last try, then what is left is released uncharged at
+        // the next start (Host.releaseStaleHolds), and said here.
+        const left = host.retryPendingWrites();
+        if (left.pending > 0) log(`shutting down with ${left.pending} write(s) the full disk kept back; the next start releases their holds uncharged`);
         db.close();
         await connection.close();
       },
     };
   } catch (e) {
+    clearInterval(retryTimer);
     db.close();
     await conn?.close();
     throw e;
+  }
+}
+
+/** How often writes a full disk kept back (download settlements, stale holds) are tried again. */
+const RETRY_WRITES_MS = 5000;
+/** The largest disk ballast (see ./health.ts): enough for SQLite's WAL index and start-up's writes. */
+const BALLAST_MAX_BYTES = 4 * 1024 * 1024;
+
+/** Runs a start-up write; a full disk is logged and left for later instead of refusing to start. */
+function startupStep(log: (line: string) => void, what: string, fn: () => unknown): void {
+  try {
+    fn();
+  } catch (e) {
+    const full = diskFullError(e);
+    if (!full) throw e;
+    log(`${what} failed (${full.message}); retried later`);
+  }
+}
+
+async function startupStepAsync(log: (line: string) => void, what: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    const full = diskFullError(e);
+    if (!full) throw e;
+    log(`${what} failed (${full.message}); retried later`);
   }
 }

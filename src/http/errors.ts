@@ -5,7 +5,7 @@
  * codes; anything else is a 500 INTERNAL whose message says nothing about the inside.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AgentError, ERRORS, type ErrorCode } from '../errors/index.ts';
+import { AgentError, ERRORS, diskFullError, type ErrorCode } from '../errors/index.ts';
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string };
@@ -44,7 +44,7 @@ function fromFastify(err: FastifyError): AgentError | undefined {
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
-    const known = err instanceof AgentError ? err : fromFastify(err);
+    const known = err instanceof AgentError ? err : (diskFullError(err) ?? fromFastify(err));
     if (known) {
       if (known.status >= 500) req.log.error({ code: known.code, msg: known.message }, 'request failed');
       return reply.status(known.status).type('application/json').send(errorBody(known));

@@ -62,6 +62,12 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, publicUrl: 
         try {
           const r = await host.putUpload(id, bearer(req.headers.authorization), req.raw, { ...(contentLength !== undefined ? { contentLength } : {}), signal: abort.signal });
           return await reply.status(201).send({ fileId: r.fileId, url: `${publicUrl()}/f/${r.fileId}`, size: r.size, sha256: r.sha256 });
+        } catch (e) {
+          // Refused before the whole body was read (401, 402, 409, 507, a wrong size, a full disk): the rest of
+          // the body is not read, so the connection cannot be reused, and kept open it would hold shutdown until
+          // the client gives up. The header makes Node close the socket once the answer is written.
+          if (!req.raw.complete) reply.raw.setHeader('connection', 'close');
+          throw e;
         } finally {
           req.raw.off('close', onClose);
         }
@@ -115,9 +121,11 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, publicUrl: 
       const res = reply.raw;
       let sent = 0;
       // Settle on close, whether the download finished or was cut off: bytes the socket took are charged.
+      // Neither may throw or reject here, in a 'close' listener: settle keeps a settlement it cannot write and
+      // retries it (Host.retryPendingWrites).
       const done = () => {
         d.settle(sent);
-        void d.blob.close();
+        d.blob.close().catch((e: unknown) => req.log.warn({ err: e }, 'closing a blob after a download failed'));
       };
       res.once('close', done);
       // A client that hung up while the hold was being taken: its 'close' has already gone by.
