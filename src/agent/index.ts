@@ -316,6 +316,8 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     scheduler.start();
     retryTimer = setInterval(() => host.retryPendingWrites(), RETRY_WRITES_MS);
     retryTimer.unref();
+    // The first look at the disk also lays down the ballast a later start on a full disk will need.
+    void health.storage();
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
     const listenHost = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;

@@ -1,0 +1,355 @@
+// A full disk, on a real small filesystem the test mounts (tmpfs), with the agent's data dir on it: quotes and
+// uploads refused with 507 when there is no room, ENOSPC mid-upload leaves nothing behind and the paid quote
+// still works, a download cut off by a full disk is charged once space is back, /healthz tells the truth and
+// recovers by itself, the agent starts on a full disk, a record that cannot be written leaves no orphan blob,
+// and a refused upload closes its connection. The devnet stays in memory, off the small disk.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../src/config/index.ts';
+import { startAgent, type Agent } from '../../src/agent/index.ts';
+import type { Devnet } from '../../src/devnet/index.ts';
+import { agentEnv, api, initTestDataDir, startDevnet, TEST_PASSPHRASE, type Api, type Ctx } from '../helpers/agent.ts';
+
+const MiB = 1024 * 1024;
+
+/** Mounts a tmpfs of `mib` MiB; unmounted after the test. Fails, saying why, when it cannot. */
+function mountTmpfs(t: Ctx, mib: number): string {
+  const dir = mkdtempSync(join(tmpdir(), 'storj-disk-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mib}m,mode=0700`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    const why = (e as { stderr?: Buffer }).stderr?.toString().trim() || (e as Error).message;
+    throw new Error(`this test needs a small real filesystem, and could not mount a tmpfs on ${dir}: ${why} (it must run as root, or with CAP_SYS_ADMIN)`, { cause: e });
+  }
+  // Lazy: the agent may still hold files there until its own teardown has run.
+  t.after(() => {
+    execFileSync('umount', ['-l', dir]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+function freeBytes(dir: string): number {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
+}
+
+/** Fills the filesystem of `dir` until a write gets ENOSPC; returns the filler's path (remove it to free the space). */
+function fillDisk(dir: string): string {
+  const path = join(dir, `filler-${randomBytes(4).toString('hex')}`);
+  const fd = openSync(path, 'w');
+  try {
+    for (const chunk of [MiB, 4096, 1]) {
+      const buf = Buffer.alloc(chunk);
+      for (;;) {
+        try {
+          writeSync(fd, buf);
+        } catch (e) {
+          if ((e as { code?: string }).code === 'ENOSPC') break;
+          throw e;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  assert.equal(freeBytes(dir), 0, 'the filler left no free space');
+  return path;
+}
+
+/** Polls `check` until it returns true (bounded: fails after `tries` looks). */
+async function until(what: string, check: () => boolean | Promise<boolean>, tries = 400): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.fail(`gave up waiting for ${what}`);
+}
+
+interface DiskAgent {
+  agent: Agent;
+  api: Api;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/** An agent whose data dir is `dataDir` (on the small disk), on the in-memory devnet. Closed once, at the latest after the test. */
+async function startDiskAgent(t: Ctx, devnet: Devnet, dataDir: string, opts: { init?: boolean } = {}): Promise<DiskAgent> {
+  if (opts.init !== false) await initTestDataDir(dataDir);
+  // A reserve of 8 MiB (the ballast is 4 MiB of it), so the small disk has room for files.
+  const config = loadConfig({ env: agentEnv(dataDir, devnet, { STORJ_DISK_RESERVE_BYTES: String(8 * MiB) }) });
+  const agent = await startAgent({ config, passphrase: TEST_PASSPHRASE });
+  let closed: Promise<void> | undefined;
+  const close = () => (closed ??= agent.close());
+  t.after(close);
+  return { agent, api: api(agent.url), dataDir, close };
+}
+
+interface Quote {
+  id: string;
+  address: string;
+  amountSat: number;
+  uploadToken: string;
+}
+
+async function paidQuote(a: DiskAgent, size: number, extra: Record<string, unknown> = {}): Promise<Quote> {
+  const q = await a.api<Quote>('POST', '/v1/uploads', { size, ...extra });
+  assert.equal(q.status, 201, q.text);
+  assert.equal((await a.api('POST', '/v1/dev/pay', { address: q.body.address, amountSat: q.body.amountSat })).status, 200);
+  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
+  const w = await a.api<{ outcome: string }>('POST', '/v1/dev/jobs/watcher');
+  assert.equal(w.body.outcome, 'ok', w.text);
+  assert.equal((await a.api<{ state: string }>('GET', `/v1/uploads/${q.body.id}`)).body.state, 'paid');
+  return q.body;
+}
+
+interface RawAnswer {
+  status: number;
+  head: string;
+  body: string;
+}
+
+/**
+ * A PUT over a raw socket: sends the headers and `first`, then runs `between` and sends `rest` (if any).
+ * Resolves once the server has closed the connection, with what it answered; rejects if it keeps the
+ * connection open (bounded), which is what a refused upload must not do.
+ */
+function rawPut(url: string, path: string, token: string, size: number, first: Buffer, between?: () => Promise<void>, rest?: Buffer): Promise<RawAnswer> {
+  const u = new URL(url);
+  return new Promise<RawAnswer>((resolve, reject) => {
+    const socket = connect(Number(u.port), u.hostname);
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the server kept the connection open after: ${Buffer.concat(chunks).toString('latin1').split('\r\n')[0] ?? '(nothing)'}`));
+    }, 30_000);
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('error', () => undefined); // a reset after the answer is fine: the answer was read first
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString('latin1');
+      const [head = '', body = ''] = text.split('\r\n\r\n');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head: head.toLowerCase(), body });
+    });
+    socket.on('connect', () => {
+      socket.write(`PUT ${path} HTTP/1.1\r\nhost: ${u.host}\r\nauthorization: Bearer ${token}\r\ncontent-type: application/octet-stream\r\ncontent-length: ${size}\r\n\r\n`);
+      socket.write(first);
+      void (async () => {
+        await between?.();
+        if (rest && !socket.destroyed) socket.write(rest);
+      })().catch((e: unknown) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(e instanceof Error ? e : new Error(String(e)));
+      });
+    });
+  });
+}
+
+function tmpParts(dataDir: string): string[] {
+  const dir = join(dataDir, 'blobs', 'tmp');
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+
+function countBlobs(dataDir: string): number {
+  let n = 0;
+  const walk = (d: string) => {
+    if (!existsSync(d)) return;
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else n++;
+    }
+  };
+  walk(join(dataDir, 'blobs', 'blobs'));
+  return n;
+}
+
+function storedFiles(agent: Agent): number {
+  return Number((agent.db.prepare('SELECT count(*) AS n FROM files WHERE sha256 IS NOT NULL').get() as { n: bigint }).n);
+}
+
+test('a quote larger than the free space gets 507 INSUFFICIENT_STORAGE; one that fits is quoted', async (t) => {
+  const devnet = await startDevnet(t);
+  const disk = mountTmpfs(t, 48);
+  const a = await startDiskAgent(t, devnet, join(disk, 'data'));
+  const big = await a.api<{ error: { code: string } }>('POST', '/v1/uploads', { size: 200 * 1000 * 1000 });
+  assert.equal(big.status, 507, big.text);
+  assert.equal(big.body.error.code, 'INSUFFICIENT_STORAGE');
+  // Just above what is free is refused too: the reserve for the database is not for sale.
+  const over = await a.api<{ error: { code: string } }>('POST', '/v1/uploads', { size: freeBytes(disk) });
+  assert.equal(over.status, 507, over.text);
+  assert.equal((await a.api('POST', '/v1/uploads', { size: MiB })).status, 201);
+});
+
+test('ENOSPC during an upload leaves no partial file and the paid quote still works; a refused PUT closes its connection', async (t) => {
+  const devnet = await startDevnet(t);
+  const disk = mountTmpfs(t, 64);
+  const a = await startDiskAgent(t, devnet, join(disk, 'data'));
+  const size = 16 * MiB;
+  const bytes = randomBytes(size);
+  const q = await paidQuote(a, size);
+  const path = `/v1/uploads/${q.id}`;
+
+  // The disk filled between the quote and the PUT: refused before the body is read, and the socket closed.
+  let filler = fillDisk(disk);
+  const early = await rawPut(a.agent.url, path, q.uploadToken, size, bytes.subarray(0, MiB));
+  assert.equal(early.status, 507, early.head);
+  assert.match(early.body, /INSUFFICIENT_STORAGE/);
+  assert.match(early.head, /\r\nconnection: close/);
+  unlinkSync(filler);
+
+  // The disk fills while the body streams in: ENOSPC, answered 507 STORAGE_FULL, and no .part is left.
+  const half = size / 2;
+  const mid = await rawPut(
+    a.agent.url,
+    path,
+    q.uploadToken,
+    size,
+    bytes.subarray(0, half),
+    async () => {
+      await until('the upload to be on disk', () => tmpParts(a.dataDir).some((n) => statSync(join(a.dataDir, 'blobs', 'tmp', n)).size > 0));
+      filler = fillDisk(disk);
+    },
+    bytes.subarray(half),
+  );
+  assert.equal(mid.status, 507, mid.head);
+  assert.match(mid.body, /STORAGE_FULL/);
+  assert.match(mid.head, /\r\nconnection: close/);
+  assert.deepEqual(tmpParts(a.dataDir), [], 'the partial file is removed');
+  assert.equal((await a.api<{ state: string }>('GET', path)).body.state, 'paid', 'the quote stays paid');
+
+  // Space comes back: the same upload goes through.
+  unlinkSync(filler);
+  const ok = await a.api<{ sha256: string }>('PUT', path, bytes, { authorization: `Bearer ${q.uploadToken}` });
+  assert.equal(ok.status, 201, ok.text);
+  assert.deepEqual(tmpParts(a.dataDir), []);
+  assert.equal(countBlobs(a.dataDir), storedFiles(a.agent));
+});
+
+test('a download running while the disk fills: the agent stays up, degraded; once space is back the download is charged and balances equal their entries', async (t) => {
+  const devnet = await startDevnet(t);
+  const disk = mountTmpfs(t, 80);
+  const a = await startDiskAgent(t, devnet, join(disk, 'data'));
+  const size = 20 * MiB;
+  const q = await paidQuote(a, size, { downloads: 3 });
+  const put = await a.api<{ fileId: string }>('PUT', `/v1/uploads/${q.id}`, randomBytes(size), { authorization: `Bearer ${q.uploadToken}` });
+  assert.equal(put.status, 201, put.text);
+  const fileId = put.body.fileId;
+  const open = () => Number((a.agent.db.prepare('SELECT count(*) AS n FROM downloads WHERE settled_at IS NULL').get() as { n: bigint }).n);
+
+  // A download that reads a little and then stalls, so it is still running when the disk fills.
+  const u = new URL(a.agent.url);
+  let received = 0;
+  const req = request({ host: u.hostname, port: Number(u.port), path: `/f/${fileId}` });
+  const firstBytes = new Promise<void>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.once('data', (d: Buffer) => {
+        received += d.length;
+        res.pause();
+        resolve();
+      });
+    });
+    req.on('error', reject);
+  });
+  req.end();
+  await firstBytes;
+  assert.equal(open(), 1, 'the download holds its cost');
+
+  const filler = fillDisk(disk);
+  req.on('error', () => undefined);
+  req.destroy(); // the customer hangs up: the agent settles, and its database cannot be written
+  await until('the settlement to be attempted', () => a.agent.host.pendingSettlements === 1);
+  assert.equal(open(), 1, 'nothing was written yet');
+
+  // Up, and honest about it.
+  assert.equal((await a.api('GET', '/v1/info')).status, 200);
+  const h = await a.api<{ status: string; reasons: string[] }>('GET', '/healthz');
+  assert.equal(h.status, 503, h.text);
+  assert.equal(h.body.status, 'degraded');
+  assert.ok(h.body.reasons.includes('disk_low'), h.text);
+  const refused = await a.api<{ error: { code: string } }>('POST', '/v1/uploads', { size: 1000 });
+  assert.equal(refused.status, 503, refused.text);
+  assert.equal(refused.body.error.code, 'DEGRADED');
+  // A retry while the disk is still full changes nothing.
+  assert.equal(a.agent.host.retryPendingWrites().pending, 1);
+
+  unlinkSync(filler);
+  await until('/healthz to recover by itself', async () => (await a.api('GET', '/healthz')).status === 200);
+  assert.deepEqual((await a.api('GET', '/healthz')).body, { status: 'ok' });
+  assert.deepEqual(a.agent.host.retryPendingWrites(), { written: 1, pending: 0 });
+  assert.equal(a.agent.host.pendingSettlements, 0);
+  assert.equal(open(), 0);
+  const held = a.agent.db.prepare('SELECT held_msat FROM files WHERE id = ?').get(fileId) as { held_msat: bigint };
+  assert.equal(held.held_msat, 0n, 'the hold is released');
+  const egress = a.agent.host.ledger.entries(fileId).filter((e) => e.kind === 'egress');
+  assert.equal(egress.length, 1, 'charged once');
+  assert.ok(egress[0] !== undefined && egress[0].amountMsat < 0n && received > 0);
+  assert.deepEqual(a.agent.host.ledger.verifyBalances(), []);
+  // A second retry writes nothing twice.
+  assert.deepEqual(a.agent.host.retryPendingWrites(), { written: 0, pending: 0 });
+  assert.equal(a.agent.host.ledger.entries(fileId).filter((e) => e.kind === 'egress').length, 1);
+  assert.equal((await a.api('POST', '/v1/uploads', { size: 1000 })).status, 201, 'quoting again');
+});
+
+test('a restart on a full disk comes up, degraded, and recovers when space comes back', async (t) => {
+  const devnet = await startDevnet(t);
+  const disk = mountTmpfs(t, 48);
+  const dataDir = join(disk, 'data');
+  const first = await startDiskAgent(t, devnet, dataDir);
+  assert.equal((await first.api('POST', '/v1/uploads', { size: 1000 })).status, 201);
+  await until('the disk ballast', () => existsSync(join(dataDir, 'disk-ballast')));
+  await first.close();
+
+  // Filled while it was down: even SQLite's WAL index has no room (the ballast gives it some).
+  const filler = fillDisk(disk);
+  const a = await startDiskAgent(t, devnet, dataDir, { init: false });
+  assert.equal((await a.api('GET', '/v1/info')).status, 200);
+  const h = await a.api<{ status: string; reasons: string[] }>('GET', '/healthz');
+  assert.equal(h.status, 503, h.text);
+  assert.ok(h.body.reasons.includes('disk_low'), h.text);
+  assert.equal((await a.api<{ error: { code: string } }>('POST', '/v1/uploads', { size: 1000 })).body.error.code, 'DEGRADED');
+
+  unlinkSync(filler);
+  await until('/healthz to recover by itself', async () => (await a.api('GET', '/healthz')).status === 200);
+  assert.equal((await a.api('POST', '/v1/uploads', { size: 1000 })).status, 201);
+});
+
+test('an upload whose record cannot be written leaves no orphan blob, and its retry works', async (t) => {
+  const devnet = await startDevnet(t);
+  const disk = mountTmpfs(t, 32);
+  const a = await startDiskAgent(t, devnet, join(disk, 'data'));
+  const bytes = randomBytes(MiB);
+  const q = await paidQuote(a, bytes.length);
+  // The update that makes the file active fails, as it does with SQLITE_FULL, after the blob is in place.
+  a.agent.db.exec("CREATE TRIGGER test_refuse_complete BEFORE UPDATE OF state ON files WHEN NEW.state IN ('active', 'frozen') BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+  const failed = await a.api('PUT', `/v1/uploads/${q.id}`, bytes, { authorization: `Bearer ${q.uploadToken}` });
+  assert.notEqual(failed.status, 201, failed.text);
+  assert.equal(storedFiles(a.agent), 0);
+  assert.equal(countBlobs(a.dataDir), 0, 'blobs == files');
+
+  a.agent.db.exec('DROP TRIGGER test_refuse_complete');
+  const ok = await a.api('PUT', `/v1/uploads/${q.id}`, bytes, { authorization: `Bearer ${q.uploadToken}` });
+  assert.equal(ok.status, 201, ok.text);
+  assert.equal(countBlobs(a.dataDir), 1);
+  assert.equal(storedFiles(a.agent), 1);
+});
+
+test('an upload refused mid-body (402) closes its connection, and the agent then closes', async (t) => {
+  const devnet = await startDevnet(t);
+  const disk = mountTmpfs(t, 32);
+  const a = await startDiskAgent(t, devnet, join(disk, 'data'));
+  const q = await a.api<Quote>('POST', '/v1/uploads', { size: 4 * MiB });
+  assert.equal(q.status, 201);
+  const r = await rawPut(a.agent.url, `/v1/uploads/${q.body.id}`, q.body.uploadToken, 4 * MiB, randomBytes(256 * 1024));
+  assert.equal(r.status, 402, r.head);
+  assert.match(r.head, /\r\nconnection: close/);
+  await a.close();
+});
