@@ -253,7 +253,8 @@ export class Host {
   /**
    * A quote: a fresh address, the amount covering `days` of storage and `downloads` full downloads (and at
    * least the minimum deposit), and the secret upload token, shown once (only its hash is stored).
-   * @throws AgentError BAD_REQUEST, PAYLOAD_TOO_LARGE
+   * @throws AgentError BAD_REQUEST, PAYLOAD_TOO_LARGE, DEGRADED (low disk or a database it cannot write),
+   * INSUFFICIENT_STORAGE (no room for `size` bytes)
    */
   async createUpload(req: { size: number; days?: number; downloads?: number; filename?: string; contentType?: string }): Promise<Quote> {
     const days = req.days ?? 1;
@@ -335,7 +336,8 @@ export class Host {
   /**
    * Receives the file's bytes: checks the token, the payment and the length, streams into the blob store
    * (nothing visible until whole), then makes the file active with its payments as the opening balance.
-   * @throws AgentError UNAUTHORIZED, NOT_FOUND, UPLOAD_COMPLETE, UPLOAD_IN_PROGRESS, PAYMENT_REQUIRED, UPLOAD_SIZE_MISMATCH
+   * @throws AgentError UNAUTHORIZED, NOT_FOUND, UPLOAD_COMPLETE, UPLOAD_IN_PROGRESS, PAYMENT_REQUIRED, UPLOAD_SIZE_MISMATCH,
+   * INSUFFICIENT_STORAGE (no room now), DEGRADED (the database cannot be written), STORAGE_FULL (the disk filled meanwhile)
    */
   async putUpload(id: string, token: string | undefined, body: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, opts: { contentLength?: number; signal?: AbortSignal } = {}): Promise<{ fileId: string; size: number; sha256: string }> {
     const { u, f } = this.#upload(id);
@@ -358,6 +360,10 @@ export class Host {
     if (this.#uploading.has(id)) throw new AgentError('UPLOAD_IN_PROGRESS', 'another upload of this file is in progress');
     // Checked again before the body is read: the disk may have filled since the quote. The check and the
     // reservation below run with no await between them, so two uploads cannot both count the same free bytes.
+    await this.#checkRoom(BigInt(size));
+    // A database that cannot be written could not record the file: refused before the body is read, not after.
+    const problems = (await this.#d.storageProblems?.()) ?? [];
+    if (problems.length > 0) throw new AgentError('DEGRADED', `the agent cannot take the upload now (${problems.join(', ')}); the quote stays paid, try again once it recovers`, { reasons: problems });
     await this.#checkRoom(BigInt(size));
     if (this.#uploading.has(id)) throw new AgentError('UPLOAD_IN_PROGRESS', 'another upload of this file is in progress');
     this.#uploading.add(id);

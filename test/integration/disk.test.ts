@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config/index.ts';
+import { diskFullError } from '../../src/errors/index.ts';
 import { startAgent, type Agent } from '../../src/agent/index.ts';
 import type { Devnet } from '../../src/devnet/index.ts';
 import { agentEnv, api, initTestDataDir, startDevnet, TEST_PASSPHRASE, type Api, type Ctx } from '../helpers/agent.ts';
@@ -278,6 +279,10 @@ test('a download running while the disk fills: the agent stays up, degraded; onc
   const refused = await a.api<{ error: { code: string } }>('POST', '/v1/uploads', { size: 1000 });
   assert.equal(refused.status, 503, refused.text);
   assert.equal(refused.body.error.code, 'DEGRADED');
+  // A download needs its hold written: refused with a catalogue code, not a bare 500.
+  const get = await a.api<{ error: { code: string } }>('GET', `/f/${fileId}`);
+  assert.equal(get.status, 503, get.text.slice(0, 200));
+  assert.equal(get.body.error.code, 'DEGRADED');
   // A retry while the disk is still full changes nothing.
   assert.equal(a.agent.host.retryPendingWrites().pending, 1);
 
@@ -352,4 +357,14 @@ test('an upload refused mid-body (402) closes its connection, and the agent then
   assert.equal(r.status, 402, r.head);
   assert.match(r.head, /\r\nconnection: close/);
   await a.close();
+});
+
+test('a full disk, however it surfaces, maps to a catalogue code', () => {
+  const err = (code: string) => Object.assign(new Error(code), { code });
+  assert.equal(diskFullError(err('ENOSPC'))?.code, 'STORAGE_FULL');
+  assert.equal(diskFullError(err('EDQUOT'))?.code, 'STORAGE_FULL');
+  assert.equal(diskFullError(err('SQLITE_FULL'))?.code, 'DEGRADED');
+  assert.equal(diskFullError(err('SQLITE_IOERR_SHMSIZE'))?.code, 'DEGRADED');
+  assert.equal(diskFullError(err('SQLITE_CONSTRAINT')), undefined);
+  assert.equal(diskFullError(new Error('other')), undefined);
 });
