@@ -16,7 +16,7 @@ import { DevClock, Scheduler, SystemClock, type Clock } from '../scheduler/index
 import { buildServer, type DevControl, type Info } from '../http/index.ts';
 import { Treasury } from '../treasury/index.ts';
 import { AgentError, diskFullError } from '../errors/index.ts';
-import { Health, releaseBallastIfFull } from './health.ts';
+import { freeBytes, Health, releaseBallastIfFull } from './health.ts';
 import { Wallet } from '../../wallet/index.ts';
 
 /** The package's version, from package.json two folders up from src/agent, or three from the build's dist/src/agent. */
@@ -219,6 +219,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       // The watcher is built just below (it needs the host's payment sink); this runs only after both exist.
       received: (address) => watcher.received(address),
       storageProblems: () => health.storage(),
+      freeBytes: () => freeBytes(p.blobs),
       log,
     });
     const watcher: PaymentWatcher = new PaymentWatcher({

@@ -35,6 +35,11 @@ export interface HostDeps {
    * when it can. A quote is refused with DEGRADED while this is not empty.
    */
   storageProblems?: () => Promise<string[]>;
+  /**
+   * Free bytes on the filesystem that holds the blobs (statfs); default the store's usage(), whose first call
+   * walks every blob.
+   */
+  freeBytes?: () => Promise<bigint>;
   /** Where a write that failed and will be retried is reported (never silently lost). */
   log?: (line: string) => void;
 }
@@ -293,7 +298,7 @@ export class Host {
    * @throws AgentError INSUFFICIENT_STORAGE
    */
   async #checkRoom(size: bigint): Promise<void> {
-    const { freeBytes } = await this.#d.blobs.usage();
+    const freeBytes = this.#d.freeBytes ? await this.#d.freeBytes() : (await this.#d.blobs.usage()).freeBytes;
     const room = freeBytes - this.#inFlightBytes - BigInt(this.#d.config.diskReserveBytes);
     if (size > room) {
       throw new AgentError('INSUFFICIENT_STORAGE', `the agent has room for ${room > 0n ? room : 0n} more bytes now, not ${size}; a paid quote stays usable once space is back`, { size: Number(size), availableBytes: Number(room > 0n ? room : 0n) });

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -121,9 +121,10 @@ interface RawAnswer {
 /**
  * A PUT over a raw socket: sends the headers and `first`, then runs `between` and sends `rest` (if any).
  * Resolves once the server has closed the connection, with what it answered; rejects if it keeps the
- * connection open (bounded), which is what a refused upload must not do.
+ * connection open (bounded), which is what a refused upload must not do. With `whole`, the body was sent in
+ * full, so the connection may stay open: resolves once the answer is complete.
  */
-function rawPut(url: string, path: string, token: string, size: number, first: Buffer, between?: () => Promise<void>, rest?: Buffer): Promise<RawAnswer> {
+function rawPut(url: string, path: string, token: string, size: number, first: Buffer, between?: () => Promise<void>, rest?: Buffer, whole = false): Promise<RawAnswer> {
   const u = new URL(url);
   return new Promise<RawAnswer>((resolve, reject) => {
     const socket = connect(Number(u.port), u.hostname);
@@ -132,13 +133,21 @@ function rawPut(url: string, path: string, token: string, size: number, first: B
       socket.destroy();
       reject(new Error(`the server kept the connection open after: ${Buffer.concat(chunks).toString('latin1').split('\r\n')[0] ?? '(nothing)'}`));
     }, 30_000);
-    socket.on('data', (d: Buffer) => chunks.push(d));
+    const answer = (): RawAnswer => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      const [head = '', body = ''] = text.split('\r\n\r\n');
+      return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head: head.toLowerCase(), body };
+    };
+    socket.on('data', (d: Buffer) => {
+      chunks.push(d);
+      const a = answer();
+      const length = /\r\ncontent-length: (\d+)/.exec(a.head)?.[1];
+      if (whole && length !== undefined && Buffer.byteLength(a.body, 'latin1') >= Number(length)) socket.destroy();
+    });
     socket.on('error', () => undefined); // a reset after the answer is fine: the answer was read first
     socket.on('close', () => {
       clearTimeout(timer);
-      const text = Buffer.concat(chunks).toString('latin1');
-      const [head = '', body = ''] = text.split('\r\n\r\n');
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head: head.toLowerCase(), body });
+      resolve(answer());
     });
     socket.on('connect', () => {
       socket.write(`PUT ${path} HTTP/1.1\r\nhost: ${u.host}\r\nauthorization: Bearer ${token}\r\ncontent-type: application/octet-stream\r\ncontent-length: ${size}\r\n\r\n`);
@@ -341,6 +350,44 @@ test('an upload whose record cannot be written leaves no orphan blob, and its re
   assert.equal(countBlobs(a.dataDir), 0, 'blobs == files');
 
   a.agent.db.exec('DROP TRIGGER test_refuse_complete');
+  const ok = await a.api('PUT', `/v1/uploads/${q.id}`, bytes, { authorization: `Bearer ${q.uploadToken}` });
+  assert.equal(ok.status, 201, ok.text);
+  assert.equal(countBlobs(a.dataDir), 1);
+  assert.equal(storedFiles(a.agent), 1);
+});
+
+test('an upload whose record meets a full disk (SQLITE_FULL after the blob is in place): 503 DEGRADED, no orphan blob, and its retry works', async (t) => {
+  const devnet = await startDevnet(t);
+  const disk = mountTmpfs(t, 48);
+  const a = await startDiskAgent(t, devnet, join(disk, 'data'));
+  const size = 4 * MiB;
+  const tail = 64 * 1024;
+  const bytes = randomBytes(size);
+  const q = await paidQuote(a, size);
+  let filler = '';
+  const r = await rawPut(
+    a.agent.url,
+    `/v1/uploads/${q.id}`,
+    q.uploadToken,
+    size,
+    bytes.subarray(0, size - tail),
+    async () => {
+      await until('all but the tail to be on disk', () => tmpParts(a.dataDir).some((n) => statSync(join(a.dataDir, 'blobs', 'tmp', n)).size === size - tail));
+      // Room for the tail of the body and not a page more: the blob lands, then the database cannot grow.
+      filler = fillDisk(disk);
+      truncateSync(filler, statSync(filler).size - tail);
+    },
+    bytes.subarray(size - tail),
+    true,
+  );
+  assert.equal(r.status, 503, `${r.head}\n${r.body}`);
+  assert.match(r.body, /DEGRADED/);
+  assert.equal(storedFiles(a.agent), 0);
+  assert.equal(countBlobs(a.dataDir), 0, 'blobs == files');
+  assert.deepEqual(tmpParts(a.dataDir), []);
+
+  unlinkSync(filler);
+  await until('/healthz to recover by itself', async () => (await a.api('GET', '/healthz')).status === 200);
   const ok = await a.api('PUT', `/v1/uploads/${q.id}`, bytes, { authorization: `Bearer ${q.uploadToken}` });
   assert.equal(ok.status, 201, ok.text);
   assert.equal(countBlobs(a.dataDir), 1);
