@@ -207,7 +207,9 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     const now = () => clock.now();
     const treasury = new Treasury({ db, wallet, chain, now, perTxMaxSat: config.spendPerTxMaxSat, perDayMaxSat: config.spendPerDayMaxSat });
     const blobs = new FsBlobStore({ dir: p.blobs });
-    await blobs.recover();
+    // What interrupted uploads left behind: removing it needs no space, but making the store's folders on a
+    // first start does; the store makes them again at its first upload.
+    await startupStepAsync(log, 'clearing interrupted uploads', () => blobs.recover());
     const health = new Health({ db, dataDir: config.dataDir, reserveBytes: BigInt(config.diskReserveBytes), chainAlive: () => chain.getTipHeight(), ballastBytes, log });
     const host: Host = new Host({
       db,
