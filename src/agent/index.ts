@@ -221,7 +221,8 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       // The watcher is built just below (it needs the host's payment sink); this runs only after both exist.
       received: (address) => watcher.received(address),
       storageProblems: () => health.storage(),
-      freeBytes: () => freeBytes(p.blobs),
+      // The blobs' filesystem (a mount of its own, maybe); the data dir's until the store has made its folder.
+      freeBytes: () => freeBytes(p.blobs).catch(() => freeBytes(config.dataDir)),
       log,
     });
     const watcher: PaymentWatcher = new PaymentWatcher({
