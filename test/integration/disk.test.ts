@@ -16,7 +16,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { diskFullError } from '../../src/errors/index.ts';
 import { startAgent, type Agent } from '../../src/agent/index.ts';
 import type { Devnet } from '../../src/devnet/index.ts';
-import { agentEnv, api, initTestDataDir, startDevnet, TEST_PASSPHRASE, type Api, type Ctx } from '../helpers/agent.ts';
+import { agentEnv, api, initTestDataDir, spawnAgent, startDevnet, TEST_PASSPHRASE, type Api, type Ctx } from '../helpers/agent.ts';
 
 const MiB = 1024 * 1024;
 
@@ -101,7 +101,7 @@ interface Quote {
   uploadToken: string;
 }
 
-async function paidQuote(a: DiskAgent, size: number, extra: Record<string, unknown> = {}): Promise<Quote> {
+async function paidQuote(a: Pick<DiskAgent, 'api'>, size: number, extra: Record<string, unknown> = {}): Promise<Quote> {
   const q = await a.api<Quote>('POST', '/v1/uploads', { size, ...extra });
   assert.equal(q.status, 201, q.text);
   assert.equal((await a.api('POST', '/v1/dev/pay', { address: q.body.address, amountSat: q.body.amountSat })).status, 200);
@@ -334,6 +334,47 @@ test('a restart on a full disk comes up, degraded, and recovers when space comes
   unlinkSync(filler);
   await until('/healthz to recover by itself', async () => (await a.api('GET', '/healthz')).status === 200);
   assert.equal((await a.api('POST', '/v1/uploads', { size: 1000 })).status, 201);
+});
+
+test('killed mid-download on a full disk: the next start comes up degraded, and the hold is released uncharged, once', async (t) => {
+  const devnet = await startDevnet(t);
+  const disk = mountTmpfs(t, 80);
+  const dataDir = join(disk, 'data');
+  await initTestDataDir(dataDir);
+  const proc = await spawnAgent(t, dataDir, devnet, { STORJ_DISK_RESERVE_BYTES: String(8 * MiB) });
+  const remote = { api: api(proc.url) };
+  const size = 20 * MiB;
+  const q = await paidQuote(remote, size, { downloads: 3 });
+  const put = await remote.api<{ fileId: string }>('PUT', `/v1/uploads/${q.id}`, randomBytes(size), { authorization: `Bearer ${q.uploadToken}` });
+  assert.equal(put.status, 201, put.text);
+  const fileId = put.body.fileId;
+  const u = new URL(proc.url);
+  const req = request({ host: u.hostname, port: Number(u.port), path: `/f/${fileId}` });
+  req.on('error', () => undefined);
+  await new Promise<void>((resolve) => {
+    req.on('response', (res) => res.once('data', () => (res.pause(), resolve())));
+    req.end();
+  });
+  const filler = fillDisk(disk);
+  await proc.kill9();
+  req.destroy();
+
+  const a = await startDiskAgent(t, devnet, dataDir, { init: false });
+  assert.equal((await a.api('GET', '/v1/info')).status, 200);
+  const h = await a.api<{ status: string; reasons: string[] }>('GET', '/healthz');
+  assert.equal(h.status, 503, h.text);
+  assert.ok(h.body.reasons.includes('disk_low'), h.text);
+
+  unlinkSync(filler);
+  await until('/healthz to recover by itself', async () => (await a.api('GET', '/healthz')).status === 200);
+  a.agent.host.retryPendingWrites();
+  const open = a.agent.db.prepare('SELECT count(*) AS n FROM downloads WHERE settled_at IS NULL').get() as { n: bigint };
+  assert.equal(open.n, 0n, 'the interrupted download is closed');
+  const held = a.agent.db.prepare('SELECT held_msat FROM files WHERE id = ?').get(fileId) as { held_msat: bigint };
+  assert.equal(held.held_msat, 0n, 'its hold is released');
+  assert.equal(a.agent.host.ledger.entries(fileId).filter((e) => e.kind === 'egress').length, 0, 'the agent\'s crash is not charged');
+  assert.deepEqual(a.agent.host.ledger.verifyBalances(), []);
+  assert.deepEqual(a.agent.host.retryPendingWrites(), { written: 0, pending: 0 });
 });
 
 test('an upload whose record cannot be written leaves no orphan blob, and its retry works', async (t) => {
