@@ -279,8 +279,9 @@ test('a download running while the disk fills: the agent stays up, degraded; onc
   await until('the settlement to be attempted', () => a.agent.host.pendingSettlements === 1);
   assert.equal(open(), 1, 'nothing was written yet');
 
-  // Up, and honest about it.
+  // Up, and honest about it (once its cached look at the disk, at most a second old, has expired).
   assert.equal((await a.api('GET', '/v1/info')).status, 200);
+  await until('/healthz to say degraded', async () => (await a.api('GET', '/healthz')).status === 503);
   const h = await a.api<{ status: string; reasons: string[] }>('GET', '/healthz');
   assert.equal(h.status, 503, h.text);
   assert.equal(h.body.status, 'degraded');
@@ -298,7 +299,8 @@ test('a download running while the disk fills: the agent stays up, degraded; onc
   unlinkSync(filler);
   await until('/healthz to recover by itself', async () => (await a.api('GET', '/healthz')).status === 200);
   assert.deepEqual((await a.api('GET', '/healthz')).body, { status: 'ok' });
-  assert.deepEqual(a.agent.host.retryPendingWrites(), { written: 1, pending: 0 });
+  // The agent's own timer may have got there first; either way it is written now, and once.
+  assert.equal(a.agent.host.retryPendingWrites().pending, 0);
   assert.equal(a.agent.host.pendingSettlements, 0);
   assert.equal(open(), 0);
   const held = a.agent.db.prepare('SELECT held_msat FROM files WHERE id = ?').get(fileId) as { held_msat: bigint };
