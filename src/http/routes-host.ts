@@ -40,6 +40,13 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, publicUrl: 
   void app.register((scope, _opts, done) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, payload, next) => next(null, payload));
+    // An upload refused before its whole body was read (400, 401, 402, 404, 409, 507, a wrong size, a full
+    // disk): the rest of the body is not read, so the connection cannot be reused, and kept open it would hold
+    // shutdown until the client gives up. With this header Node closes the socket once the answer is written.
+    scope.addHook('onSend', (req, reply, payload, done) => {
+      if (!req.raw.complete) void reply.header('connection', 'close');
+      done(null, payload);
+    });
     scope.put(
       '/v1/uploads/:id',
       {
@@ -62,12 +69,6 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, publicUrl: 
         try {
           const r = await host.putUpload(id, bearer(req.headers.authorization), req.raw, { ...(contentLength !== undefined ? { contentLength } : {}), signal: abort.signal });
           return await reply.status(201).send({ fileId: r.fileId, url: `${publicUrl()}/f/${r.fileId}`, size: r.size, sha256: r.sha256 });
-        } catch (e) {
-          // Refused before the whole body was read (401, 402, 409, 507, a wrong size, a full disk): the rest of
-          // the body is not read, so the connection cannot be reused, and kept open it would hold shutdown until
-          // the client gives up. The header makes Node close the socket once the answer is written.
-          if (!req.raw.complete) reply.raw.setHeader('connection', 'close');
-          throw e;
         } finally {
           req.raw.off('close', onClose);
         }

@@ -446,6 +446,10 @@ test('an upload refused mid-body (402) closes its connection, and the agent then
   const r = await rawPut(a.agent.url, `/v1/uploads/${q.body.id}`, q.body.uploadToken, 4 * MiB, randomBytes(256 * 1024));
   assert.equal(r.status, 402, r.head);
   assert.match(r.head, /\r\nconnection: close/);
+  // Refused before the handler runs (an id longer than any upload's fails validation): the same.
+  const invalid = await rawPut(a.agent.url, `/v1/uploads/${'x'.repeat(70)}`, q.body.uploadToken, 4 * MiB, randomBytes(256 * 1024));
+  assert.equal(invalid.status, 400, invalid.head);
+  assert.match(invalid.head, /\r\nconnection: close/);
   await a.close();
 });
 
