@@ -12,6 +12,7 @@ import { Ledger, egressMsat, storageMsatPerDay, DAY_MS } from '../ledger/index.t
 import type { BlobInfo, BlobReader, BlobStore } from '../storage/index.ts';
 import type { PaymentSink, WatchedPayment } from '../chain/index.ts';
 import { computePrices, quoteAmountSat, type PriceDerivation, type Prices } from './pricing.ts';
+import { describe, PendingWrites } from './pending-writes.ts';
 
 export { computePrices, quoteAmountSat, serviceCostMsat, P2WPKH_DUST_SAT, type Prices, type PricingInputs } from './pricing.ts';
 
@@ -120,11 +121,6 @@ interface UploadRow {
   expires_at: bigint;
 }
 
-/** An error's message on one line, for a log line. */
-function describe(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 300);
-}
-
 const ID_BYTES = 16;
 const TOKEN_BYTES = 32;
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
@@ -175,9 +171,9 @@ export class Host {
   /** Bytes the uploads streaming now have still to write: promised to them, so not free for a quote. */
   #inFlightBytes = 0n;
   /** Download settlements that could not be written (a full disk), by download id: retried until written. */
-  readonly #unsettled = new Map<string, () => void>();
-  /** When this Host was made: a download started before it was left open by an earlier process. */
-  readonly #bootMs: bigint;
+  readonly #unsettled: PendingWrites;
+  /** The last download row when this Host was made: an open one up to it was left by an earlier process. */
+  readonly #lastDownloadAtBoot: bigint;
   /** Whether those holds are released yet (a full disk at start puts it off). */
   #staleReleased = false;
 
@@ -185,7 +181,10 @@ export class Host {
     this.#d = deps;
     this.ledger = new Ledger(deps.db);
     this.#random = deps.random ?? randomBytes;
-    this.#bootMs = BigInt(deps.now().getTime());
+    this.#unsettled = new PendingWrites(deps.log);
+    // By rowid, which only grows (download rows are never deleted), not by time: a clock stepped back must not
+    // hide an earlier process's download, nor make one of this process look stale.
+    this.#lastDownloadAtBoot = (deps.db.prepare('SELECT coalesce(max(rowid), 0) AS n FROM downloads').get() as { n: bigint }).n;
   }
 
   #id(): string {
@@ -516,14 +515,10 @@ export class Host {
           if (charge > 0n) this.ledger.record({ fileId: f.id, kind: 'egress', ref: downloadId, amountMsat: -charge, at });
         })();
       };
-      try {
-        write();
-      } catch (e) {
-        // Kept and retried (retryPendingWrites); if the process ends first, the next start releases the hold
-        // uncharged (releaseStaleHolds), as for any download a crash interrupted.
-        this.#unsettled.set(downloadId, write);
-        this.#log(`download ${downloadId} of file ${f.id}: ${sent} byte(s), ${charge} msat not yet written (${describe(e)}); kept, retried until written`);
-      }
+      // Kept and retried if it fails (retryPendingWrites); if the process ends first, the next start releases
+      // the hold uncharged (releaseStaleHolds), as for any download a crash interrupted. Logged with the
+      // download's id, never the file's: a file id is its download link.
+      this.#unsettled.attempt(downloadId, `the settlement of download ${downloadId} (${sent} byte(s), ${charge} msat)`, write);
     };
     let blob: BlobReader;
     try {
@@ -544,11 +539,11 @@ export class Host {
    * sent are unknown, and the customer is not made to pay for the agent's crash.
    */
   releaseStaleHolds(): number {
-    // Only downloads started before this Host was made: a retry later (the disk was full at start) must not
+    // Only downloads recorded before this Host was made: a retry later (the disk was full at start) must not
     // release the hold of a download of this process that is still running.
     const released = this.#d.db.transaction(() => {
       const now = BigInt(this.#d.now().getTime());
-      const open = this.#d.db.prepare('SELECT id, file_id, held_msat FROM downloads WHERE settled_at IS NULL AND started_at < ?').all(this.#bootMs) as Array<{ id: string; file_id: string; held_msat: bigint }>;
+      const open = this.#d.db.prepare('SELECT id, file_id, held_msat FROM downloads WHERE settled_at IS NULL AND rowid <= ?').all(this.#lastDownloadAtBoot) as Array<{ id: string; file_id: string; held_msat: bigint }>;
       for (const d of open) {
         this.#d.db.prepare('UPDATE files SET held_msat = max(0, held_msat - ?) WHERE id = ?').run(d.held_msat, d.file_id);
         this.#d.db.prepare('UPDATE downloads SET settled_at = ?, bytes_sent = NULL WHERE id = ?').run(now, d.id);
@@ -574,28 +569,11 @@ export class Host {
       try {
         written += this.releaseStaleHolds();
       } catch (e) {
-        this.#log(`releasing the holds of interrupted downloads failed again (${describe(e)}); retried later`);
+        this.#unsettled.log(`releasing the holds of interrupted downloads failed again (${describe(e)}); retried later`);
       }
     }
-    for (const [id, write] of this.#unsettled) {
-      try {
-        write();
-        this.#unsettled.delete(id);
-        written++;
-      } catch (e) {
-        this.#log(`${this.#unsettled.size} download settlement(s) still not written (${describe(e)}); retried later`);
-        break;
-      }
-    }
+    written += this.#unsettled.retry();
     return { written, pending: this.#unsettled.size + (this.#staleReleased ? 0 : 1) };
-  }
-
-  #log(line: string): void {
-    try {
-      this.#d.log?.(line);
-    } catch {
-      /* a broken log sink must not undo the work it reports */
-    }
   }
 
   // ---- payments (called by the watcher inside its transaction) ----
