@@ -210,7 +210,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     // What interrupted uploads left behind: removing it needs no space, but making the store's folders on a
     // first start does; the store makes them again at its first upload.
     await startupStepAsync(log, 'clearing interrupted uploads', () => blobs.recover());
-    const health = new Health({ db, dataDir: config.dataDir, reserveBytes: BigInt(config.diskReserveBytes), chainAlive: () => chain.getTipHeight(), ballastBytes, log });
+    const health = new Health({ db, dataDir: config.dataDir, reserveBytes: BigInt(config.diskReserveBytes), chainAlive: () => chain.getTipHeight(AbortSignal.timeout(HEALTH_CHAIN_TIMEOUT_MS)), ballastBytes, log });
     const host: Host = new Host({
       db,
       config,
@@ -362,6 +362,8 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
   }
 }
 
+/** How long /healthz waits for the chain backend (its client retries, which could otherwise take minutes). */
+const HEALTH_CHAIN_TIMEOUT_MS = 5000;
 /** How often writes a full disk kept back (download settlements, stale holds) are tried again. */
 const RETRY_WRITES_MS = 5000;
 /** The largest disk ballast (see ./health.ts): enough for SQLite's WAL index and start-up's writes. */
