@@ -139,29 +139,30 @@ export class FsBlobStore implements BlobStore {
         // Same name means same bytes, so the temp copy is simply dropped (by `finally`). A size
         // that differs can only be a damaged blob: replacing it with the verified copy repairs it.
         let createdHere = false;
-        if (!(existing?.isFile() && existing.size === expectedSize)) {
-          // Data before name: once the rename is durable, the bytes it points to must be too.
-          await file.sync();
-          const leaf = dirname(finalPath);
-          const created = await mkdir(leaf, { recursive: true, mode: DIR_MODE });
-          await rename(tempPath, finalPath);
-          kept = true;
-          createdHere = existing === null;
-          this.noteChange(BigInt(expectedSize) - BigInt(existing?.isFile() ? existing.size : 0));
-          // The rename is only durable once the directory entry is; so are freshly made fan-out
-          // directories, whose entries live in their parents.
-          await fsyncDir(leaf);
-          if (created !== undefined) {
-            await fsyncDir(dirname(leaf));
-            if (created !== leaf) await fsyncDir(this.blobsDir);
-          }
-        }
         try {
+          if (!(existing?.isFile() && existing.size === expectedSize)) {
+            // Data before name: once the rename is durable, the bytes it points to must be too.
+            await file.sync();
+            const leaf = dirname(finalPath);
+            const created = await mkdir(leaf, { recursive: true, mode: DIR_MODE });
+            await rename(tempPath, finalPath);
+            kept = true;
+            createdHere = existing === null;
+            this.noteChange(BigInt(expectedSize) - BigInt(existing?.isFile() ? existing.size : 0));
+            // The rename is only durable once the directory entry is; so are freshly made fan-out
+            // directories, whose entries live in their parents.
+            await fsyncDir(leaf);
+            if (created !== undefined) {
+              await fsyncDir(dirname(leaf));
+              if (created !== leaf) await fsyncDir(this.blobsDir);
+            }
+          }
           onStored?.({ sha256, size: expectedSize });
         } catch (e) {
-          // The caller could not record the blob (its database is full, say): a blob this put brought in would
-          // be an orphan nothing points to. Removed here, still under the lock, unless the caller says
-          // something else references it; a blob that was already stored was someone else's and stays.
+          // The blob is in place but cannot be recorded (the caller's database is full, or an fsync failed:
+          // ENOSPC can surface there with delayed allocation): a blob this put brought in would be an orphan
+          // nothing points to. Removed here, still under the lock, unless the caller says something else
+          // references it; a blob that was already stored was someone else's and stays.
           if (createdHere && !safeIsReferenced(isReferenced, sha256)) await this.removeUnlocked(finalPath, expectedSize);
           throw e;
         }
