@@ -67,7 +67,7 @@ function fillDisk(dir: string): string {
 }
 
 /** Polls `check` until it returns true (bounded: fails after `tries` looks). */
-async function until(what: string, check: () => boolean | Promise<boolean>, tries = 400): Promise<void> {
+async function until(what: string, check: () => boolean | Promise<boolean>, tries = 1200): Promise<void> {
   for (let i = 0; i < tries; i++) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 25));
