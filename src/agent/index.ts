@@ -18,7 +18,8 @@ import { loggerOptions } from '../http/log.ts';
 import { startMetricsListener, type MetricsListener } from '../http/metrics-route.ts';
 import { AgentMetrics } from '../metrics/index.ts';
 import { Treasury } from '../treasury/index.ts';
-import { AgentError } from '../errors/index.ts';
+import { AgentError, diskFullError } from '../errors/index.ts';
+import { freeBytes, Health, releaseBallastIfFull } from './health.ts';
 import { Wallet } from '../../wallet/index.ts';
 
 /** The package's version, from package.json two folders up from src/agent, or three from the build's dist/src/agent. */
@@ -207,9 +208,20 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
   if (wallet.network !== config.network) {
     throw new AgentError('CONFIG_INVALID', `config key "network" is ${config.network} but the wallet in ${p.wallet} is for ${wallet.network}`, { key: 'network' });
   }
+  // The server's logger once it exists (built below, before anything runs on a schedule); until then stderr.
+  const logTo: { logger?: FastifyBaseLogger; scheduler?: FastifyBaseLogger } = {};
+  const log = (line: string): void => {
+    if (logTo.logger) logTo.logger.warn(line);
+    else console.error(`[agent] ${line}`);
+  };
+  // Room for SQLite to open and write what start-up needs, even on a full disk (see ./health.ts).
+  const ballastBytes = Math.min(config.diskReserveBytes, BALLAST_MAX_BYTES);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  if (await releaseBallastIfFull(config.dataDir, ballastBytes)) log('the disk is full: released the disk ballast so the database can open');
   const db = openDb(p.db);
   let conn: ChainConnection | undefined;
   let metricsListener: MetricsListener | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
   try {
     conn = await connectChain(config, { stopDevnet: opts.stopDevnet ?? 'if-started' });
     const chain = conn.chain;
@@ -218,7 +230,13 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     const now = () => clock.now();
     const treasury = new Treasury({ db, wallet, chain, now, perTxMaxSat: config.spendPerTxMaxSat, perDayMaxSat: config.spendPerDayMaxSat });
     const blobs = new FsBlobStore({ dir: p.blobs });
-    await blobs.recover();
+    // What interrupted uploads left behind: removing it needs no space, but making the store's folders on a
+    // first start does; the store makes them again at its first upload.
+    await startupStepAsync(log, 'clearing interrupted uploads', () => blobs.recover());
+    const health = new Health({ db, dataDir: config.dataDir, reserveBytes: BigInt(config.diskReserveBytes), chainAlive: () => chain.getTipHeight(AbortSignal.timeout(HEALTH_CHAIN_TIMEOUT_MS)), ballastBytes, log });
+    // The blobs' filesystem (a mount of its own, maybe); the data dir's until the store has made its folder.
+    // statfs, not the store's usage(), whose first call walks every blob.
+    const blobsFreeBytes = (): Promise<bigint> => freeBytes(p.blobs).catch(() => freeBytes(config.dataDir));
     // Read at scrape time; the host, ledger and watcher they read are built just below.
     const metrics = new AgentMetrics({
       balanceSumMsat: () => host.ledger.totalBalanceMsat(),
@@ -228,7 +246,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
         const applied = watcher.appliedHeight();
         return applied === undefined ? undefined : Math.max(0, (await chain.getTipHeight()) - applied);
       },
-      diskFreeBytes: async () => (await blobs.usage()).freeBytes,
+      diskFreeBytes: () => blobsFreeBytes(),
     });
     const host: Host = new Host({
       db,
@@ -240,6 +258,9 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       // The watcher is built just below (it needs the host's payment sink); this runs only after both exist.
       received: (address) => watcher.received(address),
       events: metrics.hostEvents,
+      storageProblems: () => health.storage(),
+      freeBytes: blobsFreeBytes,
+      log,
     });
     const watcher: PaymentWatcher = new PaymentWatcher({
       db,
@@ -249,17 +270,17 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       now,
       mempoolAddresses: () => host.mempoolAddresses(),
     });
-    host.releaseStaleHolds();
-    if (!host.currentPrices()) await host.recomputePrices();
-    // The scheduler logs through the server's logger, built below and before the scheduler starts.
-    const logTo: { logger?: FastifyBaseLogger } = {};
+    // A full disk must not keep the agent from starting: what cannot be written now is retried (on the timer
+    // below, or on demand: a first quote computes the prices it needs), and /healthz says why it is degraded.
+    startupStep(log, 'releasing the holds of interrupted downloads', () => host.releaseStaleHolds());
+    if (!host.currentPrices()) await startupStepAsync(log, 'computing the first prices', () => host.recomputePrices());
     const scheduler = new Scheduler({
       db,
       clock,
-      log: (line, level) => logTo.logger?.[level](line),
+      log: (line, level) => logTo.scheduler?.[level](line),
       onRun: (run, seconds) => {
         metrics.jobRun(run.job, run.outcome, seconds);
-        logTo.logger?.debug({ job: run.job, outcome: run.outcome, seconds, detail: run.detail }, 'job run');
+        logTo.scheduler?.debug({ job: run.job, outcome: run.outcome, seconds, detail: run.detail }, 'job run');
       },
     });
     addJobs(scheduler, host, watcher);
@@ -305,10 +326,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       // The passphrase is among the secrets scrubbed from every line, though nothing should ever log it.
       logger: opts.logger ? loggerOptions({ level: config.logLevel, secrets: [config.adminToken, opts.passphrase] }) : false,
       metrics,
-      health: async () => {
-        db.prepare('SELECT 1').get();
-        await chain.getTipHeight();
-      },
+      health: () => health.report(),
       operator: () => {
         // From the watcher's table, not a request per address: this must stay cheap with a million files.
         let confirmedSat = 0n;
@@ -345,7 +363,8 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
         });
       },
     });
-    logTo.logger = app.log.child({ component: 'scheduler' });
+    logTo.logger = app.log;
+    logTo.scheduler = app.log.child({ component: 'scheduler' });
     await app.listen({ host: config.listen.host, port: config.listen.port });
     if (config.metricsListen) {
       try {
@@ -356,6 +375,10 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       }
     }
     scheduler.start();
+    retryTimer = setInterval(() => host.retryPendingWrites(), RETRY_WRITES_MS);
+    retryTimer.unref();
+    // The first look at the disk also lays down the ballast a later start on a full disk will need.
+    void health.storage();
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
     const listenHost = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
@@ -382,11 +405,16 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       close() {
         // Once: a second call (a test's teardown after the test closed it) waits for the first.
         closed ??= (async () => {
+          clearInterval(retryTimer);
           await metricsListener?.close();
           // Requests in flight get shutdownTimeoutMs to finish; then their connections are closed, so clients
           // that stopped reading or sending cannot hold the shutdown.
           await app.closeWithin(config.shutdownTimeoutMs);
           await scheduler.stop();
+          // Downloads that ended while the disk was full: a last try, then what is left is released uncharged at
+          // the next start (Host.releaseStaleHolds), and said here.
+          const left = host.retryPendingWrites();
+          if (left.pending > 0) log(`shutting down with ${left.pending} write(s) the full disk kept back; the next start releases their holds uncharged`);
           db.close();
           await connection.close();
         })();
@@ -394,9 +422,38 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       },
     };
   } catch (e) {
+    clearInterval(retryTimer);
     await metricsListener?.close();
     db.close();
     await conn?.close();
     throw e;
+  }
+}
+
+/** How long /healthz waits for the chain backend (its client retries, which could otherwise take minutes). */
+const HEALTH_CHAIN_TIMEOUT_MS = 5000;
+/** How often writes a full disk kept back (download settlements, stale holds) are tried again. */
+const RETRY_WRITES_MS = 5000;
+/** The largest disk ballast (see ./health.ts): enough for SQLite's WAL index and start-up's writes. */
+const BALLAST_MAX_BYTES = 4 * 1024 * 1024;
+
+/** Runs a start-up write; a full disk is logged and left for later instead of refusing to start. */
+function startupStep(log: (line: string) => void, what: string, fn: () => unknown): void {
+  try {
+    fn();
+  } catch (e) {
+    const full = diskFullError(e);
+    if (!full) throw e;
+    log(`${what} failed (${full.message}); retried later`);
+  }
+}
+
+async function startupStepAsync(log: (line: string) => void, what: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    const full = diskFullError(e);
+    if (!full) throw e;
+    log(`${what} failed (${full.message}); retried later`);
   }
 }

@@ -94,3 +94,19 @@ export class AgentError extends Error {
 export function isAgentError(e: unknown, code?: ErrorCode): e is AgentError {
   return e instanceof AgentError && (code === undefined || e.code === code);
 }
+
+/**
+ * A full disk, wherever it surfaces, as a catalogued error: ENOSPC/EDQUOT from the filesystem is STORAGE_FULL
+ * (507); SQLite's "database or disk is full" (SQLITE_FULL), or its failure to grow the WAL index (a disk I/O
+ * error, SQLITE_IOERR_SHMSIZE), is DEGRADED (503), since the agent answers again by itself once space is
+ * back. Anything else: undefined.
+ */
+export function diskFullError(e: unknown): AgentError | undefined {
+  if (e instanceof AgentError) return undefined;
+  const code = typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new AgentError('STORAGE_FULL', 'the disk is full; nothing was kept', undefined, { cause: e });
+  if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_SHMSIZE') {
+    return new AgentError('DEGRADED', 'the agent cannot write its database (the disk is full); try again later: GET /healthz says when it is back', undefined, { cause: e });
+  }
+  return undefined;
+}

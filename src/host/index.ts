@@ -6,12 +6,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../db/index.ts';
 import type { Config } from '../config/index.ts';
-import { AgentError } from '../errors/index.ts';
+import { AgentError, diskFullError } from '../errors/index.ts';
 import { formatBtc, MSAT_PER_SAT, ceilDiv } from '../money/index.ts';
 import { Ledger, egressMsat, storageMsatPerDay, DAY_MS } from '../ledger/index.ts';
 import type { BlobInfo, BlobReader, BlobStore } from '../storage/index.ts';
 import type { PaymentSink, WatchedPayment } from '../chain/index.ts';
 import { computePrices, quoteAmountSat, type PriceDerivation, type Prices } from './pricing.ts';
+import { describe, PendingWrites } from './pending-writes.ts';
 
 export { computePrices, quoteAmountSat, serviceCostMsat, P2WPKH_DUST_SAT, type Prices, type PricingInputs } from './pricing.ts';
 
@@ -30,6 +31,18 @@ export interface HostDeps {
   /** What has arrived at an address under the confirmation policy (from the payment watcher). */
   received: (address: string) => { receivedSat: bigint; confirmedSat: bigint; countedSat: bigint };
   random?: (bytes: number) => Buffer;
+  /**
+   * Why the agent cannot take new uploads now (a disk below its reserve, a database it cannot write); empty
+   * when it can. A quote is refused with DEGRADED while this is not empty.
+   */
+  storageProblems?: () => Promise<string[]>;
+  /**
+   * Free bytes on the filesystem that holds the blobs (statfs); default the store's usage(), whose first call
+   * walks every blob.
+   */
+  freeBytes?: () => Promise<bigint>;
+  /** Where a write that failed and will be retried is reported (never silently lost). */
+  log?: (line: string) => void;
   /** Told as bytes and payments move (the metrics); optional, and never able to fail the work it reports. */
   events?: HostEvents;
 }
@@ -165,11 +178,23 @@ export class Host {
   readonly #d: HostDeps;
   readonly #random: (n: number) => Buffer;
   readonly #uploading = new Set<string>();
+  /** Bytes the uploads streaming now have still to write: promised to them, so not free for a quote. */
+  #inFlightBytes = 0n;
+  /** Download settlements that could not be written (a full disk), by download id: retried until written. */
+  readonly #unsettled: PendingWrites;
+  /** The last download row when this Host was made: an open one up to it was left by an earlier process. */
+  readonly #lastDownloadAtBoot: bigint;
+  /** Whether those holds are released yet (a full disk at start puts it off). */
+  #staleReleased = false;
 
   constructor(deps: HostDeps) {
     this.#d = deps;
     this.ledger = new Ledger(deps.db);
     this.#random = deps.random ?? randomBytes;
+    this.#unsettled = new PendingWrites(deps.log);
+    // By rowid, which only grows (download rows are never deleted), not by time: a clock stepped back must not
+    // hide an earlier process's download, nor make one of this process look stale.
+    this.#lastDownloadAtBoot = (deps.db.prepare('SELECT coalesce(max(rowid), 0) AS n FROM downloads').get() as { n: bigint }).n;
   }
 
   #id(): string {
@@ -242,7 +267,8 @@ export class Host {
   /**
    * A quote: a fresh address, the amount covering `days` of storage and `downloads` full downloads (and at
    * least the minimum deposit), and the secret upload token, shown once (only its hash is stored).
-   * @throws AgentError BAD_REQUEST, PAYLOAD_TOO_LARGE
+   * @throws AgentError BAD_REQUEST, PAYLOAD_TOO_LARGE, DEGRADED (low disk or a database it cannot write),
+   * INSUFFICIENT_STORAGE (no room for `size` bytes)
    */
   async createUpload(req: { size: number; days?: number; downloads?: number; filename?: string; contentType?: string }): Promise<Quote> {
     const days = req.days ?? 1;
@@ -252,6 +278,9 @@ export class Host {
     // The essay's minimum: a day of hosting and one download.
     if (!Number.isSafeInteger(days) || days < 1) throw new AgentError('BAD_REQUEST', 'days must be an integer of at least 1');
     if (!Number.isSafeInteger(downloads) || downloads < 1) throw new AgentError('BAD_REQUEST', 'downloads must be an integer of at least 1');
+    const problems = (await this.#d.storageProblems?.()) ?? [];
+    if (problems.length > 0) throw new AgentError('DEGRADED', `the agent takes no new uploads while degraded (${problems.join(', ')}); it recovers by itself`, { reasons: problems });
+    await this.#checkRoom(BigInt(req.size));
     const prices = await this.prices();
     const amountSat = quoteAmountSat(BigInt(req.size), BigInt(days), BigInt(downloads), prices);
     const now = this.#d.now();
@@ -270,6 +299,19 @@ export class Host {
       return a;
     })();
     return { id, address, amountSat, bip21: bip21(address, amountSat, `storj upload ${id}`), expiresAt, uploadToken: token };
+  }
+
+  /**
+   * Refuses `size` bytes the disk cannot take: free space, less what uploads in flight have still to write,
+   * less the reserve kept for SQLite and its WAL (config diskReserveBytes).
+   * @throws AgentError INSUFFICIENT_STORAGE
+   */
+  async #checkRoom(size: bigint): Promise<void> {
+    const freeBytes = this.#d.freeBytes ? await this.#d.freeBytes() : (await this.#d.blobs.usage()).freeBytes;
+    const room = freeBytes - this.#inFlightBytes - BigInt(this.#d.config.diskReserveBytes);
+    if (size > room) {
+      throw new AgentError('INSUFFICIENT_STORAGE', `the agent has room for ${room > 0n ? room : 0n} more bytes now, not ${size}; a paid quote stays usable once space is back`, { size: Number(size), availableBytes: Number(room > 0n ? room : 0n) });
+    }
   }
 
   #upload(id: string): { u: UploadRow; f: FileRow } {
@@ -318,7 +360,8 @@ export class Host {
   /**
    * Receives the file's bytes: checks the token, the payment and the length, streams into the blob store
    * (nothing visible until whole), then makes the file active with its payments as the opening balance.
-   * @throws AgentError UNAUTHORIZED, NOT_FOUND, UPLOAD_COMPLETE, UPLOAD_IN_PROGRESS, PAYMENT_REQUIRED, UPLOAD_SIZE_MISMATCH
+   * @throws AgentError UNAUTHORIZED, NOT_FOUND, UPLOAD_COMPLETE, UPLOAD_IN_PROGRESS, PAYMENT_REQUIRED, UPLOAD_SIZE_MISMATCH,
+   * INSUFFICIENT_STORAGE (no room now), DEGRADED (the database cannot be written), STORAGE_FULL (the disk filled meanwhile)
    */
   async putUpload(id: string, token: string | undefined, body: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, opts: { contentLength?: number; signal?: AbortSignal } = {}): Promise<{ fileId: string; size: number; sha256: string }> {
     const { u, f } = this.#upload(id);
@@ -339,7 +382,24 @@ export class Host {
       throw new AgentError('UPLOAD_SIZE_MISMATCH', `the body is ${opts.contentLength} bytes but the upload is for ${size}; nothing was kept`, { size });
     }
     if (this.#uploading.has(id)) throw new AgentError('UPLOAD_IN_PROGRESS', 'another upload of this file is in progress');
+    // Checked again before the body is read: the disk may have filled since the quote. The check and the
+    // reservation below run with no await between them, so two uploads cannot both count the same free bytes.
+    await this.#checkRoom(BigInt(size));
+    // A database that cannot be written could not record the file: refused before the body is read, not after.
+    const problems = (await this.#d.storageProblems?.()) ?? [];
+    if (problems.length > 0) throw new AgentError('DEGRADED', `the agent cannot take the upload now (${problems.join(', ')}); the quote stays paid, try again once it recovers`, { reasons: problems });
+    await this.#checkRoom(BigInt(size));
+    if (this.#uploading.has(id)) throw new AgentError('UPLOAD_IN_PROGRESS', 'another upload of this file is in progress');
     this.#uploading.add(id);
+    // What this upload has still to write stays reserved; each byte written moves from the reservation to the
+    // disk's own count of used space.
+    let reserved = BigInt(size);
+    this.#inFlightBytes += reserved;
+    const onProgress = (received: number): void => {
+      const left = BigInt(size - received);
+      this.#inFlightBytes -= reserved - left;
+      reserved = left;
+    };
     try {
       // The file takes its reference to the blob while the store still holds the blob against deletion, so
       // the deletion job, re-checking references under the same lock, cannot remove identical bytes that an
@@ -351,10 +411,15 @@ export class Host {
           .run(now, blob.sha256, now, now, f.id);
         if (changed.changes === 0) throw new AgentError('UPLOAD_COMPLETE', 'this upload already has its file', { fileId: f.id });
       };
-      const blob = await this.#d.blobs.put(body, { expectedSize: size, onStored: complete, ...(opts.signal ? { signal: opts.signal } : {}) });
+      const isReferenced = (sha: string): boolean => this.#d.db.prepare("SELECT 1 FROM files WHERE sha256 = ? AND state IN ('active', 'frozen') LIMIT 1").get(sha) !== undefined;
+      const blob = await this.#d.blobs.put(body, { expectedSize: size, onStored: complete, isReferenced, onProgress, ...(opts.signal ? { signal: opts.signal } : {}) });
       this.#tell((e) => e.ingress(blob.size));
       return { fileId: f.id, size: blob.size, sha256: blob.sha256 };
+    } catch (e) {
+      // The file stays pending and its payment stays on its address, so the same upload can be retried.
+      throw diskFullError(e) ?? e;
     } finally {
+      this.#inFlightBytes -= reserved;
       this.#uploading.delete(id);
     }
   }
@@ -454,18 +519,29 @@ export class Host {
       throw new AgentError(held.code, message, { address: f.address, bip21: bip21(f.address, topUp, `storj file ${f.id}`), amountSat: topUp });
     }
     let settled = false;
+    // Never throws: it runs from a response's 'close' listener, where an exception would end the process.
     const settle = (bytesSent: number) => {
       if (settled) return;
       settled = true;
       const sent = BigInt(Math.max(0, Math.min(bytesSent, Number(bytes))));
       const charge = egressMsat(sent, prices.egressMsatPerGib);
       const at = this.#d.now();
-      this.#d.db.transaction(() => {
-        this.#d.db.prepare('UPDATE files SET held_msat = held_msat - ? WHERE id = ?').run(cost, f.id);
-        this.#d.db.prepare('UPDATE downloads SET bytes_sent = ?, settled_at = ? WHERE id = ?').run(sent, BigInt(at.getTime()), downloadId);
-        if (charge > 0n) this.ledger.record({ fileId: f.id, kind: 'egress', ref: downloadId, amountMsat: -charge, at });
-      })();
-      if (sent > 0n) this.#tell((e) => e.egress(Number(sent)));
+      // Applied once whatever the number of attempts: only the attempt that closes the download row moves the
+      // hold and the balance, in the same transaction.
+      const write = (): void => {
+        const applied = this.#d.db.transaction(() => {
+          const closed = this.#d.db.prepare('UPDATE downloads SET bytes_sent = ?, settled_at = ? WHERE id = ? AND settled_at IS NULL').run(sent, BigInt(at.getTime()), downloadId);
+          if (closed.changes === 0) return false;
+          this.#d.db.prepare('UPDATE files SET held_msat = held_msat - ? WHERE id = ?').run(cost, f.id);
+          if (charge > 0n) this.ledger.record({ fileId: f.id, kind: 'egress', ref: downloadId, amountMsat: -charge, at });
+          return true;
+        })();
+        if (applied && sent > 0n) this.#tell((e) => e.egress(Number(sent)));
+      };
+      // Kept and retried if it fails (retryPendingWrites); if the process ends first, the next start releases
+      // the hold uncharged (releaseStaleHolds), as for any download a crash interrupted. Logged with the
+      // download's id, never the file's: a file id is its download link.
+      this.#unsettled.attempt(downloadId, `the settlement of download ${downloadId} (${sent} byte(s), ${charge} msat)`, write);
     };
     let blob: BlobReader;
     try {
@@ -486,15 +562,41 @@ export class Host {
    * sent are unknown, and the customer is not made to pay for the agent's crash.
    */
   releaseStaleHolds(): number {
-    return this.#d.db.transaction(() => {
+    // Only downloads recorded before this Host was made: a retry later (the disk was full at start) must not
+    // release the hold of a download of this process that is still running.
+    const released = this.#d.db.transaction(() => {
       const now = BigInt(this.#d.now().getTime());
-      const open = this.#d.db.prepare('SELECT id, file_id, held_msat FROM downloads WHERE settled_at IS NULL').all() as Array<{ id: string; file_id: string; held_msat: bigint }>;
+      const open = this.#d.db.prepare('SELECT id, file_id, held_msat FROM downloads WHERE settled_at IS NULL AND rowid <= ?').all(this.#lastDownloadAtBoot) as Array<{ id: string; file_id: string; held_msat: bigint }>;
       for (const d of open) {
         this.#d.db.prepare('UPDATE files SET held_msat = max(0, held_msat - ?) WHERE id = ?').run(d.held_msat, d.file_id);
         this.#d.db.prepare('UPDATE downloads SET settled_at = ?, bytes_sent = NULL WHERE id = ?').run(now, d.id);
       }
       return open.length;
     })();
+    this.#staleReleased = true;
+    return released;
+  }
+
+  /** Download settlements not yet written (the disk was full when they ran). */
+  get pendingSettlements(): number {
+    return this.#unsettled.size;
+  }
+
+  /**
+   * Writes what could not be written before: download settlements, and the release of stale holds. Called on
+   * a timer and before shutdown; never throws (what still fails stays pending, and is logged).
+   */
+  retryPendingWrites(): { written: number; pending: number } {
+    let written = 0;
+    if (!this.#staleReleased) {
+      try {
+        written += this.releaseStaleHolds();
+      } catch (e) {
+        this.#unsettled.log(`releasing the holds of interrupted downloads failed again (${describe(e)}); retried later`);
+      }
+    }
+    written += this.#unsettled.retry();
+    return { written, pending: this.#unsettled.size + (this.#staleReleased ? 0 : 1) };
   }
 
   // ---- payments (called by the watcher inside its transaction) ----

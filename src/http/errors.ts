@@ -9,7 +9,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AgentError, ERRORS, type ErrorCode } from '../errors/index.ts';
+import { AgentError, ERRORS, diskFullError, type ErrorCode } from '../errors/index.ts';
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string };
@@ -98,7 +98,7 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, e: AgentErro
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
-    const known = err instanceof AgentError ? err : fromFastify(err);
+    const known = err instanceof AgentError ? err : (diskFullError(err) ?? fromFastify(err));
     // A client that is gone gets no answer; the failure is its own doing, so nothing is worth an error line.
     if (req.raw.socket?.destroyed) {
       req.log.info({ code: known?.code ?? 'INTERNAL' }, 'request ended: the client connection is closed');

@@ -31,8 +31,8 @@ export interface DevControl {
 export interface ServerDeps {
   config: Config;
   info(): Info;
-  /** Resolves when the database and the chain backend answer; throws otherwise. */
-  health(): Promise<void>;
+  /** `ok`, or `degraded` with stable reasons (disk low, database not writable, chain backend not answering). */
+  health(): Promise<{ status: 'ok' | 'degraded'; reasons: string[] }>;
   /** The operator's view (GET /v1/agent). */
   operator(): Promise<Record<string, unknown>>;
   dev?: DevControl | undefined;
@@ -89,12 +89,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const errorRef = { $ref: 'Error#' };
 
   app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
-    try {
-      await deps.health();
-      return { ok: true };
-    } catch (e) {
-      return reply.status(503).send({ error: { code: 'CHAIN_UNAVAILABLE', message: e instanceof AgentError ? e.message : 'unhealthy' } });
-    }
+    const h = await deps.health();
+    if (h.status === 'ok') return { status: 'ok' };
+    // The body API.md gives a degraded agent, with the error envelope every non-2xx answer carries.
+    return reply.status(503).send({ status: 'degraded', reasons: h.reasons, error: { code: 'DEGRADED', message: `degraded: ${h.reasons.join(', ')}` } });
   });
 
   app.get('/v1/info', { onRequest: app.limit('free'), schema: { summary: 'Prices, network and limits', response: { 200: InfoSchema } } }, () => deps.info());

@@ -59,6 +59,13 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, filesUrl: (
   void app.register((scope, _opts, done) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, payload, next) => next(null, payload));
+    // An upload refused before its whole body was read (400, 401, 402, 404, 409, 507, a wrong size, a full
+    // disk): the rest of the body is not read, so the connection cannot be reused, and kept open it would hold
+    // shutdown until the client gives up. With this header Node closes the socket once the answer is written.
+    scope.addHook('onSend', (req, reply, payload, done) => {
+      if (!req.raw.complete) void reply.header('connection', 'close');
+      done(null, payload);
+    });
     scope.put(
       '/v1/uploads/:id',
       {
@@ -134,9 +141,11 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, filesUrl: (
       const res = reply.raw;
       let sent = 0;
       // Settle on close, whether the download finished or was cut off: bytes the socket took are charged.
+      // Neither may throw or reject here, in a 'close' listener: settle keeps a settlement it cannot write and
+      // retries it (Host.retryPendingWrites).
       const done = () => {
         d.settle(sent);
-        void d.blob.close();
+        d.blob.close().catch((e: unknown) => req.log.warn({ err: e }, 'closing a blob after a download failed'));
       };
       res.once('close', done);
       // A client that hung up while the hold was being taken: its 'close' has already gone by.

@@ -114,6 +114,8 @@ export class Scheduler {
   readonly #lastOkStmt: Statement;
   readonly #lastAttemptStmt: Statement;
   readonly #lastRunStmt: Statement;
+  readonly #closeInterrupted: () => void;
+  #interruptedClosed = false;
 
   /**
    * Creates the scheduler and closes, as failed, the runs a killed process left 'running'.
@@ -144,8 +146,20 @@ export class Scheduler {
     if (!Number.isSafeInteger(keep) || keep < 1) throw new AgentError('INTERNAL', 'keepRuns must be a positive integer', { keepRuns: keep });
     const db = opts.db;
 
-    db.prepare("UPDATE job_runs SET outcome = 'failed', finished_at = ?, detail = 'interrupted (process ended)' WHERE outcome = 'running'")
-      .run(BigInt(this.#clock.now().getTime()));
+    // Only runs recorded before this scheduler was made (by id, which only grows): a later retry must not
+    // close a run of this process.
+    const closeInterrupted = db.prepare("UPDATE job_runs SET outcome = 'failed', finished_at = ?, detail = 'interrupted (process ended)' WHERE outcome = 'running' AND id <= ?");
+    const lastId = (db.prepare('SELECT coalesce(max(id), 0) AS id FROM job_runs').get() as { id: bigint }).id;
+    this.#closeInterrupted = () => {
+      closeInterrupted.run(BigInt(this.#clock.now().getTime()), lastId);
+      this.#interruptedClosed = true;
+    };
+    // A full disk must not keep the agent from starting: the records are closed at the next run that can write.
+    try {
+      this.#closeInterrupted();
+    } catch (e) {
+      this.#log(`scheduler: could not close the runs a previous process left running (${describe(e)}); retried at the next run`);
+    }
 
     // Keeps the newest `keep` rows of a job, and never deletes a run still in progress (its end is yet to be
     // written) nor the latest successful one (start-up catch-up measures the period from it).
@@ -359,6 +373,7 @@ export class Scheduler {
       this.#onRun(skipped, undefined);
       return skipped;
     }
+    if (!this.#interruptedClosed) this.#closeInterrupted();
     const id = this.#insert(name, startedMs, null, 'running', null);
     const flight: Flight = { controller: new AbortController(), startedAt, done: Promise.resolve({ job: name, startedAt, outcome: 'running' }) };
     this.#flights.set(name, flight);

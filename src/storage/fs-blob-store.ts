@@ -102,7 +102,7 @@ export class FsBlobStore implements BlobStore {
 
   /** {@inheritDoc BlobStore.put} */
   async put(source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, opts: PutOptions): Promise<BlobInfo> {
-    const { expectedSize, signal, onProgress, onStored } = opts;
+    const { expectedSize, signal, onProgress, onStored, isReferenced } = opts;
     if (!Number.isSafeInteger(expectedSize) || expectedSize < 0) {
       throw new AgentError('BAD_REQUEST', `expectedSize must be a non-negative integer, got ${String(expectedSize)}`);
     }
@@ -138,23 +138,34 @@ export class FsBlobStore implements BlobStore {
         const existing = await statOrNull(finalPath);
         // Same name means same bytes, so the temp copy is simply dropped (by `finally`). A size
         // that differs can only be a damaged blob: replacing it with the verified copy repairs it.
-        if (!(existing?.isFile() && existing.size === expectedSize)) {
-          // Data before name: once the rename is durable, the bytes it points to must be too.
-          await file.sync();
-          const leaf = dirname(finalPath);
-          const created = await mkdir(leaf, { recursive: true, mode: DIR_MODE });
-          await rename(tempPath, finalPath);
-          kept = true;
-          this.noteChange(BigInt(expectedSize) - BigInt(existing?.isFile() ? existing.size : 0));
-          // The rename is only durable once the directory entry is; so are freshly made fan-out
-          // directories, whose entries live in their parents.
-          await fsyncDir(leaf);
-          if (created !== undefined) {
-            await fsyncDir(dirname(leaf));
-            if (created !== leaf) await fsyncDir(this.blobsDir);
+        let createdHere = false;
+        try {
+          if (!(existing?.isFile() && existing.size === expectedSize)) {
+            // Data before name: once the rename is durable, the bytes it points to must be too.
+            await file.sync();
+            const leaf = dirname(finalPath);
+            const created = await mkdir(leaf, { recursive: true, mode: DIR_MODE });
+            await rename(tempPath, finalPath);
+            kept = true;
+            createdHere = existing === null;
+            this.noteChange(BigInt(expectedSize) - BigInt(existing?.isFile() ? existing.size : 0));
+            // The rename is only durable once the directory entry is; so are freshly made fan-out
+            // directories, whose entries live in their parents.
+            await fsyncDir(leaf);
+            if (created !== undefined) {
+              await fsyncDir(dirname(leaf));
+              if (created !== leaf) await fsyncDir(this.blobsDir);
+            }
           }
+          onStored?.({ sha256, size: expectedSize });
+        } catch (e) {
+          // The blob is in place but cannot be recorded (the caller's database is full, or an fsync failed:
+          // ENOSPC can surface there with delayed allocation): a blob this put brought in would be an orphan
+          // nothing points to. Removed here, still under the lock, unless the caller says something else
+          // references it; a blob that was already stored was someone else's and stays.
+          if (createdHere && !safeIsReferenced(isReferenced, sha256)) await this.removeUnlocked(finalPath, expectedSize);
+          throw e;
         }
-        onStored?.({ sha256, size: expectedSize });
       });
       return { sha256, size: expectedSize };
     } catch (e) {
@@ -169,6 +180,17 @@ export class FsBlobStore implements BlobStore {
       await fh?.close().catch(() => undefined);
       if (!kept) await unlink(tempPath).catch(() => undefined);
       this.activeTemps.delete(tempName);
+    }
+  }
+
+  /** Unlinks a blob the caller holds the lock of; best effort (a failure leaves what recover cannot see: logged by the caller's error). */
+  private async removeUnlocked(path: string, size: number): Promise<void> {
+    try {
+      await unlink(path);
+      this.noteChange(-BigInt(size));
+      await fsyncDir(dirname(path));
+    } catch {
+      /* the put's own error is the one to report */
     }
   }
 
@@ -332,6 +354,16 @@ export class FsBlobStore implements BlobStore {
     } finally {
       if (this.locks.get(key) === tail) this.locks.delete(key);
     }
+  }
+}
+
+/** A reference check that fails counts as a reference: keeping a blob is the safe side. */
+function safeIsReferenced(check: ((sha256: string) => boolean) | undefined, sha256: string): boolean {
+  if (!check) return false;
+  try {
+    return check(sha256);
+  } catch {
+    return true;
   }
 }
 

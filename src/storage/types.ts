@@ -17,9 +17,12 @@ export interface PutOptions {
    * Called once the blob is durable (or was found already stored), while it is still locked against
    * `delete`: the place for the caller to record that something references it, so a concurrent
    * `delete(sha256, { unless })` sees that reference instead of removing the bytes under it. Synchronous; a
-   * throw rejects `put` (the blob stays).
+   * throw rejects `put` with that error, and a blob this put brought in (none was stored before) is removed
+   * again, still under the lock, unless `isReferenced` says otherwise, so it leaves no orphan.
    */
   onStored?: (blob: BlobInfo) => void;
+  /** Asked under the lock after `onStored` threw: true keeps the blob this put brought in. A throw counts as true. */
+  isReferenced?: (sha256: string) => boolean;
 }
 
 export interface DeleteOptions {

@@ -251,6 +251,24 @@ void test('runs a killed process left running are closed as failed at constructi
   ]);
 });
 
+void test('a database that cannot be written at construction does not stop the scheduler: the interrupted run is closed at the next run', async (t) => {
+  const db = openDb(':memory:');
+  db.prepare("INSERT INTO job_runs (job, started_at, outcome) VALUES ('sweep', ?, 'running')").run(BigInt(T0 - 60_000));
+  // What a full disk does to every write (SQLITE_FULL), for job_runs only.
+  db.exec("CREATE TRIGGER test_full BEFORE UPDATE ON job_runs BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+  const { scheduler, lines } = rig(t, { db });
+  scheduler.add(recorder('sweep', 3600));
+  assert.equal(rows(db, 'sweep')[0]?.outcome, 'running');
+  assert.ok(lines.some((l) => l.includes('could not close the runs a previous process left running')), lines.join('\n'));
+
+  db.exec('DROP TRIGGER test_full');
+  assert.equal((await scheduler.runNow('sweep')).outcome, 'ok');
+  const [interrupted, run] = rows(db, 'sweep');
+  assert.equal(interrupted?.outcome, 'failed');
+  assert.equal(interrupted?.detail, 'interrupted (process ended)');
+  assert.equal(run?.outcome, 'ok', 'a run of this scheduler is not taken for an interrupted one');
+});
+
 void test('runNow on an unknown job is JOB_NOT_FOUND (404)', async (t) => {
   const { scheduler } = rig(t);
   scheduler.add(recorder('sweep', 3600));
