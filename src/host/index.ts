@@ -370,7 +370,7 @@ export class Host {
     if (f.state !== 'pending') throw new AgentError('UPLOAD_COMPLETE', 'this upload already has its file', { fileId: f.id });
     const status = this.#status(u, f);
     if (status.state !== 'paid') {
-      throw new AgentError('PAYMENT_REQUIRED', `the payment has not arrived in full: ${status.receivedSat} of ${status.amountSat} sat received (${this.#d.config.confirmations} confirmation(s) required above ${this.#d.config.zeroConfMaxSat} sat)`, {
+      throw new AgentError('PAYMENT_REQUIRED', `the payment has not arrived in full: ${status.receivedSat} of ${status.amountSat} sat received, ${status.confirmedSat} confirmed (what is unconfirmed counts only up to ${this.#d.config.zeroConfMaxSat} sat per file, and not at all from a replaceable transaction or one with unconfirmed parents: the rest waits for ${this.#d.config.confirmations} confirmation(s))`, {
         address: f.address,
         amountSat: status.amountSat,
         receivedSat: status.receivedSat,

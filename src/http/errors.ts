@@ -105,7 +105,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       return reply.status(known?.status ?? 500).send();
     }
     if (known) {
-      if (known.status >= 500) req.log.error({ code: known.code, msg: known.message }, 'request failed');
+      if (known.status >= 500) req.log.error({ code: known.code, detail: known.message }, 'request failed');
       return sendError(req, reply, known);
     }
     req.log.error({ err }, 'unexpected error');

@@ -26,7 +26,7 @@ export const InfoSchema = Type.Object({
     minimumDepositSat: Sat('smallest payment accepted for an upload'),
     quoteTtlSeconds: Type.Integer(),
   }),
-  confirmations: Type.Object({ required: Type.Integer(), zeroConfMaxSat: Sat('largest payment that counts at 0 confirmations') }),
+  confirmations: Type.Object({ required: Type.Integer(), zeroConfMaxSat: Sat('most that counts at 0 confirmations toward one file or quote, over all its payments') }),
   graceSeconds: Type.Integer(),
   maxFileSize: Type.Integer(),
 });

@@ -95,6 +95,8 @@ test('a double spend within the cap loses at most the cap: the reversal is recor
   const q = await quote(a.api);
   assert.ok(BigInt(q.amountSat) <= a.config.zeroConfMaxSat, 'the quote fits the cap, so it counts unconfirmed');
   const txid = await pay(a, q.address, q.amountSat);
+  // Seen first, so counted first: two payments seen in the same pass are admitted in txid order, which is random.
+  await watch(a.api);
   // A top-up as large as the cap, also unconfirmed: on its own within the cap, together with the payment over it.
   const topUp = await pay(a, q.address, Number(a.config.zeroConfMaxSat));
   await watch(a.api);
