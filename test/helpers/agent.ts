@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { Devnet } from '../../src/devnet/index.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { initDataDir, startAgent, type Agent } from '../../src/agent/index.ts';
@@ -140,28 +140,36 @@ export interface AgentProcess {
 }
 
 /**
+ * A child process whose stdout and stderr are collected together, killed with `killSignal` at the test's end if
+ * it is still running.
+ */
+export function spawnCaptured(t: Ctx, command: string, args: string[], options: SpawnOptions, killSignal: NodeJS.Signals): { child: ChildProcess; output: () => string; exited: Promise<void> } {
+  const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill(killSignal);
+      await exited;
+    }
+  });
+  return { child, output: () => output, exited };
+}
+
+/**
  * Runs the agent as its own process (`storj run`) on `devnet` from `dataDir`, as an operator would, so a test
  * can kill -9 it at any moment.
  */
 export async function spawnAgent(t: Ctx, dataDir: string, devnet: Devnet, env: Record<string, string> = {}): Promise<AgentProcess> {
-  const { spawn } = await import('node:child_process');
   const root = join(import.meta.dirname, '..', '..');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/storj.ts', 'run'], { cwd: root, env: { ...process.env, ...agentEnv(dataDir, devnet, env) }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  const url = await listeningUrl(child, () => output, exited, 60_000);
+  const { child, output, exited } = spawnCaptured(t, process.execPath, ['--import', 'tsx', 'src/cli/storj.ts', 'run'], { cwd: root, env: { ...process.env, ...agentEnv(dataDir, devnet, env) } }, 'SIGKILL');
+  const url = await listeningUrl(child, output, exited, 60_000);
   return {
     url,
     pid: child.pid ?? 0,
-    output: () => output,
+    output,
     async kill9() {
       child.kill('SIGKILL');
       await exited;

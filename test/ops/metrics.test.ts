@@ -5,12 +5,12 @@
 // the token the main listener answers 401.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { startTestAgent, tempDir, type Ctx } from '../helpers/agent.ts';
+import { spawnCaptured, startTestAgent, tempDir, type Ctx } from '../helpers/agent.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const PROMTOOL = '/usr/bin/promtool';
@@ -68,24 +68,14 @@ scrape_configs:
       - targets: ['${targets.main}']
 `;
   writeFileSync(join(dir, 'prometheus.yml'), config);
-  const child = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
-  });
+  const { child, output } = spawnCaptured(t, PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], {}, 'SIGTERM');
   const base = `http://127.0.0.1:${port}`;
-  await until(`Prometheus to be ready:\n${output}`, async () => {
-    if (child.exitCode !== null) throw new Error(`prometheus exited ${child.exitCode}:\n${output}`);
+  await until(`Prometheus to be ready:\n${output()}`, async () => {
+    if (child.exitCode !== null) throw new Error(`prometheus exited ${child.exitCode}:\n${output()}`);
     return (await fetch(`${base}/-/ready`)).status === 200 ? true : undefined;
   });
   return {
-    output: () => output,
+    output,
     async value(query) {
       const r = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(query)}`);
       const body = (await r.json()) as { status: string; data: { result: Array<{ value: [number, string] }> } };
