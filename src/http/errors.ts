@@ -55,8 +55,20 @@ const BY_STATUS: Partial<Record<number, ErrorCode>> = {
   503: 'SHUTTING_DOWN',
 };
 
+/**
+ * ajv's message, except for a `pattern` it failed: the regular expression says nothing to a person (a media
+ * type's is two hundred characters), so the field's schema description, which says what is expected, is used.
+ */
+function validationMessage(err: FastifyError): string {
+  const first = err.validation?.[0];
+  if (first?.keyword !== 'pattern') return err.message;
+  const field = `${err.validationContext ?? 'body'}${first.instancePath}`;
+  const description = (first as { parentSchema?: { description?: unknown } }).parentSchema?.description;
+  return `${field} is malformed${typeof description === 'string' ? `: it must be ${description}` : ''}`;
+}
+
 function fromFastify(err: FastifyError): AgentError | undefined {
-  if (err.validation) return new AgentError('BAD_REQUEST', `invalid request: ${err.message}`);
+  if (err.validation) return new AgentError('BAD_REQUEST', `invalid request: ${validationMessage(err)}`);
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new AgentError('PAYLOAD_TOO_LARGE', 'request body too large');

@@ -60,8 +60,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const ref: { connections?: Connections } = {};
   const app = Fastify({
     logger: deps.logger ?? false,
-    // Reject unknown fields instead of silently dropping them (API.md), and never coerce types.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
+    // Reject unknown fields instead of silently dropping them (API.md), and never coerce types. Verbose, so a
+    // failed pattern can be explained by its field's description (src/http/errors.ts).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false, verbose: true } },
     bodyLimit: 64 * 1024,
     // The 503 while closing is SHUTTING_DOWN in the envelope (src/http/connections.ts), not fastify's own body.
     return503OnClosing: false,

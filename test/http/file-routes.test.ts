@@ -71,6 +71,9 @@ test('file routes: security headers, dispositions, free 304s, fileId gating, fil
       const r = await a.api<{ error: { code: string; message: string } }>('POST', '/v1/uploads', { size: 10, contentType });
       assert.equal(r.status, 400, `${JSON.stringify(contentType)}: ${r.text}`);
       assert.equal(r.body.error.code, 'BAD_REQUEST');
+      // The message names the field and what it must be, not the two-hundred-character pattern.
+      assert.match(r.body.error.message, /contentType.*media type/);
+      assert.ok(r.body.error.message.length < 200, r.body.error.message);
     }
     const ok = await a.api('POST', '/v1/uploads', { size: 10, contentType: 'text/plain; charset="utf-8"; format=flowed' });
     assert.equal(ok.status, 201, ok.text);
