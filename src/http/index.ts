@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
-import type { Static } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AgentError } from '../errors/index.ts';
 import type { Config } from '../config/index.ts';
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from './errors.ts';
@@ -18,7 +18,7 @@ import { registerMetrics } from './metrics-route.ts';
 import type { AgentMetrics } from '../metrics/index.ts';
 import type { Host } from '../host/index.ts';
 import type { JobRun } from '../scheduler/index.ts';
-import { DevAdvanceBody, DevAdvanceReply, DevJobParams, DevJobReply, DevMineBody, DevMineReply, DevPayBody, DevPayReply, ErrorSchema, InfoSchema, type Info } from './schemas.ts';
+import { DevAdvanceBody, DevAdvanceReply, DevJobParams, DevJobReply, DevMineBody, DevMineReply, DevPayBody, DevPayReply, ErrorRef, ErrorSchema, InfoSchema, type ErrorEnvelope, type Info } from './schemas.ts';
 
 export type { Info } from './schemas.ts';
 
@@ -87,20 +87,25 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
   });
   app.addSchema(ErrorSchema);
-  const errorRef = { $ref: 'Error#' };
+  // Every route from here on takes its request and reply types from its TypeBox schemas (the type provider only
+  // types; validation is still fastify's ajv with the options above).
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
+  // No response schema (a serializer built from one drops every field the schema does not name), so the reply
+  // types API.md gives this route are written here instead of inferred.
+  api.get<{ Reply: { 200: { status: 'ok' }; 503: { status: 'degraded'; reasons: string[] } & ErrorEnvelope } }>('/healthz', { schema: { hide: true } }, async (_req, reply) => {
     const h = await deps.health();
     if (h.status === 'ok') return { status: 'ok' };
     // The body API.md gives a degraded agent, with the error envelope every non-2xx answer carries.
     return reply.status(503).send({ status: 'degraded', reasons: h.reasons, error: { code: 'DEGRADED', message: `degraded: ${h.reasons.join(', ')}` } });
   });
 
-  app.get('/v1/info', { onRequest: app.limit('free'), schema: { summary: 'Prices, network and limits', response: { 200: InfoSchema } } }, () => deps.info());
+  api.get('/v1/info', { onRequest: app.limit('free'), schema: { summary: 'Prices, network and limits', response: { 200: InfoSchema } } }, () => deps.info());
 
-  app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  api.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
-  app.get('/v1/agent', { schema: { summary: 'Operator view (admin token)', response: { 401: errorRef } } }, async (req) => {
+  // Likewise the operator view has no 200 schema, so its reply types are written here.
+  api.get<{ Reply: { 200: Record<string, unknown>; 401: ErrorEnvelope } }>('/v1/agent', { schema: { summary: 'Operator view (admin token)', response: { 401: ErrorRef } } }, async (req) => {
     if (!tokenMatches(bearer(req.headers.authorization), deps.config.adminToken)) {
       throw new AgentError('UNAUTHORIZED', 'a valid admin bearer token is required');
     }
@@ -114,44 +119,42 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Checked before the body is read, so a non-devnet agent answers 404 whatever the body, and a page of another
   // origin or a body that is not JSON is refused before anything is parsed.
   const devGuard = devOriginAndType(deps.publicUrl ?? (() => deps.config.publicUrl), () => void devOnly());
-  app.post(
+  api.post(
     '/v1/dev/pay',
-    { ...devGuard, schema: { summary: 'Devnet: the miner pays an address', body: DevPayBody, response: { 200: DevPayReply, 400: errorRef, 404: errorRef } } },
+    { ...devGuard, schema: { summary: 'Devnet: the miner pays an address', body: DevPayBody, response: { 200: DevPayReply, 400: ErrorRef, 404: ErrorRef } } },
     async (req) => {
       const dev = devOnly();
-      const body = req.body as Static<typeof DevPayBody>;
-      return { txid: await dev.pay(body.address, BigInt(body.amountSat)) };
+      return { txid: await dev.pay(req.body.address, BigInt(req.body.amountSat)) };
     },
   );
-  app.post(
+  api.post(
     '/v1/dev/mine',
-    { ...devGuard, schema: { summary: 'Devnet: mine blocks', body: DevMineBody, response: { 200: DevMineReply, 400: errorRef, 404: errorRef } } },
+    { ...devGuard, schema: { summary: 'Devnet: mine blocks', body: DevMineBody, response: { 200: DevMineReply, 400: ErrorRef, 404: ErrorRef } } },
     async (req) => {
       const dev = devOnly();
-      const body = req.body as Static<typeof DevMineBody>;
-      return { height: await dev.mine(body.blocks) };
+      return { height: await dev.mine(req.body.blocks) };
     },
   );
-  app.post(
+  api.post(
     '/v1/dev/advance',
-    { ...devGuard, schema: { summary: 'Devnet: move this agent\'s clock forward; scheduled work that fell due runs', body: DevAdvanceBody, response: { 200: DevAdvanceReply, 400: errorRef, 404: errorRef } } },
+    { ...devGuard, schema: { summary: 'Devnet: move this agent\'s clock forward; scheduled work that fell due runs', body: DevAdvanceBody, response: { 200: DevAdvanceReply, 400: ErrorRef, 404: ErrorRef } } },
     async (req) => {
       if (!deps.jobs) throw new AgentError('DEVNET_ONLY', 'no scheduler');
-      const now = await deps.jobs.advance((req.body as Static<typeof DevAdvanceBody>).seconds);
+      const now = await deps.jobs.advance(req.body.seconds);
       return { now: now.toISOString() };
     },
   );
-  app.post(
+  api.post(
     '/v1/dev/jobs/:name',
-    { ...devGuard, schema: { summary: 'Devnet: run one scheduled job now', params: DevJobParams, response: { 200: DevJobReply, 404: errorRef } } },
+    { ...devGuard, schema: { summary: 'Devnet: run one scheduled job now', params: DevJobParams, response: { 200: DevJobReply, 404: ErrorRef } } },
     async (req) => {
       if (!deps.jobs) throw new AgentError('DEVNET_ONLY', 'no scheduler');
-      const r = await deps.jobs.run((req.params as Static<typeof DevJobParams>).name);
+      const r = await deps.jobs.run(req.params.name);
       return { job: r.job, outcome: r.outcome, startedAt: r.startedAt.toISOString(), finishedAt: r.finishedAt?.toISOString() ?? null, detail: r.detail ?? null };
     },
   );
   const publicUrl = deps.publicUrl ?? (() => deps.config.publicUrl);
   // File links point at the separate origin for customers' bytes when one is set (see file-headers.ts).
-  if (deps.host) registerHostRoutes(app, deps.host, () => deps.config.filesUrl || publicUrl());
+  if (deps.host) registerHostRoutes(api, deps.host, () => deps.config.filesUrl || publicUrl());
   return app;
 }

@@ -1,18 +1,15 @@
 /**
  * The customers' routes (API.md "Customers"): quotes, uploads, file status and metered downloads.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Static } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { parseRange, type Host } from '../host/index.ts';
 import { AgentError } from '../errors/index.ts';
 import { satToJson } from '../money/index.ts';
 import { copyBlob } from '../storage/index.ts';
 import { bearer } from './auth.ts';
 import { fileHeaders, ifNoneMatch, notModifiedHeaders } from './file-headers.ts';
-import { CreateUploadBody, FileIdParams, FileReply, IdParams, PutUploadReply, QuoteReply, UploadStatusReply, type CreateUpload } from './schemas.ts';
-
-const errorRef = { $ref: 'Error#' };
-const bytes = (description: string) => ({ description, type: 'string', format: 'binary' }) as const;
+import { Bytes, CreateUploadBody, ErrorRef, FileIdParams, FileReply, IdParams, NotModifiedReply, PutUploadReply, QuoteReply, UploadStatusReply, type TypedApp } from './schemas.ts';
 
 /**
  * A free 304 (RFC 9110 13.1.2, 15.4.5) when If-None-Match matches the file's ETag: nothing is held or charged.
@@ -38,25 +35,25 @@ function notModified(host: Host, fileId: string, req: FastifyRequest, reply: Fas
  * The customers' routes. `filesUrl` is the base of the file links handed out: the agent's own URL, or another
  * origin set apart for customers' bytes (config `filesUrl`).
  */
-export function registerHostRoutes(app: FastifyInstance, host: Host, filesUrl: () => string): void {
+export function registerHostRoutes(app: TypedApp, host: Host, filesUrl: () => string): void {
   app.post(
     '/v1/uploads',
-    { onRequest: app.limit('free'), schema: { summary: 'Quote an upload: an address and an amount', body: CreateUploadBody, response: { 201: QuoteReply, 400: errorRef, 413: errorRef } } },
+    { onRequest: app.limit('free'), schema: { summary: 'Quote an upload: an address and an amount', body: CreateUploadBody, response: { 201: QuoteReply, 400: ErrorRef, 413: ErrorRef } } },
     async (req, reply) => {
-      const body = req.body as CreateUpload;
-      const q = await host.createUpload(body);
+      const q = await host.createUpload(req.body);
       return reply.status(201).send({ id: q.id, address: q.address, amountSat: satToJson(q.amountSat), bip21: q.bip21, expiresAt: q.expiresAt.toISOString(), uploadToken: q.uploadToken });
     },
   );
 
-  app.get('/v1/uploads/:id', { onRequest: app.limit('free'), schema: { summary: 'Upload status (the fileId only with Authorization: Bearer <uploadToken>)', params: IdParams, response: { 200: UploadStatusReply, 404: errorRef } } }, (req) => {
-    const s = host.uploadStatus((req.params as Static<typeof IdParams>).id, bearer(req.headers.authorization));
+  app.get('/v1/uploads/:id', { onRequest: app.limit('free'), schema: { summary: 'Upload status (the fileId only with Authorization: Bearer <uploadToken>)', params: IdParams, response: { 200: UploadStatusReply, 404: ErrorRef } } }, (req) => {
+    const s = host.uploadStatus(req.params.id, bearer(req.headers.authorization));
     return { id: s.id, state: s.state, amountSat: satToJson(s.amountSat), receivedSat: satToJson(s.receivedSat), confirmedSat: satToJson(s.confirmedSat), ...(s.fileId ? { fileId: s.fileId } : {}) };
   });
 
   // The upload body is streamed straight to the blob store: in this encapsulated context every content type
-  // is passed through unread, so no body limit or parser buffers it.
-  void app.register((scope, _opts, done) => {
+  // is passed through unread, so no body limit or parser buffers it. The scope is typed like its parent: fastify
+  // does not carry a type provider into a plugin's instance by itself.
+  const uploadScope: FastifyPluginCallbackTypebox = (scope, _opts, done) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, payload, next) => next(null, payload));
     // An upload refused before its whole body was read (400, 401, 402, 404, 409, 507, a wrong size, a full
@@ -72,11 +69,11 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, filesUrl: (
         schema: {
           summary: 'Upload the file\'s bytes (Authorization: Bearer <uploadToken>)',
           params: IdParams,
-          response: { 201: PutUploadReply, 400: errorRef, 401: errorRef, 402: errorRef, 404: errorRef, 409: errorRef },
+          response: { 201: PutUploadReply, 400: ErrorRef, 401: ErrorRef, 402: ErrorRef, 404: ErrorRef, 409: ErrorRef },
         },
       },
       async (req, reply) => {
-        const { id } = req.params as Static<typeof IdParams>;
+        const { id } = req.params;
         const lengthHeader = req.headers['content-length'];
         const contentLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
         if (contentLength !== undefined && !Number.isSafeInteger(contentLength)) throw new AgentError('BAD_REQUEST', 'bad Content-Length');
@@ -94,10 +91,11 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, filesUrl: (
       },
     );
     done();
-  });
+  };
+  void app.register(uploadScope);
 
-  app.get('/v1/files/:fileId', { onRequest: app.limit('free'), schema: { summary: 'A file\'s state and balance', params: FileIdParams, response: { 200: FileReply, 404: errorRef } } }, (req) => {
-    const v = host.fileView((req.params as Static<typeof FileIdParams>).fileId);
+  app.get('/v1/files/:fileId', { onRequest: app.limit('free'), schema: { summary: 'A file\'s state and balance', params: FileIdParams, response: { 200: FileReply, 404: ErrorRef } } }, (req) => {
+    const v = host.fileView(req.params.fileId);
     return {
       fileId: v.fileId,
       size: v.size,
@@ -114,7 +112,7 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, filesUrl: (
   });
 
   app.head('/f/:fileId', { schema: { summary: 'File headers (free)', params: FileIdParams } }, async (req, reply) => {
-    const { fileId } = req.params as Static<typeof FileIdParams>;
+    const { fileId } = req.params;
     if (notModified(host, fileId, req, reply, 'HEAD')) return reply;
     const h = host.headFile(fileId);
     return reply.status(200).headers(fileHeaders(h)).header('content-length', h.size).send();
@@ -127,11 +125,11 @@ export function registerHostRoutes(app: FastifyInstance, host: Host, filesUrl: (
       schema: {
         summary: 'Download (metered; Range supported)',
         params: FileIdParams,
-        response: { 200: bytes('the whole file'), 206: bytes('the requested range'), 304: { description: 'If-None-Match matched the ETag; free', type: 'null' }, 402: errorRef, 404: errorRef, 410: errorRef, 416: errorRef },
+        response: { 200: Bytes('the whole file'), 206: Bytes('the requested range'), 304: NotModifiedReply, 402: ErrorRef, 404: ErrorRef, 410: ErrorRef, 416: ErrorRef },
       },
     },
     async (req, reply) => {
-      const { fileId } = req.params as Static<typeof FileIdParams>;
+      const { fileId } = req.params;
       if (notModified(host, fileId, req, reply, 'GET')) return reply;
       const range = typeof req.headers.range === 'string' ? req.headers.range : undefined;
       const d = await host.startDownload(fileId, range);

@@ -3,7 +3,12 @@
  * ajv, with unknown fields rejected) and generate the OpenAPI document served at /v1/openapi.json.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { MEDIA_TYPE_PATTERN } from './file-headers.ts';
+
+/** The server as the routes see it: request and reply types come from each route's TypeBox schemas. */
+export type TypedApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
 export const ErrorSchema = Type.Object(
   {
@@ -11,6 +16,14 @@ export const ErrorSchema = Type.Object(
   },
   { $id: 'Error', additionalProperties: true, description: 'Every error: a stable code from the catalogue and a message.' },
 );
+export type ErrorEnvelope = Static<typeof ErrorSchema>;
+
+/**
+ * A response entry that points at the shared `Error` schema (registered once with addSchema, so the OpenAPI
+ * document names it once). `Type.Unsafe` writes exactly `{"$ref": "Error#"}`, as a plain object did, and gives
+ * the type provider the envelope's static type, so a handler's declared replies stay checked at compile time.
+ */
+export const ErrorRef = Type.Unsafe<ErrorEnvelope>({ $ref: 'Error#' });
 
 const Sat = (description: string) => Type.Integer({ minimum: 0, description: `${description} (satoshis)` });
 const Msat = (description: string) => Type.String({ pattern: '^-?[0-9]+$', description: `${description} (millisatoshis, decimal string)` });
@@ -64,7 +77,6 @@ export const CreateUploadBody = Type.Object(
   },
   { additionalProperties: false },
 );
-export type CreateUpload = Static<typeof CreateUploadBody>;
 
 export const QuoteReply = Type.Object({
   id: Type.String(),
@@ -99,6 +111,15 @@ export const FileReply = Type.Object({
   fundedUntil: Type.String({ format: 'date-time' }),
   deleteAt: Type.Optional(Type.String({ format: 'date-time' })),
 });
+
+/**
+ * A body of raw bytes, documented for OpenAPI. The download route writes these bytes itself after
+ * `reply.hijack()` (src/http/routes-host.ts), so no value of this type ever reaches fastify's serializer: `never`.
+ */
+export const Bytes = (description: string) => Type.Unsafe<never>({ description, type: 'string', format: 'binary' });
+
+/** The body of a 304: none (RFC 9110 15.4.5). */
+export const NotModifiedReply = Type.Null({ description: 'If-None-Match matched the ETag; free' });
 
 export const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 export const FileIdParams = Type.Object({ fileId: Type.String({ maxLength: 64 }) });
