@@ -73,7 +73,7 @@ export interface ChainConnection {
 }
 
 /** A client for the devnet's control endpoints (pay, mine). */
-export function devControlClient(controlUrl: string): DevControl {
+function devControlClient(controlUrl: string): DevControl {
   const http = axios.create({ baseURL: controlUrl, timeout: 60_000 });
   return {
     async pay(address, amountSat) {
