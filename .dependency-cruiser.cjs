@@ -29,6 +29,15 @@ module.exports = {
       to: { path: '^src/[^/]+/repo[^/]*(\\.ts$|/)', pathNot: '^src/$1/' },
     },
     {
+      name: 'repository-not-through-door',
+      comment:
+        "A module's index.ts may build its repository but not re-export it: that would hand " +
+        'its tables to every other module through the door.',
+      severity: 'error',
+      from: { path: '^src/([^/]+)/index\\.ts$' },
+      to: { path: '^src/$1/repo[^/]*(\\.ts$|/)', dependencyTypes: ['export'] },
+    },
+    {
       name: 'module-door',
       comment:
         'A module is entered only through its index.ts, so its insides can change without ' +
