@@ -118,19 +118,17 @@ module.exports = {
   options: {
     // Packages are leaves: only their name and kind (dependency, devDependency) matter here.
     doNotFollow: { path: '(^|/)node_modules/' },
-    exclude: { path: '^dist/' },
     // `import type` counts: a type ties two modules together as much as a value does.
     tsPreCompilationDeps: true,
-    // The sources import each other with their .ts extensions (tsconfig.build.json rewrites
-    // them); the tsconfig makes the resolver read them as TypeScript.
+    // The sources import each other by their .ts names (tsconfig.build.json rewrites them to .js);
+    // resolving with the project's tsconfig reads `./x.ts` (and a `./x.js` written by habit) as
+    // the TypeScript source. An import that resolves to nothing fails not-to-unresolvable
+    // instead of dropping out of the graph, so no rule can pass by a missed edge.
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: {
       exportsFields: ['exports'],
       conditionNames: ['import', 'require', 'node', 'default', 'types'],
       mainFields: ['module', 'main', 'types', 'typings'],
-    },
-    reporterOptions: {
-      text: { highlightFocused: true },
     },
   },
 };
