@@ -4,14 +4,8 @@
  * transactions through this door and nothing else.
  */
 export { Wallet } from './wallet.ts';
-export type { CreateWalletOptions, SendParams, SendResult, WalletMetadata } from './wallet.ts';
 export { verifyIdentity } from './identity.ts';
 export { MemorySpendLog, SpendPolicy } from './policy.ts';
-export type { SpendLog, SpendPolicyOptions } from './policy.ts';
-export { DEFAULT_KDF } from './keystore.ts';
-export type { KdfParams } from './keystore.ts';
+export type { SpendLog } from './policy.ts';
 export { dustThresholdSat, P2WPKH_DUST_SAT, P2WPKH_INPUT_VBYTES } from './tx.ts';
-export type { BuildTransactionParams, BuiltTransaction, OwnedInput, PaymentOutput, WalletUtxo } from './tx.ts';
-export type { Chain, DerivedAddress } from './keys.ts';
-export { WALLET_NETWORKS, isWalletNetwork } from './networks.ts';
-export type { WalletNetwork } from './networks.ts';
+export type { WalletUtxo } from './tx.ts';

@@ -16,9 +16,9 @@ import type { WalletNetwork } from './networks.ts';
 export const bip32 = BIP32Factory(ecc);
 
 /** BIP84's purpose level. */
-export const BIP84_PURPOSE = 84;
+const BIP84_PURPOSE = 84;
 /** BIP32: indices at or above 2^31 are hardened; chain and address indices must be below it. */
-export const HARDENED_OFFSET = 0x80000000;
+const HARDENED_OFFSET = 0x80000000;
 
 export type Chain = 0 | 1;
 
@@ -30,7 +30,7 @@ export interface DerivedAddress {
   path: string;
 }
 
-export function accountPath(network: WalletNetwork): string {
+function accountPath(network: WalletNetwork): string {
   return `m/${BIP84_PURPOSE}'/${coinType(network)}'/0'`;
 }
 

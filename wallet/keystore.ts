@@ -28,8 +28,8 @@ import { isWalletNetwork } from './networks.ts';
 import type { WalletNetwork } from './networks.ts';
 
 export const KEYSTORE_FILE = 'wallet.json';
-export const KEYSTORE_FORMAT = 'storj-agent-wallet';
-export const KEYSTORE_VERSION = 1;
+const KEYSTORE_FORMAT = 'storj-agent-wallet';
+const KEYSTORE_VERSION = 1;
 
 export interface KdfParams {
   /** CPU/memory cost, a power of two. */
@@ -85,7 +85,7 @@ export function keystorePath(dir: string): string {
 }
 
 /** @throws AgentError WALLET_BAD_ARGUMENT for parameters out of bounds */
-export function checkKdfParams(kdf: KdfParams): KdfParams {
+function checkKdfParams(kdf: KdfParams): KdfParams {
   const { N, r, p } = kdf;
   const ok = Number.isSafeInteger(N) && N >= KDF_LIMITS.minN && N <= KDF_LIMITS.maxN && (N & (N - 1)) === 0
     && Number.isSafeInteger(r) && r >= 1 && r <= KDF_LIMITS.maxR
@@ -239,7 +239,7 @@ function stringField(o: Record<string, unknown>, key: string, path: string): str
 }
 
 /** Parses and checks every field of a keystore's text (the file is untrusted input). @throws AgentError WALLET_KEYSTORE_CORRUPT */
-export function parseKeystore(text: string, path: string): KeystoreFile {
+function parseKeystore(text: string, path: string): KeystoreFile {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -11,7 +11,7 @@ export type RandomSource = (size: number) => Uint8Array;
 export const defaultRandom: RandomSource = (size) => randomBytes(size);
 
 /** BIP39: 256 bits of entropy + an 8-bit checksum = 264 bits = 24 words of 11 bits. */
-export const MNEMONIC_ENTROPY_BYTES = 32;
+const MNEMONIC_ENTROPY_BYTES = 32;
 
 /** Draws `size` bytes from `random` and checks it kept its promise (a short buffer would silently weaken the key). */
 export function drawRandom(random: RandomSource, size: number): Uint8Array {
@@ -34,7 +34,7 @@ export function createMnemonic(random: RandomSource = defaultRandom): string {
  * Canonical form of a typed phrase: BIP39 says the mnemonic is NFKD-normalised; we also lower-case it
  * and collapse whitespace, so a phrase pasted with stray spaces or capitals still opens the same wallet.
  */
-export function normalizeMnemonic(phrase: string): string {
+function normalizeMnemonic(phrase: string): string {
   return phrase.normalize('NFKD').trim().toLowerCase().split(/\s+/u).join(' ');
 }
 

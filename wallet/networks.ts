@@ -6,7 +6,7 @@ import type { Network } from 'bitcoinjs-lib';
 
 export type WalletNetwork = 'mainnet' | 'testnet' | 'regtest';
 
-export const WALLET_NETWORKS: readonly WalletNetwork[] = ['mainnet', 'testnet', 'regtest'];
+const WALLET_NETWORKS: readonly WalletNetwork[] = ['mainnet', 'testnet', 'regtest'];
 
 export function isWalletNetwork(x: unknown): x is WalletNetwork {
   return typeof x === 'string' && (WALLET_NETWORKS as readonly string[]).includes(x);

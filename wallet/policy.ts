@@ -35,7 +35,7 @@ export class MemorySpendLog implements SpendLog {
 }
 
 /** The per-day cap is a rolling window, not a calendar day: a calendar day would allow twice the cap across midnight. */
-export const SPEND_WINDOW_MS = 24 * 60 * 60 * 1000;
+const SPEND_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 export interface SpendPolicyOptions {
   /** Largest single payment, fee included (sat). */

@@ -28,7 +28,7 @@ export interface WalletUtxo {
   index: number;
 }
 
-export interface PaymentOutput {
+interface PaymentOutput {
   address: string;
   valueSat: bigint;
 }
@@ -65,7 +65,7 @@ export interface OwnedInput {
 }
 
 /** Bitcoin Core's DUST_RELAY_TX_FEE (policy/policy.h): 3000 sat/kvB. */
-export const DUST_RELAY_FEE_SAT_PER_KVB = 3000n;
+const DUST_RELAY_FEE_SAT_PER_KVB = 3000n;
 
 /**
  * Bitcoin Core's GetDustThreshold (policy/policy.cpp): an output is dust when spending it would cost
@@ -98,7 +98,7 @@ function varIntSize(n: number): number {
  * Highest fee rate accepted, 5000 sat/vB: bitcoinjs-lib's default maximumFeeRate for extracting a PSBT.
  * Far above any fee market seen so far; a rate above it is a unit mistake (sat/vB passed as sat/kvB), not a choice.
  */
-export const MAX_FEE_RATE_SAT_PER_KVB = 5_000_000n;
+const MAX_FEE_RATE_SAT_PER_KVB = 5_000_000n;
 
 /**
  * BIP125 opt-in replace-by-fee: a sequence below 0xfffffffe signals that the transaction may be
@@ -161,7 +161,7 @@ function fromCoinselectNumber(n: number): bigint {
  * worth making; the fee itself is computed from the exact sat/kvB rate and the exact worst-case size.
  * @throws AgentError WALLET_BAD_ARGUMENT for a rate that is not a bigint in 1..MAX_FEE_RATE_SAT_PER_KVB
  */
-export function checkFeeRate(feeRateSatPerKvb: bigint): { perKvb: bigint; coinselectSatPerVb: number } {
+function checkFeeRate(feeRateSatPerKvb: bigint): { perKvb: bigint; coinselectSatPerVb: number } {
   if (typeof feeRateSatPerKvb !== 'bigint' || feeRateSatPerKvb <= 0n || feeRateSatPerKvb > MAX_FEE_RATE_SAT_PER_KVB) {
     throw new AgentError('WALLET_BAD_ARGUMENT', `the fee rate must be a bigint from 1 to ${MAX_FEE_RATE_SAT_PER_KVB} sat per 1000 vbytes`);
   }

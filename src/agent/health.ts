@@ -12,7 +12,7 @@ import { open, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from '../db/index.ts';
 
-export const HEALTH_REASONS = {
+const HEALTH_REASONS = {
   /** Free space on the data dir's filesystem is below diskReserveBytes. */
   diskLow: 'disk_low',
   /** A real write to the database failed (SQLITE_FULL, an I/O error). */

@@ -13,9 +13,7 @@ import { createChainBackend, PaymentWatcher, type ChainBackend } from '../chain/
 import { FsBlobStore, type BlobStore } from '../storage/index.ts';
 import { Host } from '../host/index.ts';
 import { DevClock, Scheduler, SystemClock, type Clock } from '../scheduler/index.ts';
-import { buildServer, type DevControl, type Info } from '../http/index.ts';
-import { loggerOptions } from '../http/log.ts';
-import { startMetricsListener, type MetricsListener } from '../http/metrics-route.ts';
+import { buildServer, loggerOptions, startMetricsListener, type DevControl, type Info, type MetricsListener } from '../http/index.ts';
 import { AgentMetrics } from '../metrics/index.ts';
 import { Treasury } from '../treasury/index.ts';
 import { AgentError, diskFullError } from '../errors/index.ts';
@@ -75,7 +73,7 @@ export interface ChainConnection {
 }
 
 /** A client for the devnet's control endpoints (pay, mine). */
-export function devControlClient(controlUrl: string): DevControl {
+function devControlClient(controlUrl: string): DevControl {
   const http = axios.create({ baseURL: controlUrl, timeout: 60_000 });
   return {
     async pay(address, amountSat) {

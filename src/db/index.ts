@@ -6,10 +6,10 @@
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { MIGRATIONS, type Migration } from './migrations.ts';
+import { MIGRATIONS } from './migrations.ts';
 
 export type Db = Database.Database;
-export { MIGRATIONS, type Migration };
+export { MIGRATIONS };
 
 export interface OpenOptions {
   /** Apply migrations up to this version only (tests of upgrades); default: all. */

@@ -30,7 +30,7 @@ function isJson(contentType: string | undefined): boolean {
  * the media type. A request with no body and no Content-Type (`curl -X POST .../jobs/watcher`) passes.
  * @throws AgentError DEVNET_ONLY, FORBIDDEN_ORIGIN, UNSUPPORTED_MEDIA_TYPE
  */
-export function checkDevRequest(req: FastifyRequest, ownUrl: string, exists: () => void): void {
+function checkDevRequest(req: FastifyRequest, ownUrl: string, exists: () => void): void {
   exists();
   const origin = req.headers.origin;
   if (origin !== undefined && origin !== originOf(ownUrl)) {

@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AgentError, ERRORS, diskFullError, type ErrorCode } from '../errors/index.ts';
 
-export interface ErrorBody {
+interface ErrorBody {
   error: { code: ErrorCode; message: string };
   [extra: string]: unknown;
 }
@@ -24,7 +24,7 @@ export interface ErrorBody {
 const PAYMENT_FIELDS = ['address', 'amountSat', 'receivedSat', 'bip21'] as const;
 
 /** The response body for an AgentError: `{error: {code, message}}`, plus the payment details on a 402. */
-export function errorBody(e: AgentError): ErrorBody {
+function errorBody(e: AgentError): ErrorBody {
   const body: ErrorBody = { error: { code: e.code, message: e.message } };
   if (e.status !== 402 || !e.details) return body;
   for (const k of PAYMENT_FIELDS) {
@@ -37,7 +37,7 @@ export function errorBody(e: AgentError): ErrorBody {
 }
 
 /** The same body as bytes, for answers written straight to a socket. */
-export function errorJson(code: ErrorCode, message: string): string {
+function errorJson(code: ErrorCode, message: string): string {
   return JSON.stringify({ error: { code, message } });
 }
 
@@ -102,7 +102,7 @@ export function hasBody(req: FastifyRequest): boolean {
 }
 
 /** Sends an AgentError through fastify, in the envelope; a request whose body was not read closes its connection. */
-export function sendError(req: FastifyRequest, reply: FastifyReply, e: AgentError): FastifyReply {
+function sendError(req: FastifyRequest, reply: FastifyReply, e: AgentError): FastifyReply {
   // A body left unread would be parsed as the next request on this connection; close it instead.
   if (!req.raw.complete && hasBody(req)) reply.header('connection', 'close');
   return reply.status(e.status).type('application/json; charset=utf-8').send(errorBody(e));

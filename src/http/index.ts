@@ -21,6 +21,8 @@ import type { JobRun } from '../scheduler/index.ts';
 import { DevAdvanceBody, DevAdvanceReply, DevJobParams, DevJobReply, DevMineBody, DevMineReply, DevPayBody, DevPayReply, ErrorRef, ErrorSchema, InfoSchema, type ErrorEnvelope, type Info } from './schemas.ts';
 
 export type { Info } from './schemas.ts';
+export { loggerOptions } from './log.ts';
+export { startMetricsListener, type MetricsListener } from './metrics-route.ts';
 
 /** The devnet's controls, present only when the agent runs on the embedded regtest chain. */
 export interface DevControl {

@@ -20,7 +20,7 @@ const LIMITS = {
   free: (c: LimitConfig) => ({ max: c.rateLimitMax, timeWindow: c.rateLimitWindowSeconds * 1000 }),
 } as const;
 
-export type LimitName = keyof typeof LIMITS;
+type LimitName = keyof typeof LIMITS;
 type LimitConfig = Pick<Config, 'rateLimitMax' | 'rateLimitWindowSeconds'>;
 
 declare module 'fastify' {

@@ -44,14 +44,14 @@ export interface LogOptions {
 }
 
 /** Replaces known secrets and id-shaped words in `text`. */
-export function scrub(text: string, secrets: readonly string[]): string {
+function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const s of secrets) if (s) out = out.split(s).join('[redacted]');
   return out.replace(ID_SHAPED, '[id]');
 }
 
 /** The path of a URL with no query, id-shaped segments replaced (for requests that matched no route). */
-export function safePath(url: string, secrets: readonly string[] = []): string {
+function safePath(url: string, secrets: readonly string[] = []): string {
   const path = url.split('?')[0] ?? '';
   return scrub(path, secrets).slice(0, 200);
 }

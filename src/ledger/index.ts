@@ -9,7 +9,7 @@ import type { Db } from '../db/index.ts';
 export const GIB = 1024n ** 3n;
 export const DAY_MS = 86_400_000n;
 
-export type EntryKind = 'payment' | 'reversal' | 'storage' | 'egress';
+type EntryKind = 'payment' | 'reversal' | 'storage' | 'egress';
 /** Kinds recorded with `record`; storage charges are written only by the sweep. */
 export type RecordKind = Exclude<EntryKind, 'storage'>;
 

@@ -6,7 +6,7 @@
 import { AgentError } from '../errors/index.ts';
 
 export const MSAT_PER_SAT = 1000n;
-export const SAT_PER_BTC = 100_000_000n;
+const SAT_PER_BTC = 100_000_000n;
 /** bitcoinjs-lib's bound for an output value: 0..2^63-1 (and Bitcoin's 21e6 BTC supply is far below it). */
 export const MAX_SAT = 21_000_000n * SAT_PER_BTC;
 

@@ -2,5 +2,5 @@
  * Scheduler: the injected Clock (system time in production, a forward-only DevClock on devnet) and the job
  * scheduler that runs the agent's unattended work on node-cron and records every run in `job_runs`.
  */
-export { type Clock, SystemClock, DevClock, type DevClockOptions } from './clock.ts';
-export { Scheduler, type Job, type JobContext, type JobRun, type JobOutcome, type SchedulerOptions, type SchedulerLogLevel } from './scheduler.ts';
+export { type Clock, SystemClock, DevClock } from './clock.ts';
+export { Scheduler, type Job, type JobContext, type JobRun, type SchedulerOptions, type SchedulerLogLevel } from './scheduler.ts';

@@ -2,6 +2,6 @@
  * Storage: content-addressed blobs. The host layer decides what a file is, who pays for it and
  * when nothing references a blob any more; this folder only keeps bytes under their sha256.
  */
-export type { BlobInfo, BlobReader, BlobStore, BlobUsage, ByteRange, DeleteOptions, PutOptions } from './types.ts';
+export type { BlobInfo, BlobReader, BlobStore } from './types.ts';
 export { copyBlob } from './copy.ts';
 export { FsBlobStore } from './fs-blob-store.ts';

@@ -11,7 +11,7 @@ import { SpendPolicy, type SpendLog, type Wallet, type WalletUtxo } from '../../
 export type AddressPurpose = 'receive' | 'change' | 'upload' | 'proposal';
 
 /** The spend log in SQLite, so the rolling per-day cap survives restarts. */
-export class DbSpendLog implements SpendLog {
+class DbSpendLog implements SpendLog {
   readonly #db: Db;
   constructor(db: Db) {
     this.#db = db;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findExecutable, freePort, pinned, SERVER_CPU, waitForPort } from './lib.ts';
 
-export const NGINX_INSTALL = 'apt-get install -y nginx';
+const NGINX_INSTALL = 'apt-get install -y nginx';
 
 /**
  * Finds an nginx that can take PUTs. Debian's nginx is in /usr/sbin, which a non-root PATH may lack.

@@ -80,7 +80,7 @@ export async function startTestAgent(t: Ctx, opts: { devnet?: Devnet; dataDir?: 
   return { agent, devnet, config, dataDir, api: api(agent.url) };
 }
 
-export interface ApiResponse<T = Record<string, unknown>> {
+interface ApiResponse<T = Record<string, unknown>> {
   status: number;
   headers: Headers;
   body: T;

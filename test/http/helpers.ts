@@ -19,7 +19,7 @@ export function hostPort(url: string): { host: string; port: number } {
  * Parses one response from the start of `buf`; undefined while incomplete (with `ended`, a body without a
  * length runs to the end). `head`: the request was a HEAD (no body whatever the headers say).
  */
-export function parseResponse(buf: Buffer, head: boolean, ended: boolean): { res: RawResponse; used: number } | undefined {
+function parseResponse(buf: Buffer, head: boolean, ended: boolean): { res: RawResponse; used: number } | undefined {
   const end = buf.indexOf('\r\n\r\n');
   if (end < 0) return undefined;
   const lines = buf.subarray(0, end).toString('latin1').split('\r\n');

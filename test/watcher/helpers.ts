@@ -181,7 +181,7 @@ export interface PaymentRow {
 }
 
 /** The payment rows of one transaction (usually one: the output paying us). */
-export function paymentsOf(db: Db, txid: string): PaymentRow[] {
+function paymentsOf(db: Db, txid: string): PaymentRow[] {
   return db
     .prepare('SELECT txid, vout, address, value_sat, state, block_height, counted, spent_by FROM payments WHERE txid = ? ORDER BY vout')
     .all(txid) as PaymentRow[];
