@@ -13,7 +13,8 @@ import { MAX_SAT } from '../money/index.ts';
 import { addressToScript, dustThreshold, scriptToAddress } from './address.ts';
 import { facadeHandler } from './esplora.ts';
 import type { DevnetControl } from './esplora.ts';
-import { RegtestNode, type PayOptions } from './node.ts';
+import type { PayOptions } from './faucet.ts';
+import { RegtestNode } from './node.ts';
 
 /** Segwit activates by BIP9 on regtest once 500 blocks exist (3 windows of 144 plus margin); the agent only uses segwit. */
 const SEGWIT_READY_HEIGHT = 500;

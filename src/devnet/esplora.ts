@@ -11,8 +11,9 @@ import { Block, Transaction } from 'bitcoinjs-lib';
 import { AgentError, isAgentError } from '../errors/index.ts';
 import { satToJson } from '../money/index.ts';
 import { addressToScript, scriptToAddress, scriptType } from './address.ts';
-import type { RegtestNode, TxRecord, TxStatus, PrevOut } from './node.ts';
-import { FAUCET_FEE_RATE_SAT_PER_VB } from './node.ts';
+import type { RegtestNode } from './node.ts';
+import type { PrevOut, TxRecord, TxStatus } from './queries.ts';
+import { FAUCET_FEE_RATE_SAT_PER_VB } from './faucet.ts';
 
 /** What the /dev endpoints drive (implemented by Devnet). */
 export interface DevnetControl {
