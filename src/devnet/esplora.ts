@@ -1,6 +1,6 @@
 /**
  * The Esplora-compatible routes under /api, answering with the shapes of Blockstream's
- * esplora/electrs (docs/ and src/chain/esplora.ts, the client that reads them), because in
+ * esplora/electrs (src/chain/esplora.ts is the client that reads them), because in
  * production the agent talks to mempool.space or a self-hosted electrs. As esplora does, errors are
  * plain text with an HTTP status, not the project's JSON envelope: a bad hash is 400 "Invalid
  * transaction hash", an unknown one 404 "Transaction not found", and a refused broadcast relays
