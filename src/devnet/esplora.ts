@@ -55,7 +55,7 @@ const badBlockHash = { schemaErrorFormatter: invalid(400, 'Invalid block hash'),
 const badTxid = { schemaErrorFormatter: invalid(400, 'Invalid transaction hash'), schema: { params: TxParams } };
 
 /** What the esplora text error for any thrown value is, and whether it is unexpected (to be logged). */
-export function esploraError(e: unknown): { status: number; body: string; unexpected: boolean } {
+function esploraError(e: unknown): { status: number; body: string; unexpected: boolean } {
   if (e instanceof EsploraError) return { status: e.status, body: e.message, unexpected: false };
   if (isAgentError(e) && e.code === 'CHAIN_TX_REJECTED') {
     // electrs relays bitcoind's JSON-RPC error verbatim
