@@ -1,7 +1,7 @@
 // Minimal types for bcoin 1.0.2 (CommonJS, ships no types), declaring only what src/devnet/node.ts
-// uses. Hashes are hex strings in bcoin's internal (little-endian) byte order unless a method says
+// and its parts use. Hashes are hex strings in bcoin's internal (little-endian) byte order unless a method says
 // otherwise (`txid()`, `rhash()` give the display order). Amounts are JS numbers of satoshis inside
-// bcoin (safe: 21e14 < 2^53); node.ts converts them to bigint at its edge.
+// bcoin (safe: 21e14 < 2^53); the node converts them to bigint at its edge.
 declare module 'bcoin' {
   namespace bcoin {
     interface NetworkAddressPrefix {

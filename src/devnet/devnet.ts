@@ -2,8 +2,7 @@
  * Devnet: a real regtest chain (bcoin) behind an Esplora-compatible HTTP facade, with a faucet and
  * control endpoints. It plays the outside world for `npm start` and for the tests.
  */
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
@@ -11,9 +10,10 @@ import { join, resolve } from 'node:path';
 import { AgentError } from '../errors/index.ts';
 import { MAX_SAT } from '../money/index.ts';
 import { addressToScript, dustThreshold, scriptToAddress } from './address.ts';
-import { facadeHandler } from './esplora.ts';
-import type { DevnetControl } from './esplora.ts';
-import { RegtestNode, type PayOptions } from './node.ts';
+import type { DevnetControl } from './control.ts';
+import { buildFacade } from './facade.ts';
+import type { PayOptions } from './faucet.ts';
+import { RegtestNode } from './node.ts';
 
 /** Segwit activates by BIP9 on regtest once 500 blocks exist (3 windows of 144 plus margin); the agent only uses segwit. */
 const SEGWIT_READY_HEIGHT = 500;
@@ -36,24 +36,32 @@ export interface DevnetStartOptions {
 }
 
 export class Devnet implements DevnetControl {
-  /** Base URL of the Esplora-compatible API, e.g. http://127.0.0.1:PORT/api */
-  readonly url: string;
-  /** Base URL of the control endpoints, e.g. http://127.0.0.1:PORT/dev */
-  readonly controlUrl: string;
   /** Where the faucet's coins (every coinbase by default) go. */
   readonly faucetAddress: string;
+  /** The HTTP facade (src/devnet/facade.ts). */
+  private readonly app: FastifyInstance;
+  /** http://HOST:PORT once listening. */
+  private base = '';
   private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly node: RegtestNode,
-    private readonly server: Server,
-    base: string,
+    log: ((line: string) => void) | undefined,
   ) {
-    this.url = `${base}/api`;
-    this.controlUrl = `${base}/dev`;
     const address = scriptToAddress(node.faucetScript);
     if (address === undefined) throw new AgentError('INTERNAL', 'the faucet script has no address');
     this.faucetAddress = address;
+    this.app = buildFacade(node, this, log);
+  }
+
+  /** Base URL of the Esplora-compatible API, e.g. http://127.0.0.1:PORT/api */
+  get url(): string {
+    return `${this.base}/api`;
+  }
+
+  /** Base URL of the control endpoints, e.g. http://127.0.0.1:PORT/dev */
+  get controlUrl(): string {
+    return `${this.base}/dev`;
   }
 
   /**
@@ -69,25 +77,16 @@ export class Devnet implements DevnetControl {
     const dir = opts.dir === undefined ? undefined : resolve(opts.dir);
     const faucetKey = dir === undefined ? randomBytes(32) : await loadOrCreateFaucetKey(dir);
     const node = await RegtestNode.open({ dir, faucetKey, log: opts.log });
-    let server: Server | undefined;
+    let devnet: Devnet | undefined;
     try {
       const initial = opts.initialBlocks ?? Math.max(0, SEGWIT_READY_HEIGHT - node.height);
       if (initial > 0) await node.mine(initial);
-      server = createServer();
-      const s = server;
-      await new Promise<void>((ok, fail) => {
-        s.once('error', fail);
-        s.listen(port, host, () => {
-          s.off('error', fail);
-          ok();
-        });
-      });
-      const bound = (server.address() as AddressInfo).port;
-      const devnet = new Devnet(node, server, `http://${urlHost(host)}:${bound}`);
-      server.on('request', facadeHandler(node, devnet, opts.log));
+      devnet = new Devnet(node, opts.log);
+      await devnet.app.listen({ port, host });
+      devnet.base = `http://${urlHost(host)}:${(devnet.app.server.address() as AddressInfo).port}`;
       return devnet;
     } catch (e) {
-      server?.close();
+      await devnet?.app.close();
       await node.close();
       throw e;
     }
@@ -164,10 +163,7 @@ export class Devnet implements DevnetControl {
   /** Stops the HTTP facade and closes the chain cleanly. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await new Promise<void>((ok) => {
-        this.server.close(() => ok());
-        this.server.closeAllConnections();
-      });
+      await this.app.close();
       await this.node.close();
     })();
     return this.closing;

@@ -1,39 +1,35 @@
 /**
- * An Esplora-compatible HTTP facade over the regtest node, answering with the shapes of
- * Blockstream's esplora/electrs (API.md), because in production the agent talks to mempool.space or
- * a self-hosted electrs. Plus the devnet's control endpoints under /dev (JSON, the project's error body).
+ * The Esplora-compatible routes under /api, answering with the shapes of Blockstream's
+ * esplora/electrs (src/chain/esplora.ts is the client that reads them), because in
+ * production the agent talks to mempool.space or a self-hosted electrs. As esplora does, errors are
+ * plain text with an HTTP status, not the project's JSON envelope: a bad hash is 400 "Invalid
+ * transaction hash", an unknown one 404 "Transaction not found", and a refused broadcast relays
+ * bitcoind's JSON-RPC error after "sendrawtransaction RPC error: ".
  *
- * Where we differ from esplora: no `*_asm` fields and no `inner_*script_asm` (nothing here reads
- * them); fee estimates are fixed (a regtest mempool has no fee market).
+ * Where we differ from esplora: fee estimates are fixed (a regtest mempool has no fee market).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Block, Transaction } from 'bitcoinjs-lib';
-import { AgentError, isAgentError } from '../errors/index.ts';
-import { satToJson } from '../money/index.ts';
-import { addressToScript, scriptToAddress, scriptType } from './address.ts';
-import type { RegtestNode, TxRecord, TxStatus, PrevOut } from './node.ts';
-import { FAUCET_FEE_RATE_SAT_PER_VB } from './node.ts';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { isAgentError } from '../errors/index.ts';
+import { addressToScript } from './address.ts';
+import type { DevnetControl } from './control.ts';
+import { blockJson, blockTxids, statusJson, txJson, utxoJson } from './esplora-json.ts';
+import { FAUCET_FEE_RATE_SAT_PER_VB } from './faucet.ts';
+import type { RegtestNode } from './node.ts';
+import type { BlockRecord, TxRecord } from './queries.ts';
 
-/** What the /dev endpoints drive (implemented by Devnet). */
-export interface DevnetControl {
-  pay(address: string, amountSat: bigint): Promise<string>;
-  mine(blocks: number, toAddress?: string): Promise<{ height: number; hashes: string[] }>;
-  reorg(opts: { depth: number; newBlocks?: number; doubleSpend?: string[] }): Promise<{ height: number; removed: string[] }>;
-  submitTx(hex: string): Promise<string>;
-  faucet(): Promise<{ address: string; balanceSat: bigint }>;
-}
-
-/** Esplora's fee-estimate targets (API.md: 1..25, 144, 504, 1008 blocks). */
+/** Esplora's fee-estimate targets: 1..25, 144, 504 and 1008 blocks. */
 const FEE_TARGETS = [...Array.from({ length: 25 }, (_, i) => i + 1), 144, 504, 1008];
-const HASH = /^[0-9a-fA-F]{64}$/;
-const MAX_TX_BODY = 2 * 1024 * 1024; // hex of a 400,000-weight (standard maximum) transaction, with room
-const MAX_JSON_BODY = 64 * 1024;
+/** The hex of a 400,000-weight (standard maximum) transaction, with room. */
+export const MAX_TX_BODY = 2 * 1024 * 1024;
 /** Esplora: up to 50 mempool transactions plus the first 25 confirmed ones; 25 per page of /txs/chain. */
 const MEMPOOL_PAGE = 50;
 const CHAIN_PAGE = 25;
 
+const TEXT = 'text/plain; charset=utf-8';
+
 /** An answer with esplora's plain-text error body and an HTTP status. */
-class HttpText extends Error {
+class EsploraError extends Error {
   constructor(
     readonly status: number,
     message: string,
@@ -42,310 +38,124 @@ class HttpText extends Error {
   }
 }
 
-type Reply = { status?: number } & ({ type: 'text'; body: string } | { type: 'json'; body: unknown } | { type: 'binary'; body: Buffer });
+/** A route's schema failures become this one esplora text (instead of fastify's validation message). */
+const invalid =
+  (status: number, message: string): ((errors: unknown) => Error) =>
+  () =>
+    new EsploraError(status, message);
 
-/** The request handler for node:http's `request` event. */
-export function facadeHandler(
-  node: RegtestNode,
-  control: DevnetControl,
-  log: (line: string) => void = () => {},
-): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    let path: string;
-    try {
-      path = new URL(req.url ?? '/', 'http://devnet').pathname.replace(/\/+$/, '') || '/';
-    } catch {
-      path = '/';
-    }
-    const isControl = path === '/dev' || path.startsWith('/dev/');
-    const done = (reply: Reply): void => send(res, reply);
-    const fail = (e: unknown): void => {
-      if (!(e instanceof HttpText) && (!isAgentError(e) || e.status >= 500)) log(`${req.method ?? ''} ${path} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-      if (isControl) {
-        const err = isAgentError(e) ? e : new AgentError('INTERNAL', 'internal error');
-        done({ status: err.status, type: 'json', body: { error: { code: err.code, message: err.message } } });
-      } else if (e instanceof HttpText) {
-        done({ status: e.status, type: 'text', body: e.message });
-      } else if (isAgentError(e) && e.code === 'CHAIN_TX_REJECTED') {
-        // electrs relays bitcoind's JSON-RPC error verbatim
-        const rpcCode = typeof e.details?.rpcCode === 'number' ? e.details.rpcCode : -26;
-        done({ status: 400, type: 'text', body: `sendrawtransaction RPC error: ${JSON.stringify({ code: rpcCode, message: e.message })}` });
-      } else if (isAgentError(e) && e.status < 500) {
-        done({ status: e.status, type: 'text', body: e.message });
-      } else {
-        done({ status: 500, type: 'text', body: 'Internal error' });
+const Hash = Type.String({ pattern: '^[0-9a-fA-F]{64}$' });
+const BlockParams = Type.Object({ hash: Hash });
+const TxParams = Type.Object({ txid: Hash });
+const HeightParams = Type.Object({ height: Type.String({ pattern: '^\\d{1,10}$' }) });
+const AddressParams = Type.Object({ address: Type.String() });
+const ChainPageParams = Type.Object({ address: Type.String(), last: Hash });
+
+const badBlockHash = { schemaErrorFormatter: invalid(400, 'Invalid block hash'), schema: { params: BlockParams } };
+const badTxid = { schemaErrorFormatter: invalid(400, 'Invalid transaction hash'), schema: { params: TxParams } };
+
+/** What the esplora text error for any thrown value is, and whether it is unexpected (to be logged). */
+function esploraError(e: unknown): { status: number; body: string; unexpected: boolean } {
+  if (e instanceof EsploraError) return { status: e.status, body: e.message, unexpected: false };
+  if (isAgentError(e) && e.code === 'CHAIN_TX_REJECTED') {
+    // electrs relays bitcoind's JSON-RPC error verbatim
+    const rpcCode = typeof e.details?.rpcCode === 'number' ? e.details.rpcCode : -26;
+    return { status: 400, body: `sendrawtransaction RPC error: ${JSON.stringify({ code: rpcCode, message: e.message })}`, unexpected: false };
+  }
+  if (isAgentError(e) && e.status < 500) return { status: e.status, body: e.message, unexpected: false };
+  const fe = e as Partial<FastifyError>;
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, body: `the body is larger than ${MAX_TX_BODY} bytes`, unexpected: false };
+  if (fe.code === 'FST_ERR_BAD_URL') return { status: 400, body: 'Invalid URL', unexpected: false };
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return { status: fe.statusCode, body: fe.message ?? 'Bad request', unexpected: false };
+  return { status: 500, body: 'Internal error', unexpected: true };
+}
+
+/** Sends an esplora text error. */
+export function sendEsploraError(reply: FastifyReply, e: unknown, log: (line: string) => void): void {
+  const answer = esploraError(e);
+  if (answer.unexpected) log(`${reply.request.method} ${reply.request.url} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  void reply.status(answer.status).type(TEXT).send(answer.body);
+}
+
+/**
+ * Registers the /api routes on `app` (a scope with the '/api' prefix).
+ * @param control broadcasts through the devnet, so the facade and `Devnet.submitTx` check a body the same way.
+ */
+export function esploraRoutes(node: RegtestNode, control: DevnetControl): (app: FastifyInstance) => Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/require-await -- fastify's plugin signature
+  return async (scope) => {
+    const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+    const text = (reply: FastifyReply, body: string | number): FastifyReply => reply.type(TEXT).send(String(body));
+    const json = (reply: FastifyReply, body: unknown): FastifyReply => reply.send(body);
+    const binary = (reply: FastifyReply, body: Buffer): FastifyReply => reply.type('application/octet-stream').send(body);
+
+    const findBlock = async (hash: string): Promise<BlockRecord> => {
+      const block = await node.block(hash.toLowerCase());
+      if (!block) throw new EsploraError(404, 'Block not found');
+      return block;
+    };
+    const findTx = async (txid: string): Promise<TxRecord> => {
+      const tx = await node.tx(txid.toLowerCase());
+      if (!tx) throw new EsploraError(404, 'Transaction not found');
+      return tx;
+    };
+    const script = (address: string): Buffer => {
+      try {
+        return addressToScript(address);
+      } catch {
+        throw new EsploraError(400, 'Invalid Bitcoin address');
       }
     };
-    const route = isControl ? controlRoute(control, req, path) : apiRoute(node, control, req, path);
-    route.then(done, fail).catch(() => res.destroy()); // a reply that cannot be written: drop the connection
-  };
-}
 
-function send(res: ServerResponse, reply: Reply): void {
-  const status = reply.status ?? 200;
-  let body: Buffer;
-  let type: string;
-  if (reply.type === 'binary') {
-    body = reply.body;
-    type = 'application/octet-stream';
-  } else if (reply.type === 'text') {
-    body = Buffer.from(reply.body);
-    type = 'text/plain; charset=utf-8';
-  } else {
-    body = Buffer.from(JSON.stringify(reply.body));
-    type = 'application/json';
-  }
-  res.writeHead(status, { 'content-type': type, 'content-length': body.length });
-  res.end(body);
-}
+    // A raw transaction in hex, whatever the Content-Type (esplora's clients send text/plain or none).
+    app.post('/tx', async (req, reply) => text(reply, await control.submitTx((typeof req.body === 'string' ? req.body : '').trim())));
 
-const text = (body: string | number): Reply => ({ type: 'text', body: String(body) });
-const json = (body: unknown): Reply => ({ type: 'json', body });
-const notFound = (what = 'Not found'): HttpText => new HttpText(404, what);
-
-function hashParam(s: string | undefined, what: string): string {
-  if (s === undefined || !HASH.test(s)) throw new HttpText(400, `Invalid ${what} hash`);
-  return s.toLowerCase();
-}
-
-// ---------------------------------------------------------------- /api
-
-async function apiRoute(node: RegtestNode, control: DevnetControl, req: IncomingMessage, path: string): Promise<Reply> {
-  const parts = path.split('/').slice(1).map(decodeSegment); // ['api', ...]
-  if (parts[0] !== 'api') throw notFound();
-  const [, a, b, c, d, e] = parts;
-  const n = parts.length;
-
-  if (req.method === 'POST') {
-    if (n === 2 && a === 'tx') {
-      const hex = (await readBody(req, MAX_TX_BODY)).trim();
-      return text(await control.submitTx(hex));
-    }
-    throw notFound();
-  }
-  if (req.method !== 'GET') throw notFound();
-
-  if (a === 'blocks' && b === 'tip' && n === 4) {
-    if (c === 'height') return text(node.height);
-    if (c === 'hash') return text(node.tipHash);
-  }
-  if (a === 'block-height' && n === 3) {
-    if (b === undefined || !/^\d{1,10}$/.test(b)) throw new HttpText(400, 'Invalid height');
-    const hash = await node.blockHashAt(Number(b));
-    if (!hash) throw notFound('Block not found');
-    return text(hash);
-  }
-  if (a === 'block' && (n === 3 || n === 4)) {
-    const block = await node.block(hashParam(b, 'block'));
-    if (!block) throw notFound('Block not found');
-    if (n === 3) return json(blockJson(block.hash, block.height, block.medianTime, block.prevHash, block.raw));
-    if (c === 'raw') return { type: 'binary', body: block.raw };
-    if (c === 'header') return text(block.raw.subarray(0, 80).toString('hex'));
-    if (c === 'txids') return json((Block.fromBuffer(block.raw).transactions ?? []).map((t) => t.getId()));
-    if (c === 'status') {
-      return json(
-        block.inBestChain
-          ? { in_best_chain: true, height: block.height, ...(block.nextBest ? { next_best: block.nextBest } : {}) }
-          : { in_best_chain: false },
-      );
-    }
-  }
-  if (a === 'tx' && (n === 3 || n === 4)) {
-    const tx = await node.tx(hashParam(b, 'transaction'));
-    if (!tx) throw notFound('Transaction not found');
-    if (n === 3) return json(txJson(tx));
-    if (c === 'hex') return text(tx.raw.toString('hex'));
-    if (c === 'raw') return { type: 'binary', body: tx.raw };
-    if (c === 'status') return json(statusJson(tx.status));
-  }
-  if (a === 'address' && n >= 4 && b !== undefined) {
-    let script: Buffer;
-    try {
-      script = addressToScript(b);
-    } catch {
-      throw new HttpText(400, 'Invalid Bitcoin address');
-    }
-    if (c === 'utxo' && n === 4) {
-      const utxos = await node.utxos(script);
-      return json(utxos.map((u) => ({ txid: u.txid, vout: u.vout, status: statusJson(u.status), value: satToJson(u.value) })));
-    }
-    if (c === 'txs') {
-      const history = await node.history(script);
-      if (n === 4) return json([...history.mempool.slice(0, MEMPOOL_PAGE), ...history.confirmed.slice(0, CHAIN_PAGE)].map(txJson));
-      if (n === 5 && d === 'mempool') return json(history.mempool.slice(0, MEMPOOL_PAGE).map(txJson));
-      if (d === 'chain' && (n === 5 || n === 6)) {
-        let start = 0;
-        if (n === 6) {
-          const last = hashParam(e, 'transaction');
-          start = history.confirmed.findIndex((t) => t.txid === last) + 1;
-          if (start === 0) return json([]);
-        }
-        return json(history.confirmed.slice(start, start + CHAIN_PAGE).map(txJson));
-      }
-    }
-  }
-  if (a === 'fee-estimates' && n === 2) {
-    // A regtest mempool has no fee market: every target gets the faucet's own rate.
-    return json(Object.fromEntries(FEE_TARGETS.map((t) => [String(t), FAUCET_FEE_RATE_SAT_PER_VB])));
-  }
-  throw notFound();
-}
-
-function decodeSegment(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    throw new HttpText(400, 'Invalid URL');
-  }
-}
-
-function statusJson(s: TxStatus): Record<string, unknown> {
-  if (!s.confirmed) return { confirmed: false };
-  return { confirmed: true, block_height: s.blockHeight, block_hash: s.blockHash, block_time: s.blockTime };
-}
-
-function outputJson(script: Uint8Array, value: bigint): Record<string, unknown> {
-  const buf = Buffer.from(script);
-  const address = scriptToAddress(buf);
-  return {
-    scriptpubkey: buf.toString('hex'),
-    scriptpubkey_type: scriptType(buf),
-    ...(address !== undefined ? { scriptpubkey_address: address } : {}),
-    value: satToJson(value),
-  };
-}
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const reversedHex = (b: Uint8Array | undefined): string => (b ? Buffer.from(b).reverse().toString('hex') : '');
-
-function txJson(r: TxRecord): Record<string, unknown> {
-  const tx = Transaction.fromBuffer(r.raw);
-  const coinbase = tx.isCoinbase();
-  const known = r.prevouts.filter((p): p is PrevOut => p !== null);
-  const inValue = known.reduce((s, p) => s + p.value, 0n);
-  const outValue = tx.outs.reduce((s, o) => s + o.value, 0n);
-  const fee = coinbase || known.length !== tx.ins.length ? 0n : inValue - outValue;
-  return {
-    txid: r.txid,
-    version: tx.version,
-    locktime: tx.locktime,
-    vin: tx.ins.map((input, i) => {
-      const prev = r.prevouts[i];
-      return {
-        txid: reversedHex(input.hash),
-        vout: input.index,
-        prevout: prev ? outputJson(prev.script, prev.value) : null,
-        scriptsig: hex(input.script),
-        // electrs omits `witness` for an input without one
-        ...(input.witness.length > 0 ? { witness: input.witness.map(hex) } : {}),
-        is_coinbase: coinbase,
-        sequence: input.sequence,
-      };
-    }),
-    vout: tx.outs.map((o) => outputJson(o.script, o.value)),
-    size: r.raw.length,
-    weight: tx.weight(),
-    fee: satToJson(fee),
-    status: statusJson(r.status),
-  };
-}
-
-/** Difficulty relative to the minimum (bits 0x1d00ffff), as bitcoind's GetDifficulty computes it. */
-function difficulty(bits: number): number {
-  const exponent = bits >>> 24;
-  const mantissa = bits & 0xffffff;
-  return (0xffff / mantissa) * 256 ** (0x1d - exponent);
-}
-
-function blockJson(hash: string, height: number, medianTime: number, prevHash: string | null, raw: Buffer): Record<string, unknown> {
-  const block = Block.fromBuffer(raw);
-  return {
-    id: hash,
-    height,
-    version: block.version,
-    timestamp: block.timestamp,
-    tx_count: block.transactions?.length ?? 0,
-    size: raw.length,
-    weight: block.weight(),
-    merkle_root: reversedHex(block.merkleRoot),
-    previousblockhash: prevHash,
-    mediantime: medianTime,
-    nonce: block.nonce,
-    bits: block.bits,
-    difficulty: difficulty(block.bits),
-  };
-}
-
-// ---------------------------------------------------------------- /dev
-
-async function controlRoute(control: DevnetControl, req: IncomingMessage, path: string): Promise<Reply> {
-  if (req.method === 'GET' && path === '/dev/faucet') {
-    const f = await control.faucet();
-    return json({ address: f.address, balanceSat: satToJson(f.balanceSat) });
-  }
-  if (req.method === 'POST' && path === '/dev/pay') {
-    const body = await readJson(req, ['address', 'amountSat']);
-    const address = requireString(body, 'address');
-    const amountSat = body.amountSat;
-    if (typeof amountSat !== 'number' || !Number.isSafeInteger(amountSat) || amountSat <= 0) {
-      throw new AgentError('AMOUNT_INVALID', 'amountSat must be a positive integer number of satoshis');
-    }
-    return json({ txid: await control.pay(address, BigInt(amountSat)) });
-  }
-  if (req.method === 'POST' && path === '/dev/mine') {
-    const body = await readJson(req, ['blocks', 'address']);
-    const blocks = body.blocks;
-    if (typeof blocks !== 'number') throw new AgentError('BAD_REQUEST', 'blocks must be an integer');
-    const address = body.address === undefined ? undefined : requireString(body, 'address');
-    return json(await control.mine(blocks, address));
-  }
-  if (req.method === 'POST' && path === '/dev/reorg') {
-    const body = await readJson(req, ['depth', 'newBlocks', 'doubleSpend']);
-    const { depth, newBlocks, doubleSpend } = body;
-    if (typeof depth !== 'number') throw new AgentError('BAD_REQUEST', 'depth must be an integer');
-    if (newBlocks !== undefined && typeof newBlocks !== 'number') throw new AgentError('BAD_REQUEST', 'newBlocks must be an integer');
-    if (doubleSpend !== undefined && (!Array.isArray(doubleSpend) || !doubleSpend.every((t) => typeof t === 'string'))) {
-      throw new AgentError('BAD_REQUEST', 'doubleSpend must be an array of txids');
-    }
-    return json(await control.reorg({ depth, newBlocks, doubleSpend }));
-  }
-  throw new AgentError('NOT_FOUND', `no devnet endpoint ${req.method ?? ''} ${path}`);
-}
-
-function requireString(body: Record<string, unknown>, key: string): string {
-  const v = body[key];
-  if (typeof v !== 'string' || v.length === 0) throw new AgentError('BAD_REQUEST', `${key} must be a non-empty string`);
-  return v;
-}
-
-async function readJson(req: IncomingMessage, allowed: string[]): Promise<Record<string, unknown>> {
-  const raw = await readBody(req, MAX_JSON_BODY);
-  let body: unknown;
-  try {
-    body = JSON.parse(raw === '' ? '{}' : raw);
-  } catch {
-    throw new AgentError('BAD_REQUEST', 'the body is not valid JSON');
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AgentError('BAD_REQUEST', 'the body must be a JSON object');
-  const unknown = Object.keys(body).filter((k) => !allowed.includes(k));
-  if (unknown.length > 0) throw new AgentError('BAD_REQUEST', `unknown field(s): ${unknown.join(', ')}`);
-  return body as Record<string, unknown>;
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new AgentError('PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+    app.get('/blocks/tip/height', (_req, reply) => text(reply, node.height));
+    app.get('/blocks/tip/hash', (_req, reply) => text(reply, node.tipHash));
+    app.get('/block-height/:height', { schemaErrorFormatter: invalid(400, 'Invalid height'), schema: { params: HeightParams } }, async (req, reply) => {
+      const hash = await node.blockHashAt(Number(req.params.height));
+      if (!hash) throw new EsploraError(404, 'Block not found');
+      return text(reply, hash);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+
+    app.get('/block/:hash', badBlockHash, async (req, reply) => {
+      const b = await findBlock(req.params.hash);
+      return json(reply, blockJson(b.hash, b.height, b.medianTime, b.prevHash, b.raw));
+    });
+    app.get('/block/:hash/raw', badBlockHash, async (req, reply) => binary(reply, (await findBlock(req.params.hash)).raw));
+    app.get('/block/:hash/header', badBlockHash, async (req, reply) => text(reply, (await findBlock(req.params.hash)).raw.subarray(0, 80).toString('hex')));
+    app.get('/block/:hash/txids', badBlockHash, async (req, reply) => json(reply, blockTxids((await findBlock(req.params.hash)).raw)));
+    app.get('/block/:hash/status', badBlockHash, async (req, reply) => {
+      const b = await findBlock(req.params.hash);
+      return json(reply, b.inBestChain ? { in_best_chain: true, height: b.height, ...(b.nextBest ? { next_best: b.nextBest } : {}) } : { in_best_chain: false });
+    });
+
+    app.get('/tx/:txid', badTxid, async (req, reply) => json(reply, txJson(await findTx(req.params.txid))));
+    app.get('/tx/:txid/hex', badTxid, async (req, reply) => text(reply, (await findTx(req.params.txid)).raw.toString('hex')));
+    app.get('/tx/:txid/raw', badTxid, async (req, reply) => binary(reply, (await findTx(req.params.txid)).raw));
+    app.get('/tx/:txid/status', badTxid, async (req, reply) => json(reply, statusJson((await findTx(req.params.txid)).status)));
+
+    app.get('/address/:address/utxo', { schema: { params: AddressParams } }, async (req, reply) =>
+      json(reply, (await node.utxos(script(req.params.address))).map(utxoJson)),
+    );
+    app.get('/address/:address/txs', { schema: { params: AddressParams } }, async (req, reply) => {
+      const history = await node.history(script(req.params.address));
+      return json(reply, [...history.mempool.slice(0, MEMPOOL_PAGE), ...history.confirmed.slice(0, CHAIN_PAGE)].map(txJson));
+    });
+    app.get('/address/:address/txs/mempool', { schema: { params: AddressParams } }, async (req, reply) =>
+      json(reply, (await node.history(script(req.params.address))).mempool.slice(0, MEMPOOL_PAGE).map(txJson)),
+    );
+    app.get('/address/:address/txs/chain', { schema: { params: AddressParams } }, async (req, reply) =>
+      json(reply, (await node.history(script(req.params.address))).confirmed.slice(0, CHAIN_PAGE).map(txJson)),
+    );
+    app.get('/address/:address/txs/chain/:last', { schemaErrorFormatter: invalid(400, 'Invalid transaction hash'), schema: { params: ChainPageParams } }, async (req, reply) => {
+      const { confirmed } = await node.history(script(req.params.address));
+      const last = req.params.last.toLowerCase();
+      const start = confirmed.findIndex((t) => t.txid === last) + 1;
+      return json(reply, start === 0 ? [] : confirmed.slice(start, start + CHAIN_PAGE).map(txJson));
+    });
+
+    // A regtest mempool has no fee market: every target gets the faucet's own rate.
+    app.get('/fee-estimates', (_req, reply) => json(reply, Object.fromEntries(FEE_TARGETS.map((t) => [String(t), FAUCET_FEE_RATE_SAT_PER_VB]))));
+  };
 }

@@ -5,7 +5,7 @@
  */
 export { Devnet } from './devnet.ts';
 export type { DevnetStartOptions } from './devnet.ts';
-export type { DevnetControl } from './esplora.ts';
+export type { DevnetControl } from './control.ts';
 export { ensureDevnetProcess, stopDevnetProcess, readDevnetInfo } from './process.ts';
 export type { DevnetProcessInfo } from './process.ts';
-export { FAUCET_FEE_RATE_SAT_PER_VB } from './node.ts';
+export { FAUCET_FEE_RATE_SAT_PER_VB } from './faucet.ts';
