@@ -9,7 +9,7 @@ import { REGTEST_DEFAULT_PASSPHRASE } from '../agent/index.ts';
 import { AgentError } from '../errors/index.ts';
 
 /** Reads a line from the terminal without echoing it. */
-export async function promptHidden(question: string): Promise<string> {
+async function promptHidden(question: string): Promise<string> {
   const out = process.stderr;
   let muted = false;
   const sink = new Writable({

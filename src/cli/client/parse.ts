@@ -163,7 +163,7 @@ export function parseInfo(v: unknown): AgentInfo {
 }
 
 /** What a 402 asks for (an upload not yet paid, a frozen file, a balance too low), when its body says it. */
-export interface PaymentDemand {
+interface PaymentDemand {
   address: string;
   amountSat: bigint;
   bip21?: string;

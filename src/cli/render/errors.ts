@@ -8,7 +8,7 @@ import { diskFullError, isAgentError } from '../../errors/index.ts';
 import { RemoteError } from '../client/api.ts';
 
 /** A failure as it is shown: its code, its message, and the extra fields of its body (a 402's address...). */
-export interface Failure {
+interface Failure {
   code: string;
   message: string;
   extra: Record<string, unknown>;

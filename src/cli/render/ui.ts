@@ -42,7 +42,7 @@ export function qr(text: string): string {
   return out.replace(/\n+$/, '');
 }
 
-export interface Progress {
+interface Progress {
   update(bytes: number): void;
   stop(): void;
 }
