@@ -6,9 +6,10 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import type { Network } from '../config/index.ts';
 import { REGTEST_DEFAULT_PASSPHRASE } from '../agent/index.ts';
+import { AgentError } from '../errors/index.ts';
 
 /** Reads a line from the terminal without echoing it. */
-export async function promptHidden(question: string): Promise<string> {
+async function promptHidden(question: string): Promise<string> {
   const out = process.stderr;
   let muted = false;
   const sink = new Writable({
@@ -37,7 +38,7 @@ export async function resolvePassphrase(network: Network, opts: { confirm?: bool
   if (fromEnv !== undefined && fromEnv !== '') return { passphrase: fromEnv, source: 'env' };
   if (network === 'regtest' && !process.stdin.isTTY) return { passphrase: REGTEST_DEFAULT_PASSPHRASE, source: 'regtest-default' };
   if (!process.stdin.isTTY) {
-    throw new Error('no passphrase: set STORJ_PASSPHRASE for unattended use, or run in a terminal to be prompted');
+    throw new AgentError('WALLET_BAD_ARGUMENT', 'no passphrase: set STORJ_PASSPHRASE for unattended use, or run in a terminal to be prompted');
   }
   if (network === 'regtest') {
     const p = await promptHidden('Wallet passphrase (empty for the regtest default): ');
@@ -45,9 +46,9 @@ export async function resolvePassphrase(network: Network, opts: { confirm?: bool
   }
   const p = await promptHidden('Wallet passphrase: ');
   if (opts.confirm) {
-    if (p.length < 8) throw new Error('the passphrase must be at least 8 characters');
+    if (p.length < 8) throw new AgentError('WALLET_BAD_ARGUMENT', 'the passphrase must be at least 8 characters');
     const again = await promptHidden('Repeat the passphrase: ');
-    if (again !== p) throw new Error('the passphrases differ');
+    if (again !== p) throw new AgentError('WALLET_BAD_ARGUMENT', 'the passphrases differ');
   }
   return { passphrase: p, source: 'prompt' };
 }

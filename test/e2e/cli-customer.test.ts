@@ -1,4 +1,4 @@
-// The customer's CLI (issue 3, item 8) as a user runs it: `storj upload --pay`, `storj download`, `storj status`,
+// The customer's CLI as a user runs it: `storj upload --pay`, `storj download`, `storj status`,
 // `storj topup`, each a real process talking HTTP to a real agent on a real regtest devnet. These are the
 // README's customer steps.
 import { test } from 'node:test';

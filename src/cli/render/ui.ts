@@ -5,8 +5,6 @@
  */
 import cliProgress from 'cli-progress';
 import qrcode from 'qrcode-terminal';
-import { isAgentError } from '../errors/index.ts';
-import { RemoteError } from './client.ts';
 
 export interface Ui {
   readonly json: boolean;
@@ -44,7 +42,7 @@ export function qr(text: string): string {
   return out.replace(/\n+$/, '');
 }
 
-export interface Progress {
+interface Progress {
   update(bytes: number): void;
   stop(): void;
 }
@@ -145,28 +143,4 @@ export function onInterrupt(onSigint: () => string | Promise<string>, confirm?: 
   };
   process.on('SIGINT', handler);
   return () => process.off('SIGINT', handler);
-}
-
-/**
- * The one way a failed command ends: `error CODE: message` on stderr (the API's code when the agent answered
- * with one), and with --json also the error as the last JSON line on stdout, with the body's extra fields
- * (a 402's address, amount and bip21).
- */
-export function reportError(e: unknown, json: boolean): void {
-  let code: string | undefined;
-  let message: string;
-  let extra: Record<string, unknown> = {};
-  if (e instanceof RemoteError) {
-    code = e.code;
-    message = e.message;
-    extra = Object.fromEntries(Object.entries(e.body).filter(([k]) => k !== 'error'));
-  } else if (isAgentError(e)) {
-    code = e.code;
-    message = e.message;
-    extra = Object.fromEntries(Object.entries(e.details ?? {}).filter(([k]) => k !== 'error'));
-  } else {
-    message = e instanceof Error ? e.message : String(e);
-  }
-  process.stderr.write(code ? `error ${code}: ${message}\n` : `error: ${message}\n`);
-  if (json) process.stdout.write(`${JSON.stringify({ error: { code: code ?? null, message }, ...extra }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
 }
