@@ -3,6 +3,7 @@
  * real FsBlobStore in a temp dir, and plain functions for what the chain would tell it (what arrived at an
  * address, the fee rate) and for the wallet's fresh addresses. The clock is a value the test moves.
  */
+import { Readable } from 'node:stream';
 import { openDb, type Db } from '../../src/db/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { FsBlobStore } from '../../src/storage/index.ts';
@@ -35,8 +36,8 @@ export interface HostFixture {
   logs: string[];
   /** The fee rate the next price set is computed with (sat per 1000 vbytes). */
   feeRate: { satPerKvb: bigint };
-  /** A second Host on the same database and blobs, as after a restart. */
-  restart(): Host;
+  /** A second Host on the same database and blobs, as after a restart (with some dependencies replaced). */
+  restart(replace?: Partial<HostDeps>): Host;
 }
 
 export interface FixtureOptions {
@@ -104,7 +105,7 @@ export function hostFixture(t: Ctx, opts: FixtureOptions = {}): HostFixture {
     events,
     logs,
     feeRate,
-    restart: () => new Host(deps),
+    restart: (replace = {}) => new Host({ ...deps, ...replace }),
   };
 }
 
@@ -144,7 +145,7 @@ export async function readAll(blob: { read(buf: Uint8Array): Promise<number>; cl
   return Buffer.concat(parts);
 }
 
-/** A request body of these bytes, as the HTTP layer hands one over. */
-export async function* bytes(...chunks: Buffer[]): AsyncIterable<Uint8Array> {
-  for (const c of chunks) yield c;
+/** A request body of these bytes, a stream as the HTTP layer hands one over. */
+export function bytes(...chunks: Buffer[]): Readable {
+  return Readable.from(chunks);
 }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { P2WPKH_DUST_SAT, quoteAmountSat, type Quote } from '../../src/host/index.ts';
-import { bytes, codeOf, DAY, hostFixture } from './helpers.ts';
+import { bytes, codeOf, hostFixture } from './helpers.ts';
 
 test('a quote asks for the days and downloads of its size at the latest prices, and at least the minimum deposit', async (t) => {
   const f = hostFixture(t, { freeBytes: () => Promise.resolve(2n ** 40n) });

@@ -47,7 +47,7 @@ test('before the payment counts in full: 402 with the address and the amounts, a
   let read = false;
   const body = (async function* () {
     read = true;
-    yield BODY;
+    yield await Promise.resolve(BODY);
   })();
   const err = await f.host.putUpload(q.id, q.uploadToken, body).then(
     () => undefined,
