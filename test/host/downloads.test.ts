@@ -181,6 +181,7 @@ test('a settlement the database cannot take is kept, retried until written, and 
   await d.blob.close();
   f.db.exec("CREATE TEMP TRIGGER refuse BEFORE UPDATE ON downloads BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
   d.settle(BODY.length); // does not throw: it runs from a response's close listener
+  d.settle(1); // a second call (the response closing after an error) changes nothing
   assert.equal(f.host.pendingSettlements, 1);
   assert.ok(f.logs.some((l) => l.includes('not yet written') && l.includes('database or disk is full')));
   assert.ok(!f.logs.some((l) => l.includes(fileId)), 'a file id is a download link: never logged');
@@ -190,8 +191,29 @@ test('a settlement the database cannot take is kept, retried until written, and 
   assert.deepEqual(f.host.retryPendingWrites(), { written: 1, pending: 0 });
   assert.deepEqual(f.host.retryPendingWrites(), { written: 0, pending: 0 });
   assert.equal(f.host.pendingSettlements, 0);
-  assert.equal(egressOf(f, fileId).length, 1);
+  assert.deepEqual(
+    egressOf(f, fileId).map((e) => e.amountMsat),
+    [-egressMsat(BigInt(BODY.length), f.host.currentPrices()!.egressMsatPerGib)],
+    'the bytes of the first call',
+  );
   assert.equal(fileRow(f.db, fileId).held_msat, 0n);
+  assert.deepEqual(f.host.ledger.verifyBalances(), []);
+});
+
+test('a kept-back settlement whose hold a later start released neither releases it again nor charges', async (t) => {
+  const f = hostFixture(t, { config: DEAR });
+  const { fileId } = await storedFile(f, BODY, { downloads: 2 });
+  const d = await f.host.startDownload(fileId, undefined);
+  await d.blob.close();
+  f.db.exec("CREATE TEMP TRIGGER refuse BEFORE UPDATE ON downloads BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+  d.settle(BODY.length);
+  f.db.exec('DROP TRIGGER refuse');
+  // Another start on the same database (the first process is taken for dead) releases the hold uncharged...
+  assert.equal(f.restart().releaseStaleHolds(), 1);
+  // ...and the first process's retry, coming late, finds the download closed.
+  assert.deepEqual(f.host.retryPendingWrites(), { written: 1, pending: 0 });
+  assert.equal(fileRow(f.db, fileId).held_msat, 0n);
+  assert.deepEqual(egressOf(f, fileId), []);
   assert.deepEqual(f.host.ledger.verifyBalances(), []);
 });
 
