@@ -16,7 +16,7 @@ import { newId, type Random } from './ids.ts';
 import { bip21, parseRange } from './uri.ts';
 import { tell, type Download, type HostDeps } from './types.ts';
 
-export interface DownloadsDeps extends Pick<HostDeps, 'blobs' | 'now' | 'log' | 'events'> {
+interface DownloadsDeps extends Pick<HostDeps, 'blobs' | 'now' | 'log' | 'events'> {
   repo: HostRepository;
   ledger: Ledger;
   prices: PriceBook;

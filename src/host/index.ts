@@ -24,7 +24,7 @@ import type { Download, FileHead, FileView, HostDeps, PriceSet, Quote, UploadReq
 
 export { computePrices, quoteAmountSat, serviceCostMsat, P2WPKH_DUST_SAT, type Prices, type PricingInputs } from './pricing.ts';
 export { bip21, parseRange } from './uri.ts';
-export type { Download, FileHead, FileState, FileView, HostDeps, HostEvents, PriceSet, Quote, UploadRequest, UploadState, UploadStatus } from './types.ts';
+export type { FileState, FileView, HostDeps, HostEvents, PriceSet, Quote, UploadState, UploadStatus } from './types.ts';
 
 export class Host {
   readonly ledger: Ledger;
@@ -45,24 +45,15 @@ export class Host {
     const ledger = this.ledger;
     const prices = new PriceBook({ repo, config, blobs, now, feeRate: deps.feeRate });
     const room = new Room({ blobs, freeBytes: deps.freeBytes, config });
-    const quotes = new Quotes({
-      repo,
-      prices,
-      random,
-      config,
-      now,
-      newAddress: deps.newAddress,
-      received: deps.received,
-      ...(deps.storageProblems ? { storageProblems: deps.storageProblems } : {}),
-      checkRoom: (size) => room.check(size),
-    });
+    const { log, events, storageProblems } = deps;
+    const quotes = new Quotes({ repo, prices, random, config, now, newAddress: deps.newAddress, received: deps.received, storageProblems, checkRoom: (size) => room.check(size) });
     this.#prices = prices;
     this.#quotes = quotes;
-    this.#uploads = new Uploads({ repo, quotes, room, config, blobs, now, ...optional(deps) });
+    this.#uploads = new Uploads({ repo, quotes, room, config, blobs, now, storageProblems, events });
     this.#files = new Files({ repo, prices, config, now });
-    this.#downloads = new Downloads({ repo, ledger, prices, random, blobs, now, ...optional(deps) });
+    this.#downloads = new Downloads({ repo, ledger, prices, random, blobs, now, log, events });
     this.#retention = new Retention({ repo, ledger, prices, blobs, config, now });
-    this.paymentSink = paymentSink({ repo, ledger, now, ...optional(deps) });
+    this.paymentSink = paymentSink({ repo, ledger, now, events });
   }
 
   // ---- prices ----
@@ -154,11 +145,3 @@ export class Host {
   }
 }
 
-/** The optional dependencies, passed on only when given (the pieces' options are exact). */
-function optional(deps: HostDeps): Pick<HostDeps, 'log' | 'events' | 'storageProblems'> {
-  return {
-    ...(deps.log ? { log: deps.log } : {}),
-    ...(deps.events ? { events: deps.events } : {}),
-    ...(deps.storageProblems ? { storageProblems: deps.storageProblems } : {}),
-  };
-}

@@ -10,7 +10,7 @@ import { computePrices, type PriceDerivation } from './pricing.ts';
 import type { HostRepository, PriceSetRow } from './repository.ts';
 import type { PriceSet } from './types.ts';
 
-export interface PricesDeps {
+interface PricesDeps {
   repo: HostRepository;
   config: Config;
   blobs: BlobStore;

@@ -11,7 +11,7 @@ import { ID_RE, newId, newToken, sha256, tokenMatches, type Random } from './ids
 import { bip21 } from './uri.ts';
 import type { HostDeps, Quote, UploadRequest, UploadState, UploadStatus } from './types.ts';
 
-export interface QuotesDeps extends Pick<HostDeps, 'config' | 'now' | 'newAddress' | 'received' | 'storageProblems'> {
+interface QuotesDeps extends Pick<HostDeps, 'config' | 'now' | 'newAddress' | 'received' | 'storageProblems'> {
   repo: HostRepository;
   prices: PriceBook;
   random: Random;
@@ -20,7 +20,7 @@ export interface QuotesDeps extends Pick<HostDeps, 'config' | 'now' | 'newAddres
 }
 
 /** An upload's row and its file's. */
-export interface UploadRows {
+interface UploadRows {
   u: UploadRow;
   f: FileRow;
 }

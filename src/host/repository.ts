@@ -49,13 +49,13 @@ export interface UploadRow {
 }
 
 /** A download whose settlement was never written (its process ended first). */
-export interface OpenDownloadRow {
+interface OpenDownloadRow {
   id: string;
   file_id: string;
   held_msat: bigint;
 }
 
-export interface NewPriceSet {
+interface NewPriceSet {
   computedAt: bigint;
   storageMsatPerGibDay: bigint;
   egressMsatPerGib: bigint;
@@ -64,7 +64,7 @@ export interface NewPriceSet {
   inputs: string;
 }
 
-export interface NewUpload {
+interface NewUpload {
   id: string;
   fileId: string;
   address: string;

@@ -8,7 +8,7 @@ import type { BlobStore } from '../storage/index.ts';
 import type { PriceBook } from './prices.ts';
 import type { HostRepository } from './repository.ts';
 
-export interface RetentionDeps {
+interface RetentionDeps {
   repo: HostRepository;
   ledger: Ledger;
   prices: PriceBook;

@@ -57,14 +57,9 @@ export class Room {
       },
     };
   }
-
-  /** Bytes reserved to uploads in flight now. */
-  get inFlightBytes(): bigint {
-    return this.#inFlightBytes;
-  }
 }
 
-export interface UploadsDeps extends Pick<HostDeps, 'config' | 'blobs' | 'now' | 'storageProblems' | 'events'> {
+interface UploadsDeps extends Pick<HostDeps, 'config' | 'blobs' | 'now' | 'storageProblems' | 'events'> {
   repo: HostRepository;
   quotes: Quotes;
   room: Room;
