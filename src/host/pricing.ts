@@ -1,5 +1,5 @@
 /**
- * Prices follow operating cost (DESIGN "Files"): price per GiB-day = monthly hosting cost / (usable GiB x
+ * Prices follow operating cost: price per GiB-day = monthly hosting cost / (usable GiB x
  * target utilisation x 30) x (1 + margin), raised further as the disk fills past the target; egress from the
  * bandwidth cost plus margin; and a minimum deposit that makes every payment worth spending. All integer
  * arithmetic, rounded up (the agent never prices below cost).

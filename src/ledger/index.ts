@@ -46,6 +46,8 @@ export class Ledger {
   readonly #apply;
   readonly #freeze;
   readonly #thaw;
+  readonly #accrued;
+  readonly #reversals;
 
   constructor(db: Db) {
     this.#db = db;
@@ -53,6 +55,9 @@ export class Ledger {
     this.#apply = db.prepare('UPDATE files SET balance_msat = balance_msat + ? WHERE id = ?');
     this.#freeze = db.prepare("UPDATE files SET state = 'frozen', frozen_at = ? WHERE id = ? AND state = 'active' AND balance_msat < 0");
     this.#thaw = db.prepare("UPDATE files SET state = 'active', frozen_at = NULL WHERE id = ? AND state = 'frozen' AND balance_msat >= 0");
+    // Prepared once: every metered download asks it (src/host/downloads.ts).
+    this.#accrued = db.prepare<{ id: string; now: bigint; price: bigint }, bigint>(`SELECT coalesce(${CHARGE_SQL}, 0) FROM files WHERE id = :id AND charged_until < :now`).pluck();
+    this.#reversals = db.prepare<[string, string, string], bigint>("SELECT count(*) FROM ledger_entries WHERE file_id = ? AND kind = 'reversal' AND ref >= ? AND ref < ?").pluck();
   }
 
   /**
@@ -103,8 +108,7 @@ export class Ledger {
 
   /** What a file owes for storage since it was last charged, at `priceMsatPerGibDay` (not yet in the ledger). */
   accruedMsat(fileId: string, now: Date, priceMsatPerGibDay: bigint): bigint {
-    const r = this.#db.prepare(`SELECT coalesce(${CHARGE_SQL}, 0) AS owed FROM files WHERE id = :id AND charged_until < :now`).get({ id: fileId, now: BigInt(now.getTime()), price: priceMsatPerGibDay }) as { owed: bigint } | undefined;
-    return r?.owed ?? 0n;
+    return this.#accrued.get({ id: fileId, now: BigInt(now.getTime()), price: priceMsatPerGibDay }) ?? 0n;
   }
 
   /** The sum of every balance but deleted files' (msat): what the agent holds for its customers (a metric). */
@@ -142,5 +146,14 @@ export class Ledger {
       )
       .all({ id: fileId }) as Array<{ kind: EntryKind; ref: string; amount_msat: bigint; at: bigint }>;
     return rows.map((r) => ({ fileId, kind: r.kind, ref: r.ref, amountMsat: r.amount_msat, at: new Date(Number(r.at)) }));
+  }
+
+  /**
+   * How many times the payment at `outpoint` (`<txid>:<vout>`) to a file has been reversed: its entries' refs
+   * are `<outpoint>/<k>` (src/host/payments.ts), found by a range over the (file, kind, ref) unique index.
+   */
+  reversalsOf(fileId: string, outpoint: string): bigint {
+    // '0' is the character after '/', so [`<outpoint>/`, `<outpoint>0`) holds exactly the refs `<outpoint>/...`.
+    return this.#reversals.get(fileId, `${outpoint}/`, `${outpoint}0`) ?? 0n;
   }
 }

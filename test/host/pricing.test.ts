@@ -1,4 +1,4 @@
-// Pricing from operating cost (DESIGN "Files"): the formula, the rise as the disk fills, the minimum deposit,
+// Pricing from operating cost (src/host/pricing.ts): the formula, the rise as the disk fills, the minimum deposit,
 // and quotes that cover the service asked for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,0 +1,133 @@
+/**
+ * Quotes and their payment state: a quote is a fresh address, the amount covering the service asked for, and
+ * a secret upload token; its state follows what the payment watcher has seen arrive at the address.
+ */
+import type { Config } from '../config/index.ts';
+import { AgentError } from '../errors/index.ts';
+import { quoteAmountSat } from './pricing.ts';
+import type { PriceBook } from './prices.ts';
+import type { FileRow, HostRepository, UploadRow } from './repository.ts';
+import { ID_RE, newId, newToken, sha256, tokenMatches, type Random } from './ids.ts';
+import { bip21 } from './uri.ts';
+import type { HostDeps, Quote, UploadRequest, UploadState, UploadStatus } from './types.ts';
+
+interface QuotesDeps extends Pick<HostDeps, 'config' | 'now' | 'newAddress' | 'received' | 'storageProblems'> {
+  repo: HostRepository;
+  prices: PriceBook;
+  random: Random;
+  /** Refuses a size the disk has no room for now. @throws AgentError INSUFFICIENT_STORAGE */
+  checkRoom: (size: bigint) => Promise<void>;
+}
+
+/** An upload's row and its file's. */
+interface UploadRows {
+  u: UploadRow;
+  f: FileRow;
+}
+
+export class Quotes {
+  readonly #d: QuotesDeps;
+  readonly #config: Config;
+
+  constructor(deps: QuotesDeps) {
+    this.#d = deps;
+    this.#config = deps.config;
+  }
+
+  /**
+   * A quote: a fresh address, the amount covering `days` of storage and `downloads` full downloads (and at
+   * least the minimum deposit), and the secret upload token, shown once (only its hash is stored).
+   * @throws AgentError BAD_REQUEST, PAYLOAD_TOO_LARGE, DEGRADED (low disk or a database it cannot write),
+   * INSUFFICIENT_STORAGE (no room for `size` bytes)
+   */
+  async createUpload(req: UploadRequest): Promise<Quote> {
+    const days = req.days ?? 1;
+    const downloads = req.downloads ?? 1;
+    if (!Number.isSafeInteger(req.size) || req.size <= 0) throw new AgentError('BAD_REQUEST', 'size must be a positive integer');
+    if (req.size > this.#config.maxFileSize) throw new AgentError('PAYLOAD_TOO_LARGE', `size ${req.size} is above the limit of ${this.#config.maxFileSize} bytes`, { maxFileSize: this.#config.maxFileSize });
+    // The essay's minimum: a day of hosting and one download.
+    if (!Number.isSafeInteger(days) || days < 1) throw new AgentError('BAD_REQUEST', 'days must be an integer of at least 1');
+    if (!Number.isSafeInteger(downloads) || downloads < 1) throw new AgentError('BAD_REQUEST', 'downloads must be an integer of at least 1');
+    const problems = (await this.#d.storageProblems?.()) ?? [];
+    if (problems.length > 0) throw new AgentError('DEGRADED', `the agent takes no new uploads while degraded (${problems.join(', ')}); it recovers by itself`, { reasons: problems });
+    await this.#d.checkRoom(BigInt(req.size));
+    const prices = await this.#d.prices.prices();
+    const amountSat = quoteAmountSat(BigInt(req.size), BigInt(days), BigInt(downloads), prices);
+    const now = this.#d.now();
+    const expiresAt = new Date(now.getTime() + this.#config.quoteTtlSeconds * 1000);
+    const id = newId(this.#d.random);
+    const fileId = newId(this.#d.random);
+    const token = newToken(this.#d.random);
+    const { address } = this.#d.repo.transaction(() => {
+      const a = this.#d.newAddress();
+      this.#d.repo.insertUpload({
+        id,
+        fileId,
+        address: a.address,
+        size: BigInt(req.size),
+        filename: req.filename ?? null,
+        contentType: req.contentType ?? null,
+        tokenHash: sha256(token),
+        days: BigInt(days),
+        downloads: BigInt(downloads),
+        amountSat,
+        priceSetId: prices.id,
+        createdAt: BigInt(now.getTime()),
+        expiresAt: BigInt(expiresAt.getTime()),
+      });
+      return a;
+    });
+    return { id, address, amountSat, bip21: bip21(address, amountSat, `storj upload ${id}`), expiresAt, uploadToken: token };
+  }
+
+  /** An upload and its file. @throws AgentError NOT_FOUND */
+  find(id: string): UploadRows {
+    if (!ID_RE.test(id)) throw new AgentError('NOT_FOUND', 'no such upload');
+    const u = this.#d.repo.upload(id);
+    if (!u) throw new AgentError('NOT_FOUND', 'no such upload');
+    const f = this.#d.repo.file(u.file_id);
+    if (!f) throw new AgentError('INTERNAL', `upload ${id} has no file row`);
+    return { u, f };
+  }
+
+  /**
+   * The upload's payment state. The fileId is the file's download link, and the upload id travels in the
+   * payment URI's label, so the fileId goes only to the holder of the upload token.
+   */
+  uploadStatus(id: string, token?: string): UploadStatus {
+    const { u, f } = this.find(id);
+    const { fileId, ...rest } = this.status({ u, f });
+    return fileId !== undefined && tokenMatches(token, u.token_hash) ? { ...rest, fileId } : rest;
+  }
+
+  /** The state of an upload, with its fileId once complete (the caller decides who may see it). */
+  status({ u, f }: UploadRows): UploadStatus {
+    const now = this.#d.now();
+    const r = this.#d.received(f.address);
+    const amountSat = this.#amountDue(u, f, now);
+    let state: UploadState;
+    if (f.state !== 'pending') state = 'complete';
+    else if (r.countedSat >= amountSat) state = 'paid';
+    else if (now.getTime() > Number(u.expires_at)) state = 'expired';
+    else state = 'awaiting_payment';
+    return { id: u.id, state, amountSat, receivedSat: r.receivedSat, confirmedSat: r.confirmedSat, ...(f.state !== 'pending' ? { fileId: f.id } : {}) };
+  }
+
+  /** What the upload needs now: the quoted amount until the quote expires, then the same service at today's prices. */
+  #amountDue(u: UploadRow, f: FileRow, now: Date): bigint {
+    if (now.getTime() <= Number(u.expires_at)) return u.amount_sat;
+    const current = this.#d.prices.current() ?? this.#d.prices.byId(u.price_set_id);
+    return quoteAmountSat(f.size, u.days, u.downloads, current);
+  }
+
+  /** Quotes waiting for their bytes and not expired (a metric). */
+  openQuotes(): number {
+    const now = this.#d.now().getTime();
+    return Number(this.#d.repo.openQuoteCount(BigInt(now - this.#config.quoteTtlSeconds * 1000), BigInt(now)));
+  }
+
+  /** Recently quoted files still waiting for their bytes: the only addresses worth polling for mempool payments. */
+  mempoolAddresses(): string[] {
+    return this.#d.repo.pendingAddressesSince(BigInt(this.#d.now().getTime() - 2 * this.#config.quoteTtlSeconds * 1000));
+  }
+}
