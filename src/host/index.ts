@@ -22,9 +22,9 @@ import { paymentSink } from './payments.ts';
 import { Retention } from './retention.ts';
 import type { Download, FileHead, FileView, HostDeps, PriceSet, Quote, UploadRequest, UploadStatus } from './types.ts';
 
-export { computePrices, quoteAmountSat, serviceCostMsat, P2WPKH_DUST_SAT, type Prices, type PricingInputs } from './pricing.ts';
+export { computePrices, quoteAmountSat, serviceCostMsat, P2WPKH_DUST_SAT } from './pricing.ts';
 export { bip21, parseRange } from './uri.ts';
-export type { FileState, FileView, HostDeps, HostEvents, PriceSet, Quote, UploadState, UploadStatus } from './types.ts';
+export type { FileView, HostDeps, HostEvents, PriceSet, Quote, UploadStatus } from './types.ts';
 
 export class Host {
   readonly ledger: Ledger;

@@ -10,10 +10,10 @@ import { FsBlobStore } from '../../src/storage/index.ts';
 import { Host, type HostDeps, type HostEvents, type Quote } from '../../src/host/index.ts';
 import { tempDir, type Ctx } from '../helpers/agent.ts';
 
-export const T0 = Date.UTC(2026, 0, 1);
+const T0 = Date.UTC(2026, 0, 1);
 export const DAY = 86_400_000;
 
-export interface Received {
+interface Received {
   receivedSat: bigint;
   confirmedSat: bigint;
   countedSat: bigint;
