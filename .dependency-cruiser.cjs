@@ -1,5 +1,5 @@
 // The boundaries between the project's folders, checked by `npm run deps` (part of `npm test`).
-// The layers and the module contract are described in README.md ("Layout"): each folder under
+// The layers and the module contract are described in docs/ARCHITECTURE.md: each folder under
 // src/ is one module entered only through its index.ts, it owns its repository, and wallet/
 // (the only code that sees a key) depends on nothing of the agent but money and errors.
 // Every rule is an error: a warning nobody reads guards nothing.
@@ -23,7 +23,7 @@ module.exports = {
       name: 'no-foreign-repository',
       comment:
         "A module's repository holds its SQL over its own tables; another module uses that " +
-        "module's methods instead (README.md, \"Layout\").",
+        "module's methods instead (docs/ARCHITECTURE.md).",
       severity: 'error',
       from: { path: '^src/([^/]+)/' },
       to: { path: '^src/[^/]+/repo[^/]*(\\.ts$|/)', pathNot: '^src/$1/' },
