@@ -228,7 +228,9 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     // Devnet time can be moved forward (POST /v1/dev/advance); everywhere else the clock is the system's.
     const clock: Clock = conn.dev ? new DevClock({ db }) : new SystemClock();
     const now = () => clock.now();
-    const treasury = new Treasury({ db, wallet, chain, now, perTxMaxSat: config.spendPerTxMaxSat, perDayMaxSat: config.spendPerDayMaxSat });
+    // The watcher is built below; the treasury asks it for coins only once both exist.
+    const watched = { unspent: () => watcher.unspent(), unspentTotals: (except?: readonly string[]) => watcher.unspentTotals(except) };
+    const treasury = new Treasury({ db, wallet, chain, now, watched, perTxMaxSat: config.spendPerTxMaxSat, perDayMaxSat: config.spendPerDayMaxSat });
     const blobs = new FsBlobStore({ dir: p.blobs });
     // What interrupted uploads left behind: removing it needs no space, but making the store's folders on a
     // first start does; the store makes them again at its first upload.
@@ -328,13 +330,9 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       metrics,
       health: () => health.report(),
       operator: () => {
-        // From the watcher's table, not a request per address: this must stay cheap with a million files.
-        let confirmedSat = 0n;
-        let unconfirmedSat = 0n;
-        for (const c of watcher.unspent()) {
-          if (c.confirmed) confirmedSat += c.valueSat;
-          else unconfirmedSat += c.valueSat;
-        }
+        // Summed in SQL by the watcher over its index of unspent coins, not a request per address nor a row per
+        // coin: this must stay cheap with a million files.
+        const { confirmedSat, unconfirmedSat } = watcher.unspentTotals();
         const prices = host.currentPrices();
         return Promise.resolve({
           nodeId: wallet.nodeId,

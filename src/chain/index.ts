@@ -9,7 +9,7 @@ export type { ChainBackend, ChainUtxo, MempoolTx, TxStatus } from './types.ts';
 export { EsploraClient } from './esplora.ts';
 export type { EsploraClientOptions } from './esplora.ts';
 export { MAX_FEE_RATE_SAT_PER_VB, feeRateToSatPerKvb, isBlockHash, isHex, isTxid } from './validate.ts';
-export { PaymentWatcher, type ConfirmationPolicy, type PaymentSink, type PaymentWatcherOptions, type ReceivedTotals, type SyncResult, type UnspentPayment, type WatchedPayment } from './watcher.ts';
+export { PaymentWatcher, type CoinTotals, type ConfirmationPolicy, type PaymentSink, type PaymentWatcherOptions, type ReceivedTotals, type SyncResult, type UnspentPayment, type WatchedPayment } from './watcher.ts';
 
 /**
  * Picks the chain backend from configuration. Only Esplora exists today (mempool.space,
