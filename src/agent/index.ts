@@ -156,7 +156,7 @@ function makeDataDirPrivate(dataDir: string): void {
 }
 
 /**
- * The scheduled jobs (DESIGN "Files", issue 3): each idempotent, so a catch-up or a manual run is harmless.
+ * The scheduled jobs (watcher, sweep, deletion, pricing): each idempotent, so a catch-up or a manual run is harmless.
  * Cron expressions are UTC.
  */
 function addJobs(scheduler: Scheduler, host: Host, watcher: PaymentWatcher): void {

@@ -2,7 +2,7 @@
  * ChainBackend over the Esplora HTTP API (Blockstream's esplora/API.md), as served by
  * mempool.space, blockstream.info, a self-hosted electrs, and the devnet facade.
  *
- * Retry policy (CONVENTIONS 5), written once here:
+ * Retry policy, written once here:
  * - every request has a deadline (`timeoutMs`, covering connect, headers and body) and honours
  *   the caller's AbortSignal; an aborted call rejects with the signal's reason and is not retried;
  * - GETs are retried on network errors, timeouts and HTTP 429/502/503/504, with exponential
@@ -160,7 +160,7 @@ function printable(s: string): string {
 }
 
 /**
- * An Esplora client that parses every answer (CONVENTIONS 4) and follows the retry policy above.
+ * An Esplora client that parses every answer (the backend is untrusted) and follows the retry policy above.
  * Hashes and txids it returns are lowercase hex.
  */
 export class EsploraClient implements ChainBackend {

@@ -1,5 +1,5 @@
 /**
- * The payment watcher (DESIGN "Payments"): follows the best chain block by block, records every output
+ * The payment watcher (docs/payments.md): follows the best chain block by block, records every output
  * paying one of the wallet's addresses, and tells a sink when a payment is accepted by the confirmation
  * policy (counted) or leaves the chain after having been counted (reversed).
  *

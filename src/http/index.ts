@@ -60,7 +60,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const ref: { connections?: Connections } = {};
   const app = Fastify({
     logger: deps.logger ?? false,
-    // Reject unknown fields instead of silently dropping them (API.md), and never coerce types.
+    // Reject unknown fields instead of silently dropping them (a typo must not pass unnoticed), and never coerce types.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
     bodyLimit: 64 * 1024,
     // The 503 while closing is SHUTTING_DOWN in the envelope (src/http/connections.ts), not fastify's own body.
@@ -72,7 +72,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   installErrorHandling(app);
   if (deps.metrics) registerMetrics(app, deps.metrics, deps.config.adminToken);
-  // JSON in and out (API.md): any other body is 415, not a string the schema then rejects. The upload PUT takes
+  // JSON in and out (the OpenAPI document at /v1/openapi.json): any other body is 415, not a string the schema then rejects. The upload PUT takes
   // every type in its own scope (src/http/routes-host.ts).
   app.removeContentTypeParser('text/plain');
   const connections = installConnections(app, deps.config);
@@ -91,7 +91,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
     const h = await deps.health();
     if (h.status === 'ok') return { status: 'ok' };
-    // The body API.md gives a degraded agent, with the error envelope every non-2xx answer carries.
+    // The body README.md gives a degraded agent ("GET /healthz"), with the error envelope every non-2xx answer carries.
     return reply.status(503).send({ status: 'degraded', reasons: h.reasons, error: { code: 'DEGRADED', message: `degraded: ${h.reasons.join(', ')}` } });
   });
 

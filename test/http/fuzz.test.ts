@@ -2,7 +2,7 @@
 // sockets (so it can send what fetch cannot: bad encodings, broken framing, huge request lines and headers):
 // every route, with odd methods, paths, headers, auth, ranges and bodies of every kind. The property: no answer
 // is a 5xx, every request gets an answer, and every error answer is the one envelope with a code from the
-// catalogue (API.md).
+// catalogue (src/errors/index.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
