@@ -212,6 +212,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
   const logTo: { logger?: FastifyBaseLogger; scheduler?: FastifyBaseLogger } = {};
   const log = (line: string): void => {
     if (logTo.logger) logTo.logger.warn(line);
+    // eslint-disable-next-line no-console -- before the server's logger exists, stderr is the only place a start-up warning can go
     else console.error(`[agent] ${line}`);
   };
   // Room for SQLite to open and write what start-up needs, even on a full disk (see ./health.ts).
