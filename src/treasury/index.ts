@@ -18,16 +18,17 @@ function notSyncing(): never {
 
 /** The spend log in SQLite, so the rolling per-day cap survives restarts. */
 export class DbSpendLog implements SpendLog {
-  readonly #db: Db;
+  readonly #sum: Statement<[bigint], { total: bigint }>;
+  readonly #append: Statement<[string, bigint, bigint]>;
   constructor(db: Db) {
-    this.#db = db;
+    this.#sum = db.prepare('SELECT coalesce(sum(amount_sat), 0) AS total FROM wallet_spends WHERE at >= ?');
+    this.#append = db.prepare('INSERT OR IGNORE INTO wallet_spends (txid, amount_sat, at) VALUES (?, ?, ?)');
   }
   sumSince(since: Date): bigint {
-    const row = this.#db.prepare('SELECT coalesce(sum(amount_sat), 0) AS total FROM wallet_spends WHERE at >= ?').get(BigInt(since.getTime())) as { total: bigint };
-    return row.total;
+    return this.#sum.get(BigInt(since.getTime()))?.total ?? 0n;
   }
   append(entry: { txid: string; amountSat: bigint; at: Date }): void {
-    this.#db.prepare('INSERT OR IGNORE INTO wallet_spends (txid, amount_sat, at) VALUES (?, ?, ?)').run(entry.txid, entry.amountSat, BigInt(entry.at.getTime()));
+    this.#append.run(entry.txid, entry.amountSat, BigInt(entry.at.getTime()));
   }
 }
 
@@ -77,6 +78,8 @@ export class Treasury {
   readonly #q: {
     own: Statement<[], { address: string; chain: bigint; idx: bigint }>;
     byAddress: Statement<[string], { chain: bigint; idx: bigint }>;
+    nextIndex: Statement<[number], { next: bigint }>;
+    insertAddress: Statement<[number, number, string, Buffer, AddressPurpose, bigint]>;
   };
 
   constructor(opts: TreasuryOptions) {
@@ -99,6 +102,8 @@ export class Treasury {
       // The partial index wallet_addresses_own (migration 7): a handful of rows, however many files there are.
       own: opts.db.prepare(`SELECT address, chain, idx FROM wallet_addresses WHERE purpose IN ('receive', 'change') ORDER BY chain, idx`),
       byAddress: opts.db.prepare('SELECT chain, idx FROM wallet_addresses WHERE address = ?'),
+      nextIndex: opts.db.prepare('SELECT coalesce(max(idx) + 1, 0) AS next FROM wallet_addresses WHERE chain = ?'),
+      insertAddress: opts.db.prepare('INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
     };
   }
 
@@ -109,20 +114,11 @@ export class Treasury {
   newAddress(purpose: AddressPurpose): { address: string; chain: 0 | 1; index: number } {
     const chain: 0 | 1 = purpose === 'change' ? 1 : 0;
     return this.#db.transaction(() => {
-      const row = this.#db.prepare('SELECT coalesce(max(idx) + 1, 0) AS next FROM wallet_addresses WHERE chain = ?').get(chain) as { next: bigint };
-      const index = Number(row.next);
+      const index = Number(this.#q.nextIndex.get(chain)?.next ?? 0n);
       const derived = this.#wallet.deriveAddress(chain, index);
-      this.#db
-        .prepare('INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(chain, index, derived.address, Buffer.from(derived.scriptHex, 'hex'), purpose, BigInt(this.#now().getTime()));
+      this.#q.insertAddress.run(chain, index, derived.address, Buffer.from(derived.scriptHex, 'hex'), purpose, BigInt(this.#now().getTime()));
       return { address: derived.address, chain, index };
     })();
-  }
-
-  /** Every address handed out, with where it sits in the account. */
-  addresses(): Array<{ address: string; chain: 0 | 1; index: number; purpose: AddressPurpose }> {
-    const rows = this.#db.prepare('SELECT address, chain, idx, purpose FROM wallet_addresses ORDER BY chain, idx').all() as Array<{ address: string; chain: bigint; idx: bigint; purpose: AddressPurpose }>;
-    return rows.map((r) => ({ address: r.address, chain: Number(r.chain) as 0 | 1, index: Number(r.idx), purpose: r.purpose }));
   }
 
   /**
