@@ -1,5 +1,5 @@
 // Keeps the error catalogue (src/errors) and its documentation (README.md, "Error codes") in sync, so every
-// code a client can meet is documented with the status it comes with (CONVENTIONS habit 6).
+// code a client can meet is documented with the status it comes with.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

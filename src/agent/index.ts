@@ -154,7 +154,7 @@ function makeDataDirPrivate(dataDir: string): void {
 }
 
 /**
- * The scheduled jobs (DESIGN "Files", issue 3): each idempotent, so a catch-up or a manual run is harmless.
+ * The scheduled jobs (watcher, sweep, deletion, pricing): each idempotent, so a catch-up or a manual run is harmless.
  * Cron expressions are UTC.
  */
 function addJobs(scheduler: Scheduler, host: Host, watcher: PaymentWatcher): void {
@@ -210,6 +210,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
   const logTo: { logger?: FastifyBaseLogger; scheduler?: FastifyBaseLogger } = {};
   const log = (line: string): void => {
     if (logTo.logger) logTo.logger.warn(line);
+    // eslint-disable-next-line no-console -- before the server's logger exists, stderr is the only place a start-up warning can go
     else console.error(`[agent] ${line}`);
   };
   // Room for SQLite to open and write what start-up needs, even on a full disk (see ./health.ts).
@@ -226,7 +227,9 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     // Devnet time can be moved forward (POST /v1/dev/advance); everywhere else the clock is the system's.
     const clock: Clock = conn.dev ? new DevClock({ db }) : new SystemClock();
     const now = () => clock.now();
-    const treasury = new Treasury({ db, wallet, chain, now, perTxMaxSat: config.spendPerTxMaxSat, perDayMaxSat: config.spendPerDayMaxSat });
+    // The watcher is built below; the treasury asks it for coins only once both exist.
+    const watched = { unspent: () => watcher.unspent(), unspentTotals: (except?: readonly string[]) => watcher.unspentTotals(except) };
+    const treasury = new Treasury({ db, wallet, chain, now, watched, perTxMaxSat: config.spendPerTxMaxSat, perDayMaxSat: config.spendPerDayMaxSat });
     const blobs = new FsBlobStore({ dir: p.blobs });
     // What interrupted uploads left behind: removing it needs no space, but making the store's folders on a
     // first start does; the store makes them again at its first upload.
@@ -326,13 +329,9 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       metrics,
       health: () => health.report(),
       operator: () => {
-        // From the watcher's table, not a request per address: this must stay cheap with a million files.
-        let confirmedSat = 0n;
-        let unconfirmedSat = 0n;
-        for (const c of watcher.unspent()) {
-          if (c.confirmed) confirmedSat += c.valueSat;
-          else unconfirmedSat += c.valueSat;
-        }
+        // Summed in SQL by the watcher over its index of unspent coins, not a request per address nor a row per
+        // coin: this must stay cheap with a million files.
+        const { confirmedSat, unconfirmedSat } = watcher.unspentTotals();
         const prices = host.currentPrices();
         return Promise.resolve({
           nodeId: wallet.nodeId,

@@ -2,7 +2,7 @@
  * ChainBackend over the Esplora HTTP API (Blockstream's esplora/API.md), as served by
  * mempool.space, blockstream.info, a self-hosted electrs, and the devnet facade.
  *
- * Retry policy (CONVENTIONS 5), written once here:
+ * Retry policy, written once here:
  * - every request has a deadline (`timeoutMs`, covering connect, headers and body) and honours
  *   the caller's AbortSignal; an aborted call rejects with the signal's reason and is not retried;
  * - GETs are retried on network errors, timeouts and HTTP 429/502/503/504, with exponential
@@ -58,6 +58,11 @@ export interface EsploraClientOptions {
   random?: () => number;
   /** Waits between retries; must reject when `signal` aborts. Default: an abortable timer. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Arms one attempt's deadline: calls `onExpire` after `ms` unless the returned function (called when the
+   * attempt ends) cancels it first. Default: a timer. Injected so tests expire it on an event, not a clock.
+   */
+  deadline?: (ms: number, onExpire: () => void) => () => void;
 }
 
 // Bitcoin Core's MAX_BLOCK_SERIALIZED_SIZE (consensus.h): no valid block is larger.
@@ -91,6 +96,11 @@ interface Req {
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return sleepMs(ms, undefined, signal ? { signal } : undefined);
+}
+
+function defaultDeadline(ms: number, onExpire: () => void): () => void {
+  const timer = setTimeout(onExpire, ms);
+  return () => clearTimeout(timer);
 }
 
 function positiveInt(value: number | undefined, fallback: number, key: string, min: number, max: number): number {
@@ -150,7 +160,7 @@ function printable(s: string): string {
 }
 
 /**
- * An Esplora client that parses every answer (CONVENTIONS 4) and follows the retry policy above.
+ * An Esplora client that parses every answer (the backend is untrusted) and follows the retry policy above.
  * Hashes and txids it returns are lowercase hex.
  */
 export class EsploraClient implements ChainBackend {
@@ -167,6 +177,7 @@ export class EsploraClient implements ChainBackend {
   private readonly maxRetryAfterMs: number;
   private readonly random: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly deadline: (ms: number, onExpire: () => void) => () => void;
 
   /** @throws AgentError CONFIG_INVALID for a base URL that is not http(s) or an option out of range */
   constructor(opts: EsploraClientOptions) {
@@ -194,6 +205,7 @@ export class EsploraClient implements ChainBackend {
     this.maxRetryAfterMs = positiveInt(opts.maxRetryAfterMs, 30_000, 'maxRetryAfterMs', 0, 600_000);
     this.random = opts.random ?? Math.random;
     this.sleep = opts.sleep ?? defaultSleep;
+    this.deadline = opts.deadline ?? defaultDeadline;
   }
 
   /** @throws AgentError CHAIN_UNAVAILABLE, CHAIN_BAD_RESPONSE; the signal's reason when aborted */
@@ -527,10 +539,10 @@ export class EsploraClient implements ChainBackend {
     const ctl = new AbortController();
     let timedOut = false;
     // axios's own `timeout` is a socket idle timer that a slow trickle resets; this is a deadline.
-    const timer = setTimeout(() => {
+    const cancelDeadline = this.deadline(this.timeoutMs, () => {
       timedOut = true;
       ctl.abort();
-    }, this.timeoutMs);
+    });
     const onAbort = (): void => ctl.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -555,7 +567,7 @@ export class EsploraClient implements ChainBackend {
       const code = e.code ?? 'ERR_NETWORK';
       return { kind: 'failed', reason: code, notSent: NOT_SENT_CODES.has(code) };
     } finally {
-      clearTimeout(timer);
+      cancelDeadline();
       signal?.removeEventListener('abort', onAbort);
     }
   }

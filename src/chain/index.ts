@@ -9,7 +9,7 @@ export type { ChainBackend, ChainUtxo, MempoolTx, TxStatus } from './types.ts';
 export { EsploraClient } from './esplora.ts';
 export type { EsploraClientOptions } from './esplora.ts';
 export { feeRateToSatPerKvb, isBlockHash, isHex, isTxid } from './validate.ts';
-export { PaymentWatcher, type ConfirmationPolicy, type PaymentSink, type WatchedPayment } from './watcher.ts';
+export { PaymentWatcher, type CoinTotals, type ConfirmationPolicy, type PaymentSink, type UnspentPayment, type WatchedPayment } from './watcher.ts';
 
 /**
  * Picks the chain backend from configuration. Only Esplora exists today (mempool.space,

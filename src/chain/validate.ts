@@ -1,6 +1,6 @@
 /**
  * Checks for what goes to the chain backend (inputs) and what comes back (answers). A chain API
- * is untrusted input (CONVENTIONS 4): every field is parsed into a known shape here, and anything
+ * is untrusted input (anyone may run one, or sit between us and it): every field is parsed into a known shape here, and anything
  * else becomes CHAIN_BAD_RESPONSE naming the endpoint and the field, never a TypeError later.
  */
 import { AgentError } from '../errors/index.ts';

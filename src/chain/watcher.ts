@@ -1,5 +1,5 @@
 /**
- * The payment watcher (DESIGN "Payments"): follows the best chain block by block, records every output
+ * The payment watcher (docs/payments.md): follows the best chain block by block, records every output
  * paying one of the wallet's addresses, and tells a sink when a payment is accepted by the confirmation
  * policy (counted) or leaves the chain after having been counted (reversed).
  *
@@ -641,4 +641,56 @@ export class PaymentWatcher {
     const top = this.#q.top.get();
     return top ? Number(top.height) : undefined;
   }
+
+  // Prepared on first use, once; only unspentTotals() uses them.
+  #totals: { all: Statement<[], TotalsRow>; of: Statement<[string], TotalsRow> } | undefined;
+
+  /**
+   * The sums of the wallet's coins (what unspent() lists), confirmed and not, computed in SQL without listing
+   * a coin: one search of the partial index `payments_unspent` (migration 7), which holds unspent payments only,
+   * so its cost follows the coins held, never the number of addresses handed out. The coins of the `except`
+   * addresses (a handful: the treasury's own receive and change addresses, which it asks the chain about
+   * itself) are left out, each found through `payments_address`.
+   */
+  unspentTotals(except: readonly string[] = []): CoinTotals {
+    this.#totals ??= {
+      all: this.#db.prepare(
+        `SELECT state, COALESCE(SUM(value_sat), 0) AS sat, COUNT(*) AS coins FROM payments
+         WHERE spent_by IS NULL AND state IN ('mempool', 'confirmed') GROUP BY state`,
+      ),
+      // +state: the address index finds an address's few payments; the state index would walk every coin.
+      of: this.#db.prepare(
+        `SELECT state, COALESCE(SUM(value_sat), 0) AS sat, COUNT(*) AS coins FROM payments
+         WHERE address = ? AND spent_by IS NULL AND +state IN ('mempool', 'confirmed') GROUP BY state`,
+      ),
+    };
+    const out: CoinTotals = { confirmedSat: 0n, unconfirmedSat: 0n, coins: 0 };
+    const add = (rows: TotalsRow[], sign: bigint): void => {
+      for (const r of rows) {
+        if (r.state === 'confirmed') out.confirmedSat += sign * r.sat;
+        else out.unconfirmedSat += sign * r.sat;
+        out.coins += Number(sign * r.coins);
+      }
+    };
+    const q = this.#totals;
+    // One read transaction, so a block applied between the statements cannot make the difference wrong.
+    this.#db.transaction(() => {
+      add(q.all.all(), 1n);
+      for (const address of new Set(except)) add(q.of.all(address), -1n);
+    })();
+    return out;
+  }
+}
+
+interface TotalsRow {
+  state: PaymentState;
+  sat: bigint;
+  coins: bigint;
+}
+
+/** Sums of unspent coins, in sat; `coins` is how many there are. */
+export interface CoinTotals {
+  confirmedSat: bigint;
+  unconfirmedSat: bigint;
+  coins: number;
 }

@@ -1,7 +1,7 @@
 /**
  * One configuration schema with defaults, read from `<dataDir>/config.json` and the environment
  * (`STORJ_<KEY>`, e.g. STORJ_DATA_DIR, STORJ_LISTEN, STORJ_ESPLORA_URL), checked once at start with an
- * error that names the bad key and where it came from, then frozen (CONVENTIONS habit 7).
+ * error that names the bad key and where it came from, then frozen, so nothing reads an unchecked value.
  * Precedence: defaults < config file < environment < explicit overrides (CLI flags, tests).
  */
 import { readFileSync, existsSync } from 'node:fs';

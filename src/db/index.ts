@@ -1,6 +1,6 @@
 /**
  * The database: better-sqlite3 (synchronous, so a ledger write is one transaction with no await inside,
- * CONVENTIONS habit 8), WAL with synchronous=FULL because money is involved, foreign keys on, and
+ * and a kill -9 leaves all of it or none), WAL with synchronous=FULL because money is involved, foreign keys on, and
  * safe integers so every INTEGER comes back as a bigint and no amount is ever a float.
  */
 import Database from 'better-sqlite3';

@@ -233,4 +233,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE payments ADD COLUMN zero_conf INTEGER NOT NULL DEFAULT 0 CHECK (zero_conf IN (0, 1));
     `,
   },
+  {
+    version: 7,
+    name: 'treasury and payment watcher: the wallet\'s own addresses and its unspent coins, found by index',
+    sql: `
+      -- The treasury's own receive and change addresses (a handful), without walking one address per file.
+      CREATE INDEX wallet_addresses_own ON wallet_addresses (purpose, chain, idx, address) WHERE purpose IN ('receive', 'change');
+      -- Unspent payments only, with their values: the wallet's sums read these entries and nothing else, so they
+      -- cost what the coins held cost, not what a million paid-out or spent payments would.
+      CREATE INDEX payments_unspent ON payments (state, value_sat, spent_by) WHERE spent_by IS NULL;
+    `,
+  },
 ];

@@ -1,5 +1,5 @@
 /**
- * The one place where thrown errors become HTTP responses (CONVENTIONS habit 6). Every non-2xx answer is
+ * The one place where thrown errors become HTTP responses (README.md, "Error codes"). Every non-2xx answer is
  * `{"error": {"code", "message"}}` with a code from the catalogue, whoever produced it: an AgentError from a
  * route, fastify's own errors (schema validation, bad JSON, body too large, an unsupported media type), the
  * router (a bad URL encoding, a parameter too long, no route), and the HTTP parser's client errors (timeouts,
@@ -17,7 +17,7 @@ interface ErrorBody {
 }
 
 /**
- * The only fields an error body may carry beside `error`: the payment details API.md documents for a 402 (what
+ * The only fields an error body may carry beside `error`: the payment details a 402 carries (README.md, "Error codes": what
  * to pay, and where). Other details (a job's name, a size limit, a file's size) are already in the message and
  * stay out of the body, so a client can rely on one shape.
  */
@@ -30,7 +30,7 @@ function errorBody(e: AgentError): ErrorBody {
   for (const k of PAYMENT_FIELDS) {
     const v = e.details[k];
     if (v === undefined) continue;
-    // ...Sat fields are JSON integers (API.md); an amount of satoshis is far below 2^53.
+    // ...Sat fields are JSON integers (src/http/schemas.ts); an amount of satoshis is far below 2^53.
     body[k] = typeof v === 'bigint' ? Number(v) : v;
   }
   return body;

@@ -1,5 +1,5 @@
 /**
- * How a customer's file is served (API.md, `GET /f/:fileId`): the bytes are the customer's, not the agent's, so
+ * How a customer's file is served (`GET /f/:fileId`; README.md, "An operator's first steps"): the bytes are the customer's, not the agent's, so
  * they must never run as the agent's origin. Three layers, each enough on its own for the common cases:
  * - `Content-Disposition: attachment` for everything but a short allow-list of passive types, so HTML, SVG,
  *   XML and the like are saved, never rendered;

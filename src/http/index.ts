@@ -62,8 +62,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const ref: { connections?: Connections } = {};
   const app = Fastify({
     logger: deps.logger ?? false,
-    // Reject unknown fields instead of silently dropping them (API.md), and never coerce types. Verbose, so a
-    // failed pattern can be explained by its field's description (src/http/errors.ts).
+    // Reject unknown fields instead of silently dropping them (a typo must not pass unnoticed), and never coerce
+    // types. Verbose, so a failed pattern can be explained by its field's description (src/http/errors.ts).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false, verbose: true } },
     bodyLimit: 64 * 1024,
     // The 503 while closing is SHUTTING_DOWN in the envelope (src/http/connections.ts), not fastify's own body.
@@ -75,7 +75,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   installErrorHandling(app);
   if (deps.metrics) registerMetrics(app, deps.metrics, deps.config.adminToken);
-  // JSON in and out (API.md): any other body is 415, not a string the schema then rejects. The upload PUT takes
+  // JSON in and out (the OpenAPI document at /v1/openapi.json): any other body is 415, not a string the schema then rejects. The upload PUT takes
   // every type in its own scope (src/http/routes-host.ts).
   app.removeContentTypeParser('text/plain');
   const connections = installConnections(app, deps.config);
@@ -94,11 +94,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   // No response schema (a serializer built from one drops every field the schema does not name), so the reply
-  // types API.md gives this route are written here instead of inferred.
+  // types of its two answers (README.md, "GET /healthz") are written here instead of inferred.
   api.get<{ Reply: { 200: { status: 'ok' }; 503: { status: 'degraded'; reasons: string[] } & ErrorEnvelope } }>('/healthz', { schema: { hide: true } }, async (_req, reply) => {
     const h = await deps.health();
     if (h.status === 'ok') return { status: 'ok' };
-    // The body API.md gives a degraded agent, with the error envelope every non-2xx answer carries.
+    // The body README.md gives a degraded agent ("GET /healthz"), with the error envelope every non-2xx answer carries.
     return reply.status(503).send({ status: 'degraded', reasons: h.reasons, error: { code: 'DEGRADED', message: `degraded: ${h.reasons.join(', ')}` } });
   });
 

@@ -1,5 +1,5 @@
 /**
- * The customers' routes (API.md "Customers"): quotes, uploads, file status and metered downloads.
+ * The customers' routes (README.md, "A customer's first steps"): quotes, uploads, file status and metered downloads.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';

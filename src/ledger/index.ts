@@ -1,8 +1,8 @@
 /**
- * The append-only ledger of every file's prepaid balance (DESIGN "Money", "Files"). Entries are never
+ * The append-only ledger of every file's prepaid balance (README.md, the opening lines). Entries are never
  * updated or deleted; `files.balance_msat` is their running sum, changed only in the same transaction as an
  * entry, and `verifyBalances` proves the two agree. All functions are synchronous: each is one SQLite
- * transaction with no await inside (CONVENTIONS habit 8), so a kill -9 leaves either all of it or none.
+ * transaction with no await inside, so a kill -9 leaves either all of it or none.
  */
 import type { Db } from '../db/index.ts';
 

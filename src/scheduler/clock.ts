@@ -1,6 +1,6 @@
 /**
  * Time as the agent sees it. Everything that bills, expires or schedules asks an injected Clock rather than
- * `Date.now()` (CONVENTIONS habit 3), so devnet and tests can move time forward without monkey-patching.
+ * `Date.now()` (passed in, like every outside thing), so devnet and tests can move time forward without monkey-patching.
  */
 import type { Db } from '../db/index.ts';
 import { AgentError } from '../errors/index.ts';

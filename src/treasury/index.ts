@@ -3,25 +3,32 @@
  * is never handed out twice, even across a kill -9), its balance, and payments out under the spend policy.
  * Keys stay in wallet/; this module only asks the wallet to derive and to sign.
  */
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/index.ts';
-import type { ChainBackend } from '../chain/index.ts';
+import { PaymentWatcher } from '../chain/index.ts';
+import type { ChainBackend, CoinTotals, UnspentPayment } from '../chain/index.ts';
 import { AgentError } from '../errors/index.ts';
 import { SpendPolicy, type SpendLog, type Wallet, type WalletUtxo } from '../../wallet/index.ts';
 
 export type AddressPurpose = 'receive' | 'change' | 'upload' | 'proposal';
 
+function notSyncing(): never {
+  throw new AgentError('INTERNAL', "the treasury's read-only payment watcher never syncs");
+}
+
 /** The spend log in SQLite, so the rolling per-day cap survives restarts. */
 class DbSpendLog implements SpendLog {
-  readonly #db: Db;
+  readonly #sum: Statement<[bigint], { total: bigint }>;
+  readonly #append: Statement<[string, bigint, bigint]>;
   constructor(db: Db) {
-    this.#db = db;
+    this.#sum = db.prepare('SELECT coalesce(sum(amount_sat), 0) AS total FROM wallet_spends WHERE at >= ?');
+    this.#append = db.prepare('INSERT OR IGNORE INTO wallet_spends (txid, amount_sat, at) VALUES (?, ?, ?)');
   }
   sumSince(since: Date): bigint {
-    const row = this.#db.prepare('SELECT coalesce(sum(amount_sat), 0) AS total FROM wallet_spends WHERE at >= ?').get(BigInt(since.getTime())) as { total: bigint };
-    return row.total;
+    return this.#sum.get(BigInt(since.getTime()))?.total ?? 0n;
   }
   append(entry: { txid: string; amountSat: bigint; at: Date }): void {
-    this.#db.prepare('INSERT OR IGNORE INTO wallet_spends (txid, amount_sat, at) VALUES (?, ?, ?)').run(entry.txid, entry.amountSat, BigInt(entry.at.getTime()));
+    this.#append.run(entry.txid, entry.amountSat, BigInt(entry.at.getTime()));
   }
 }
 
@@ -31,10 +38,28 @@ export interface Balance {
   utxos: Array<WalletUtxo & { confirmed: boolean }>;
 }
 
+/** What the treasury asks of the payment watcher (src/chain/watcher.ts): the coins it has seen, never its table. */
+export interface WatchedCoins {
+  unspent(): UnspentPayment[];
+  unspentTotals(except?: readonly string[]): CoinTotals;
+}
+
+/** The wallet's sums, without the coins: see Treasury.totals. */
+export interface Totals {
+  confirmedSat: bigint;
+  unconfirmedSat: bigint;
+  coins: number;
+}
+
 export interface TreasuryOptions {
   db: Db;
   wallet: Wallet;
   chain: ChainBackend;
+  /**
+   * The running agent's payment watcher. Without one (the `storj wallet` commands, with no agent running) the
+   * treasury reads through a watcher of its own that never syncs: the coins are those the agent last recorded.
+   */
+  watched?: WatchedCoins;
   now?: () => Date;
   perTxMaxSat: bigint;
   perDayMaxSat: bigint;
@@ -49,6 +74,13 @@ export class Treasury {
   readonly #now: () => Date;
   readonly #policy: SpendPolicy;
   readonly #feeTarget: number;
+  readonly #watched: WatchedCoins;
+  readonly #q: {
+    own: Statement<[], { address: string; chain: bigint; idx: bigint }>;
+    byAddress: Statement<[string], { chain: bigint; idx: bigint }>;
+    nextIndex: Statement<[number], { next: bigint }>;
+    insertAddress: Statement<[number, number, string, Buffer, AddressPurpose, bigint]>;
+  };
 
   constructor(opts: TreasuryOptions) {
     this.#db = opts.db;
@@ -57,6 +89,22 @@ export class Treasury {
     this.#now = opts.now ?? (() => new Date());
     this.#feeTarget = opts.feeTargetBlocks ?? 6;
     this.#policy = new SpendPolicy({ perTxMaxSat: opts.perTxMaxSat, perDayMaxSat: opts.perDayMaxSat, log: new DbSpendLog(opts.db), now: this.#now });
+    this.#watched =
+      opts.watched ??
+      new PaymentWatcher({
+        db: opts.db,
+        chain: opts.chain,
+        // Never synced, so neither the policy nor the sink is ever consulted.
+        policy: { required: 1, zeroConfMaxSat: 0n },
+        sink: { onCounted: notSyncing, onReversed: notSyncing },
+      });
+    this.#q = {
+      // The partial index wallet_addresses_own (migration 7): a handful of rows, however many files there are.
+      own: opts.db.prepare(`SELECT address, chain, idx FROM wallet_addresses WHERE purpose IN ('receive', 'change') ORDER BY chain, idx`),
+      byAddress: opts.db.prepare('SELECT chain, idx FROM wallet_addresses WHERE address = ?'),
+      nextIndex: opts.db.prepare('SELECT coalesce(max(idx) + 1, 0) AS next FROM wallet_addresses WHERE chain = ?'),
+      insertAddress: opts.db.prepare('INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    };
   }
 
   /**
@@ -66,27 +114,19 @@ export class Treasury {
   newAddress(purpose: AddressPurpose): { address: string; chain: 0 | 1; index: number } {
     const chain: 0 | 1 = purpose === 'change' ? 1 : 0;
     return this.#db.transaction(() => {
-      const row = this.#db.prepare('SELECT coalesce(max(idx) + 1, 0) AS next FROM wallet_addresses WHERE chain = ?').get(chain) as { next: bigint };
-      const index = Number(row.next);
+      const index = Number(this.#q.nextIndex.get(chain)?.next ?? 0n);
       const derived = this.#wallet.deriveAddress(chain, index);
-      this.#db
-        .prepare('INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(chain, index, derived.address, Buffer.from(derived.scriptHex, 'hex'), purpose, BigInt(this.#now().getTime()));
+      this.#q.insertAddress.run(chain, index, derived.address, Buffer.from(derived.scriptHex, 'hex'), purpose, BigInt(this.#now().getTime()));
       return { address: derived.address, chain, index };
     })();
   }
 
-  /** Every address handed out, with where it sits in the account. */
-  addresses(): Array<{ address: string; chain: 0 | 1; index: number; purpose: AddressPurpose }> {
-    const rows = this.#db.prepare('SELECT address, chain, idx, purpose FROM wallet_addresses ORDER BY chain, idx').all() as Array<{ address: string; chain: bigint; idx: bigint; purpose: AddressPurpose }>;
-    return rows.map((r) => ({ address: r.address, chain: Number(r.chain) as 0 | 1, index: Number(r.idx), purpose: r.purpose }));
-  }
-
   /**
    * The wallet's coins. The operator's own addresses (receive and change, a handful) are asked of the chain
-   * backend one by one, so an unconfirmed payment to them shows at once even with no agent running. Upload
-   * addresses (one per file, so possibly millions) come from the payment watcher's table instead, which the
+   * backend one by one, so an unconfirmed payment to them shows at once even with no agent running. Coins of
+   * upload addresses (one per file, so possibly millions) come from the payment watcher instead, which the
    * running agent keeps current from whole blocks: asking about each would cost a request per file.
+   * Lists every coin (send() chooses among them); totals() gives the sums alone.
    * @throws AgentError CHAIN_UNAVAILABLE / CHAIN_BAD_RESPONSE
    */
   async balance(signal?: AbortSignal): Promise<Balance> {
@@ -96,7 +136,43 @@ export class Treasury {
       if (u.confirmed) out.confirmedSat += u.valueSat;
       else out.unconfirmedSat += u.valueSat;
     };
-    const own = this.addresses().filter((a) => a.purpose === 'receive' || a.purpose === 'change');
+    const own = this.#ownAddresses();
+    for (const u of await this.#ownCoins(own, signal)) add(u);
+    const ownSet = new Set(own.map((a) => a.address));
+    for (const c of this.#watched.unspent()) {
+      if (ownSet.has(c.address)) continue;
+      const a = this.#q.byAddress.get(c.address);
+      if (a) add({ txid: c.txid, vout: c.vout, valueSat: c.valueSat, chain: Number(a.chain) as 0 | 1, index: Number(a.idx), confirmed: c.confirmed });
+    }
+    return out;
+  }
+
+  /**
+   * The wallet's sums, as balance() counts them, without listing a coin: the own addresses from the chain
+   * backend (a handful), the rest summed in SQL by the payment watcher over an index of unspent coins, so a
+   * million files' addresses cost nothing here.
+   * @throws AgentError CHAIN_UNAVAILABLE / CHAIN_BAD_RESPONSE
+   */
+  async totals(signal?: AbortSignal): Promise<Totals> {
+    const own = this.#ownAddresses();
+    const watched = this.#watched.unspentTotals(own.map((a) => a.address));
+    const out: Totals = { ...watched };
+    for (const u of await this.#ownCoins(own, signal)) {
+      if (u.confirmed) out.confirmedSat += u.valueSat;
+      else out.unconfirmedSat += u.valueSat;
+      out.coins++;
+    }
+    return out;
+  }
+
+  /** The receive and change addresses, by index (not every address handed out). */
+  #ownAddresses(): Array<{ address: string; chain: 0 | 1; index: number }> {
+    return this.#q.own.all().map((r) => ({ address: r.address, chain: Number(r.chain) as 0 | 1, index: Number(r.idx) }));
+  }
+
+  /** The coins of `own` as the chain backend has them, eight addresses at a time. */
+  async #ownCoins(own: Array<{ address: string; chain: 0 | 1; index: number }>, signal?: AbortSignal): Promise<Array<WalletUtxo & { confirmed: boolean }>> {
+    const out: Array<WalletUtxo & { confirmed: boolean }> = [];
     const concurrency = 8;
     for (let i = 0; i < own.length; i += concurrency) {
       const batch = own.slice(i, i + concurrency);
@@ -104,16 +180,9 @@ export class Treasury {
       results.forEach((utxos, j) => {
         const a = batch[j];
         if (!a) return;
-        for (const u of utxos) add({ txid: u.txid, vout: u.vout, valueSat: u.valueSat, chain: a.chain, index: a.index, confirmed: u.confirmed });
+        for (const u of utxos) out.push({ txid: u.txid, vout: u.vout, valueSat: u.valueSat, chain: a.chain, index: a.index, confirmed: u.confirmed });
       });
     }
-    const watched = this.#db
-      .prepare(
-        `SELECT p.txid, p.vout, p.value_sat, p.state, a.chain, a.idx FROM payments p JOIN wallet_addresses a ON a.address = p.address
-         WHERE p.state != 'reversed' AND p.spent_by IS NULL AND a.purpose NOT IN ('receive', 'change')`,
-      )
-      .all() as Array<{ txid: string; vout: bigint; value_sat: bigint; state: string; chain: bigint; idx: bigint }>;
-    for (const r of watched) add({ txid: r.txid, vout: Number(r.vout), valueSat: r.value_sat, chain: Number(r.chain) as 0 | 1, index: Number(r.idx), confirmed: r.state === 'confirmed' });
     return out;
   }
 

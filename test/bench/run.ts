@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- NAME...]`: the benchmarks of issue 3 item 10, each a ratio against a reference measured
+ * `npm run bench [-- NAME...]`: the benchmarks of README.md ("Benchmarks"), each a ratio against a reference measured
  * in the same run on the same machine (nginx for transfers, a raw UPDATE for the sweep). Names filter
  * (`npm run bench -- download`). Prints one line per benchmark and a summary table. Exits 0 whether or not a
  * target is met (the figures are for people to judge), non-zero only when something fails. Never asserts a

@@ -35,6 +35,40 @@ async function setup(t: TestContext, script: Script, opts: Partial<EsploraClient
   return { srv, c, sleeps };
 }
 
+/** One attempt's deadline as the client armed it, expired by the test on an event instead of by a timer. */
+interface Deadline {
+  ms: number;
+  expired: boolean;
+  cancelled: boolean;
+  expire(): void;
+}
+
+/** A manual `deadline` option: records every deadline armed; `expireOpen()` expires those still open. */
+function manualDeadlines(): { armed: Deadline[]; deadline: NonNullable<EsploraClientOptions['deadline']>; expireOpen(): void } {
+  const armed: Deadline[] = [];
+  return {
+    armed,
+    deadline: (ms, onExpire) => {
+      const d: Deadline = {
+        ms,
+        expired: false,
+        cancelled: false,
+        expire: () => {
+          d.expired = true;
+          onExpire();
+        },
+      };
+      armed.push(d);
+      return () => {
+        d.cancelled = true;
+      };
+    },
+    expireOpen: () => {
+      for (const d of armed) if (!d.expired && !d.cancelled) d.expire();
+    },
+  };
+}
+
 // ---- tip and block hashes ----
 
 void test('tip height and hash are read from text answers', async (t) => {
@@ -361,28 +395,55 @@ void test('404 is CHAIN_NOT_FOUND at once; other 4xx and 3xx are bad responses; 
 });
 
 void test('a backend that never answers times out on every try, then CHAIN_UNAVAILABLE', async (t) => {
-  const { srv, c } = await setup(t, () => 'hang', { timeoutMs: 100, retries: 2 });
-  const started = Date.now();
+  const d = manualDeadlines();
+  // Each try's deadline expires once the backend holds the request: the attempt can end only by its deadline.
+  const { srv, c, sleeps } = await setup(
+    t,
+    () => {
+      setImmediate(() => d.expireOpen());
+      return 'hang';
+    },
+    { timeoutMs: 100, retries: 2, deadline: d.deadline },
+  );
   const e = await rejectsWith(c.getTipHeight(), 'CHAIN_UNAVAILABLE');
   assert.equal(srv.requests.length, 3);
+  assert.deepEqual(d.armed.map((x) => [x.ms, x.expired]), [[100, true], [100, true], [100, true]], 'one deadline of timeoutMs per try, each honoured');
+  assert.deepEqual(sleeps, [75, 150], 'the usual backoff between tries');
   assert.match(e.message, /within 100 ms/);
-  assert.ok(Date.now() - started < 2000);
+});
+
+void test('the default deadline is a real timer that ends a request nobody answers', async (t) => {
+  const { srv, c } = await setup(t, () => 'hang', { timeoutMs: 50, retries: 0 });
+  const e = await rejectsWith(c.getTipHeight(), 'CHAIN_UNAVAILABLE');
+  assert.equal(srv.requests.length, 1);
+  assert.match(e.message, /within 50 ms/);
 });
 
 void test('a body trickled slower than the deadline is cut off (a deadline, not an idle timer)', async (t) => {
-  // Answer headers at once, then one byte every 40 ms: never idle for 100 ms, never finished either.
+  // Headers at once, then a byte every few ms: never idle, never finished either.
+  let written = 0;
+  let trickling!: () => void;
+  const fiveBytes = new Promise<void>((ok) => (trickling = ok));
   const trickle = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' });
-    const timer = setInterval(() => res.write('1'), 40);
+    const timer = setInterval(() => {
+      res.write('1');
+      if (++written === 5) trickling();
+    }, 5);
     res.on('close', () => clearInterval(timer));
   });
   await new Promise<void>((ok) => trickle.listen(0, '127.0.0.1', ok));
   t.after(() => new Promise<void>((ok) => (trickle.closeAllConnections(), trickle.close(() => ok()))));
   const port = (trickle.address() as AddressInfo).port;
-  const c = new EsploraClient({ baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 150, retries: 0 });
-  const started = Date.now();
-  await rejectsWith(c.getTipHeight(), 'CHAIN_UNAVAILABLE');
-  assert.ok(Date.now() - started < 1000);
+  const d = manualDeadlines();
+  const c = new EsploraClient({ baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 150, retries: 0, deadline: d.deadline });
+  const call = rejectsWith(c.getTipHeight(), 'CHAIN_UNAVAILABLE');
+  await fiveBytes;
+  // Bytes kept arriving, yet the one deadline armed for the attempt still stands: an idle timer would have been reset.
+  assert.deepEqual(d.armed.map((x) => [x.ms, x.cancelled]), [[150, false]]);
+  d.expireOpen();
+  const e = await call;
+  assert.match(e.message, /within 150 ms/);
 });
 
 void test('an already aborted signal rejects with its reason and sends nothing', async (t) => {
@@ -394,14 +455,21 @@ void test('an already aborted signal rejects with its reason and sends nothing',
   assert.equal(srv.requests.length, 0);
 });
 
-void test('aborting during a request stops it promptly, without retrying', async (t) => {
-  const { srv, c } = await setup(t, () => 'hang', { timeoutMs: 10_000, retries: 4 });
+void test('aborting during a request stops it at once, without retrying', async (t) => {
   const ctl = new AbortController();
-  const started = Date.now();
-  setTimeout(() => ctl.abort(new Error('shutting down')), 50);
+  const d = manualDeadlines();
+  // The abort comes once the backend holds the request; its deadline is never expired, so only the abort can end it.
+  const { srv, c } = await setup(
+    t,
+    () => {
+      setImmediate(() => ctl.abort(new Error('shutting down')));
+      return 'hang';
+    },
+    { timeoutMs: 10_000, retries: 4, deadline: d.deadline },
+  );
   await assert.rejects(c.getTipHash(ctl.signal), { message: 'shutting down' });
-  assert.ok(Date.now() - started < 2000);
   assert.equal(srv.requests.length, 1);
+  assert.deepEqual(d.armed.map((x) => [x.expired, x.cancelled]), [[false, true]], 'ended by the abort, and its deadline cleared');
 });
 
 void test('aborting during the backoff stops before the next try', async (t) => {
@@ -417,16 +485,24 @@ void test('aborting during the backoff stops before the next try', async (t) => 
   assert.equal(srv.requests.length, 1);
 });
 
-void test('the default sleep waits and can be aborted', async (t) => {
+// A default sleep that ignored the abort would hold this test for the whole Retry-After (a minute): the
+// test's own timeout fails it first.
+void test('the default sleep waits and can be aborted', { timeout: 30_000 }, async (t) => {
   const { srv, c } = await setup(t, (_req, n) => (n === 1 ? { status: 503 } : { body: '3' }), { sleep: undefined, backoffMs: 20 });
   assert.equal(await c.getTipHeight(), 3);
   assert.equal(srv.requests.length, 2);
   const ctl = new AbortController();
-  const { c: slow } = await setup(t, () => ({ status: 503 }), { sleep: undefined, backoffMs: 30_000 });
-  setTimeout(() => ctl.abort(), 30);
-  const started = Date.now();
+  // The jitter is drawn just before the sleep starts: the abort lands on the next turn, inside the sleep.
+  const { srv: slowSrv, c: slow } = await setup(t, () => ({ status: 503, headers: { 'retry-after': '60' } }), {
+    sleep: undefined,
+    maxRetryAfterMs: 60_000,
+    random: () => {
+      setImmediate(() => ctl.abort());
+      return 0.5;
+    },
+  });
   await assert.rejects(slow.getTipHeight(ctl.signal), { name: 'AbortError' });
-  assert.ok(Date.now() - started < 2000);
+  assert.equal(slowSrv.requests.length, 1);
 });
 
 // ---- broadcast ----
@@ -453,18 +529,36 @@ void test('broadcast answered 503 is one request only and CHAIN_UNAVAILABLE, out
 
 void test('broadcast that times out is not retried either: outcome unknown', async (t) => {
   const tx = sampleTx();
-  const { srv, c } = await setup(t, () => 'hang', { timeoutMs: 100, retries: 4 });
+  const d = manualDeadlines();
+  const { srv, c, sleeps } = await setup(
+    t,
+    () => {
+      setImmediate(() => d.expireOpen());
+      return 'hang';
+    },
+    { timeoutMs: 100, retries: 4, deadline: d.deadline },
+  );
   const e = await rejectsWith(c.broadcast(tx.toHex()), 'CHAIN_UNAVAILABLE');
   assert.equal(srv.requests.length, 1);
+  assert.deepEqual(sleeps, []);
+  assert.deepEqual(d.armed.map((x) => x.expired), [true]);
   assert.equal(e.details?.outcome, 'unknown');
 });
 
 void test('broadcast aborted while in flight reports an unknown outcome, not a plain abort', async (t) => {
   const tx = sampleTx();
-  const { srv, c } = await setup(t, () => 'hang', { timeoutMs: 10_000 });
   const ctl = new AbortController();
-  setTimeout(() => ctl.abort(), 50);
+  const d = manualDeadlines();
+  const { srv, c } = await setup(
+    t,
+    () => {
+      setImmediate(() => ctl.abort());
+      return 'hang';
+    },
+    { timeoutMs: 10_000, deadline: d.deadline },
+  );
   const e = await rejectsWith(c.broadcast(tx.toHex(), ctl.signal), 'CHAIN_UNAVAILABLE');
+  assert.deepEqual(d.armed.map((x) => x.expired), [false], 'the abort ended it, not the deadline');
   assert.equal(e.details?.outcome, 'unknown');
   assert.equal(srv.requests.length, 1);
 });

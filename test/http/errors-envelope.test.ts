@@ -52,7 +52,7 @@ test('errors from the router, the parsers and Node\'s HTTP parser come in the en
   expectError(job, 404, 'JOB_NOT_FOUND', 'an unknown job');
   assert.deepEqual(Object.keys(JSON.parse(job!.body.toString()) as object), ['error']);
 
-  // A 402 carries the payment details API.md documents, and nothing else.
+  // A 402 carries the payment details README.md documents ("Error codes"), and nothing else.
   const q = await a.api<{ id: string; uploadToken: string; address: string; amountSat: number }>('POST', '/v1/uploads', { size: 10 });
   const put = await one(req('PUT', `/v1/uploads/${q.body.id}`, { authorization: `Bearer ${q.body.uploadToken}`, 'content-type': 'application/octet-stream' }, '0123456789'));
   expectError(put, 402, 'PAYMENT_REQUIRED', 'an unpaid upload');

@@ -145,7 +145,7 @@ export async function rawExchange(url: string, bytes: string | Buffer, opts: { h
 const PAYMENT_FIELDS = new Set(['address', 'amountSat', 'receivedSat', 'bip21']);
 
 /**
- * Why an answer breaks the error contract (API.md): every non-2xx answer is JSON `{error: {code, message}}`
+ * Why an answer breaks the error contract (README.md, "Error codes"): every non-2xx answer is JSON `{error: {code, message}}`
  * with a code from the catalogue whose status is the answer's, and nothing else at the top level except a
  * 402's payment details. Undefined when it keeps it. `head`: a HEAD answer has no body to check.
  */

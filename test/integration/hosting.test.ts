@@ -1,5 +1,5 @@
 // The customer's path on a real regtest chain: quote, pay, upload, metered download, balances, freezing,
-// grace and deletion (issue 3, API.md "Customers"). Each test runs a real devnet and a real agent over HTTP.
+// grace and deletion (README.md, "A customer's first steps"). Each test runs a real devnet and a real agent over HTTP.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

@@ -2,6 +2,8 @@
 // change, and bcoin accepts and mines the transaction; a transaction with a bad signature is refused with a
 // clear error.
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { Transaction } from 'bitcoinjs-lib';
 import { openDb } from '../../src/db/index.ts';
@@ -96,6 +98,11 @@ test("the agent's balance includes customers' payments from the watcher's table,
   let b = await a.agent.treasury.balance();
   assert.equal(b.confirmedSat, BigInt(q.amountSat), 'the upload payment is one of the wallet coins');
   assert.equal(b.utxos[0]?.chain, 0);
+  // The sums alone, summed in SQL, agree: the treasury's, and the operator's figures in GET /v1/agent.
+  assert.deepEqual(await a.agent.treasury.totals(), { confirmedSat: BigInt(q.amountSat), unconfirmedSat: 0n, coins: 1 });
+  const token = (JSON.parse(readFileSync(join(a.dataDir, 'config.json'), 'utf8')) as { adminToken: string }).adminToken;
+  const operator = await a.api<{ wallet: { confirmedSat: number; unconfirmedSat: number } }>('GET', '/v1/agent', undefined, { authorization: `Bearer ${token}` });
+  assert.deepEqual([operator.body.wallet.confirmedSat, operator.body.wallet.unconfirmedSat], [q.amountSat, 0]);
 
   const sent = await a.agent.treasury.send(a.devnet.faucetAddress, 5_000n, { feeRateSatPerKvb: 2_000n });
   await a.devnet.mine(1);

@@ -1,4 +1,4 @@
-// One conformance suite for every BlobStore implementation (CONVENTIONS habit 10, after tus's
+// One conformance suite for every BlobStore implementation (after tus's
 // store tests). An implementation's test file calls blobStoreConformance() with a harness; all
 // behaviour promised by the BlobStore interface is checked here, through the interface only.
 import { afterEach, beforeEach, describe, test } from 'node:test';

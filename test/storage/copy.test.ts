@@ -8,8 +8,8 @@ import { mkdtemp, rm, truncate, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { copyBlob, FsBlobStore } from '../../src/storage/index.ts';
+import type { BlobReader } from '../../src/storage/index.ts';
 import { AgentError } from '../../src/errors/index.ts';
 import { KiB, MiB, chunksOf } from './helpers.ts';
 
@@ -23,35 +23,91 @@ async function withStore(fn: (store: FsBlobStore, dir: string) => Promise<void>)
 }
 
 /**
- * A destination that takes each chunk only after a delay and copies it at that moment, as a slow socket
- * would: had copyBlob refilled the buffer before the callback, the copy would hold the wrong bytes.
+ * A destination that takes each chunk late, as a slow socket would, and copies it at that moment: chunk k is
+ * taken only once the reader has settled k + 2 reads (so copyBlob has had every chance to refill chunk k's
+ * buffer early), and then on the next turn of the event loop, after whatever copyBlob does next. Had copyBlob
+ * refilled a buffer before its write callback, the copy would hold the wrong bytes and `early` would count it.
+ * Chunks are paced by the reader's events, never by a timer.
  */
-class SlowSink extends Writable {
+class LateSink extends Writable {
   readonly parts: Buffer[] = [];
-  constructor(private readonly delayMs: number) {
+  /** Buffers handed to write() and not yet taken. */
+  readonly #held = new Set<ArrayBufferLike>();
+  #chunks = 0;
+  constructor(private readonly reader: WatchedReader) {
     super({ highWaterMark: 1 });
   }
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    setTimeout(() => {
-      if (this.destroyed) {
-        cb(new Error('destroyed'));
-        return;
-      }
-      this.parts.push(Buffer.from(chunk));
-      cb();
-    }, this.delayMs);
+  holds(buf: Uint8Array): boolean {
+    return this.#held.has(buf.buffer);
   }
+  override write(chunk: Buffer, encodingOrCb?: BufferEncoding | ((error: Error | null | undefined) => void), cb?: (error: Error | null | undefined) => void): boolean {
+    this.#held.add(chunk.buffer);
+    return super.write(chunk, encodingOrCb as BufferEncoding, cb);
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    const k = this.#chunks++;
+    void this.reader.settled(k + 2).then(() =>
+      setImmediate(() => {
+        if (this.destroyed) {
+          cb(new Error('destroyed'));
+          return;
+        }
+        this.parts.push(Buffer.from(chunk));
+        this.#held.delete(chunk.buffer);
+        cb();
+        this.emit('took', this.parts.length);
+      }),
+    );
+  }
+}
+
+/** The store's reader, counting its reads as they settle and every read into a buffer the sink still holds. */
+class WatchedReader implements BlobReader {
+  #settled = 0;
+  #waiters: Array<{ n: number; wake: () => void }> = [];
+  sink: LateSink | undefined;
+  /** Reads into a buffer the destination had not taken yet: copyBlob must never make one. */
+  early = 0;
+  constructor(private readonly inner: BlobReader) {}
+  get length(): number {
+    return this.inner.length;
+  }
+  async read(buf: Uint8Array): Promise<number> {
+    if (this.sink?.holds(buf)) this.early++;
+    try {
+      return await this.inner.read(buf);
+    } finally {
+      this.#settled++;
+      this.#waiters = this.#waiters.filter((w) => (w.n <= this.#settled ? (w.wake(), false) : true));
+    }
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  /** Resolves once `n` reads have settled (never, if the copy stops before). */
+  settled(n: number): Promise<void> {
+    if (this.#settled >= n) return Promise.resolve();
+    return new Promise((wake) => this.#waiters.push({ n, wake }));
+  }
+}
+
+/** A reader of `sha256` (or a range of it) and a late destination paced by it. */
+async function lateCopy(store: FsBlobStore, sha256: string, range?: { start: number; end: number }): Promise<{ reader: WatchedReader; sink: LateSink }> {
+  const reader = new WatchedReader(await store.open(sha256, range));
+  const sink = new LateSink(reader);
+  reader.sink = sink;
+  return { reader, sink };
 }
 
 void test('copies every byte, in order, to a slow destination, and reports each chunk as it is taken', async () => {
   await withStore(async (store) => {
     const data = randomBytes(3 * MiB + 17);
     const { sha256 } = await store.put(chunksOf(data, 64 * KiB), { expectedSize: data.length });
-    const reader = await store.open(sha256);
-    const sink = new SlowSink(2);
+    const { reader, sink } = await lateCopy(store, sha256);
     const reported: number[] = [];
     await copyBlob(reader, sink, (n) => reported.push(n));
     await reader.close();
+    assert.equal(reader.early, 0, 'no buffer was refilled before the destination took it');
     const got = Buffer.concat(sink.parts);
     assert.ok(got.equals(data), 'the destination got the blob exactly');
     assert.equal(reported.reduce((a, b) => a + b, 0), data.length);
@@ -63,15 +119,14 @@ void test('a range copies exactly its bytes; an empty blob copies nothing', asyn
   await withStore(async (store) => {
     const data = randomBytes(MiB);
     const { sha256 } = await store.put(chunksOf(data, 64 * KiB), { expectedSize: data.length });
-    const reader = await store.open(sha256, { start: 1000, end: 700_000 });
-    const sink = new SlowSink(0);
+    const { reader, sink } = await lateCopy(store, sha256, { start: 1000, end: 700_000 });
     await copyBlob(reader, sink);
     await reader.close();
+    assert.equal(reader.early, 0);
     assert.ok(Buffer.concat(sink.parts).equals(data.subarray(1000, 700_001)));
 
     const empty = await store.put(chunksOf(new Uint8Array(0), 1), { expectedSize: 0 });
-    const emptyReader = await store.open(empty.sha256);
-    const emptySink = new SlowSink(0);
+    const { reader: emptyReader, sink: emptySink } = await lateCopy(store, empty.sha256);
     let reported = 0;
     await copyBlob(emptyReader, emptySink, (n) => (reported += n));
     await emptyReader.close();
@@ -84,11 +139,12 @@ void test('a destination destroyed mid-copy ends it with an error, having report
   await withStore(async (store) => {
     const data = randomBytes(4 * MiB);
     const { sha256 } = await store.put(chunksOf(data, 64 * KiB), { expectedSize: data.length });
-    const reader = await store.open(sha256);
-    const sink = new SlowSink(5);
+    const { reader, sink } = await lateCopy(store, sha256);
     let reported = 0;
+    // Destroyed as soon as it has taken its second chunk: an event, not a moment on a timer.
+    const tookTwo = new Promise<void>((resolve) => sink.on('took', (n: number) => n === 2 && resolve()));
     const copy = copyBlob(reader, sink, (n) => (reported += n));
-    await sleep(12);
+    await tookTwo;
     sink.destroy();
     await assert.rejects(copy, (e: NodeJS.ErrnoException) => e.code === 'ERR_STREAM_PREMATURE_CLOSE' || e.code === 'ERR_STREAM_DESTROYED');
     await reader.close();
@@ -101,12 +157,11 @@ void test('a blob shorter on disk than its size ends the copy with BLOB_TRUNCATE
   await withStore(async (store, dir) => {
     const data = randomBytes(2 * MiB);
     const { sha256 } = await store.put(chunksOf(data, 64 * KiB), { expectedSize: data.length });
-    const reader = await store.open(sha256);
+    const { reader, sink } = await lateCopy(store, sha256);
     // Damage on disk after the reader was opened: the file handle sees the shortened file.
     const path = join(dir, 'blobs', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
     await chmod(path, 0o600);
     await truncate(path, MiB + 5);
-    const sink = new SlowSink(0);
     let reported = 0;
     await assert.rejects(copyBlob(reader, sink, (n) => (reported += n)), (e: unknown) => e instanceof AgentError && e.code === 'BLOB_TRUNCATED');
     await reader.close();

@@ -1,4 +1,4 @@
-// Spawned by fs-blob-store.test.ts to die mid-upload: starts a put from a slow source, says
+// Spawned by fs-blob-store.test.ts to die mid-upload: starts a put from a source that stalls, says
 // "progress" once part of the body is in, and waits to be killed with SIGKILL.
 // Usage: node --import tsx test/storage/crash-child.ts <dir> <totalBytes> <chunkBytes>
 import { FsBlobStore } from '../../src/storage/index.ts';
@@ -12,8 +12,8 @@ const total = Number(totalArg);
 const chunk = Number(chunkArg);
 const store = new FsBlobStore({ dir });
 let announced = false;
-// Fast for the first few chunks, then a slow drip, so the parent's SIGKILL always lands mid-body.
-const source = patternSource(total, chunk, undefined, (i) => (i < 8 ? 0 : 200));
+// Eight chunks, then the source goes quiet for good: the parent's SIGKILL lands mid-body whenever it comes.
+const source = patternSource(total, chunk, undefined, 8);
 await store.put(source, {
   expectedSize: total,
   onProgress: (bytes) => {

@@ -2,7 +2,7 @@
 // straight from node:crypto, never by asking the store under test.
 import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate } from 'node:timers/promises';
 import type { BlobReader } from '../../src/storage/index.ts';
 
 export const KiB = 1024;
@@ -36,19 +36,19 @@ export interface Pulled {
 
 /**
  * `total` bytes of the pattern in `chunkSize` chunks, counting what is pulled into `pulled`.
- * `delayMs(i)` may slow chunk `i` down, as a slow client would.
+ * With `stallAfter`, the source stops after that many chunks and never yields again, as a client that went
+ * quiet mid-body would (the process stays alive, waiting for it).
  */
 export async function* patternSource(
   total: number,
   chunkSize: number,
   pulled: Pulled = { bytes: 0, closed: false },
-  delayMs?: (i: number) => number,
+  stallAfter?: number,
 ): AsyncGenerator<Uint8Array> {
   try {
     for (let i = 0, sent = 0; sent < total; i++) {
+      if (i === stallAfter) await new Promise<never>(() => setInterval(() => undefined, 2 ** 30));
       const n = Math.min(chunkSize, total - sent);
-      const wait = delayMs?.(i) ?? 0;
-      if (wait > 0) await sleep(wait);
       pulled.bytes += n;
       sent += n;
       yield patternChunk(i, n);

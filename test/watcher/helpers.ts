@@ -67,7 +67,7 @@ export function addKey(db: Db): Key {
     next.idx,
     p.address,
     script,
-    BigInt(Date.now()),
+    0n, // when it was handed out: nothing the watcher reads, so no clock is asked
   );
   return { address: p.address, script, publicKey, privateKey };
 }

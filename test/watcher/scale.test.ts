@@ -1,4 +1,4 @@
-// Detection cost does not grow with the number of addresses (DESIGN "Payments"): with 100,000 dormant
+// Detection cost does not grow with the number of addresses (src/chain/watcher.ts): with 100,000 dormant
 // addresses the watcher makes exactly the chain requests it makes with 10, and still finds the payment.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
