@@ -45,6 +45,8 @@ test('a quote is honoured at its price until it expires, then the upload is due 
   const a = await startTestAgent(t, { env: { STORJ_HOSTING_COST_SAT_PER_MONTH: '6000000000', STORJ_QUOTE_TTL_SECONDS: '3600' } });
   const size = 8 * 1024 * 1024;
   const q = (await a.api<{ id: string; amountSat: number }>('POST', '/v1/uploads', { size, days: 10 })).body;
+  // The start-up catch-up runs the pricing job, whose new price set could land after the one written below.
+  await a.agent.scheduler.idle();
   // Prices triple (as the pricing job would after the disk filled up).
   a.agent.db
     .prepare('INSERT INTO price_sets (computed_at, storage_msat_per_gib_day, egress_msat_per_gib, minimum_deposit_sat, fee_rate_sat_per_kvb, inputs) SELECT computed_at + 1, storage_msat_per_gib_day * 3, egress_msat_per_gib * 3, minimum_deposit_sat, fee_rate_sat_per_kvb, inputs FROM price_sets ORDER BY id DESC LIMIT 1')
