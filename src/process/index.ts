@@ -3,5 +3,5 @@
  * run as supervised processes. The parent's side is `Supervisor` (start, probe, stop, adopt); the child's side
  * is `announce`, `withdraw` and `watchParent`.
  */
-export { Supervisor, type ChildKind, type Announced, type Waits, type SupervisorOptions, type StopResult } from './supervisor.ts';
+export { Supervisor, type ChildKind, type Waits } from './supervisor.ts';
 export { announce, withdraw, watchParent } from './child.ts';

@@ -206,16 +206,12 @@ export class Supervisor<I extends object> {
       if (this.waits.now() >= deadline) break;
       await this.waits.sleep(this.pollMs);
     }
+    const why = exited === undefined ? 'did not answer in time' : `exited (${exited}) before it was ready`;
+    // Our own child, not yet reaped, so its pid cannot have been reused: no need to check what it runs.
     if (exited === undefined && pid !== undefined) await this.terminate(pid);
     if (pid !== undefined) await removePidFile(this.pidFile, pid);
     const tail = await readFile(this.logFile, 'utf8').then((t) => t.slice(-2000), () => '');
-    throw new AgentError(
-      this.kind.errorCode ?? 'INTERNAL',
-      exited === undefined
-        ? `${this.kind.label} for ${this.dir} did not answer in time; its log is ${this.logFile}`
-        : `${this.kind.label} for ${this.dir} exited (${exited}) before it was ready; its log is ${this.logFile}`,
-      { log: tail },
-    );
+    throw new AgentError(this.kind.errorCode ?? 'INTERNAL', `${this.kind.label} for ${this.dir} ${why}; its log is ${this.logFile}`, { log: tail });
   }
 
   /**
@@ -260,11 +256,10 @@ export class Supervisor<I extends object> {
   }
 
   private async answers(info: I, tries: number): Promise<boolean> {
-    const probe = this.kind.probe;
-    if (!probe) return true;
+    if (!this.kind.probe) return true;
     for (let i = 0; i < tries; i++) {
       if (i > 0) await this.waits.sleep(this.pollMs);
-      if (await probe(info).catch(() => false)) return true;
+      if (await this.kind.probe(info).catch(() => false)) return true;
     }
     return false;
   }
