@@ -17,9 +17,11 @@ const HAS_PROC = (() => {
 })();
 
 /**
- * True when `pid` no longer runs: no such process, or a zombie. A child orphaned by a killed parent is reparented
- * to pid 1 (or a subreaper), which need not reap it, so a dead child can stay a zombie that `kill(pid, 0)` still
- * finds; proc(5)'s stat field 3 says Z (zombie) or X (dead).
+ * True when `pid` no longer runs: no such process, or another process's zombie. A child orphaned by a killed
+ * parent is reparented to pid 1 (or a subreaper), which need not reap it, so a dead child can stay a zombie that
+ * `kill(pid, 0)` still finds; proc(5)'s stat field 3 says Z (zombie) or X (dead), field 4 is its parent. A zombie
+ * of this process is not gone yet: Node reaps its own children at once, and until then `kill(pid, 0)` would
+ * still find it for a caller who asks right after.
  */
 export function isGone(pid: number): boolean {
   if (HAS_PROC) {
@@ -29,9 +31,9 @@ export function isGone(pid: number): boolean {
     } catch {
       return true;
     }
-    // "pid (comm) S ...": comm may hold spaces and parentheses, so the state follows the last ')'.
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state === 'Z' || state === 'X';
+    // "pid (comm) S ppid ...": comm may hold spaces and parentheses, so the fields follow the last ')'.
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (state === 'Z' || state === 'X') && Number(ppid) !== process.pid;
   }
   try {
     process.kill(pid, 0);
