@@ -16,15 +16,20 @@ export interface DevnetProcessInfo {
 
 /**
  * The devnet's entry point beside this module: main.ts when running from source (under tsx, which the child
- * then needs too), main.js in the build (`npm run build`, dist/), which node runs as it is.
+ * then needs too), main.js in the build (`npm run build`, dist/ under the package root: tsconfig.build.json),
+ * which node runs as it is. Each is the other's alias: the agent run from the build (`npm start`) and the
+ * `storj` command run from source share one devnet.
  */
-const MAIN_PATH = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './main.ts' : './main.js', import.meta.url));
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const MAIN_PATH = fileURLToPath(new URL(FROM_SOURCE ? './main.ts' : './main.js', import.meta.url));
+const OTHER_BUILD = fileURLToPath(new URL(FROM_SOURCE ? '../../dist/src/devnet/main.js' : '../../../src/devnet/main.ts', import.meta.url));
 
 /** The devnet as a supervised child: it outlives its parent, and answers once its Esplora API gives a height. */
 export const DEVNET: ChildKind<Omit<DevnetProcessInfo, 'pid'>> = {
   name: 'devnet',
   label: 'the devnet',
   entry: MAIN_PATH,
+  aliases: [OTHER_BUILD],
   outlive: true,
   errorCode: 'DEVNET_START_FAILED',
   parse: (v) => (typeof v.url === 'string' && typeof v.controlUrl === 'string' ? { url: v.url, controlUrl: v.controlUrl } : null),

@@ -44,10 +44,11 @@ export function isGone(pid: number): boolean {
 }
 
 /**
- * Whether `pid` runs the script `entry`: one of its arguments, resolved against its working directory (a child
- * started by hand may name its script relatively), is that file. 'unknown' where there is no /proc to ask.
+ * Whether `pid` runs the script `entry` (or one of `aliases`, the same program built elsewhere): one of its
+ * arguments, resolved against its working directory (a child started by hand may name its script relatively), is
+ * that file. 'unknown' where there is no /proc to ask.
  */
-export async function runsEntry(pid: number, entry: string): Promise<boolean | 'unknown'> {
+export async function runsEntry(pid: number, entry: string, aliases: readonly string[] = []): Promise<boolean | 'unknown'> {
   if (!HAS_PROC) return 'unknown';
   let args: string[];
   try {
@@ -56,12 +57,13 @@ export async function runsEntry(pid: number, entry: string): Promise<boolean | '
     return false;
   }
   const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => null);
-  const want = real(entry);
-  const name = basename(entry);
+  const wanted = [entry, ...aliases];
+  const names = new Set(wanted.map((w) => basename(w)));
+  const want = new Set(wanted.map(real));
   for (const arg of args) {
-    if (basename(arg) !== name) continue;
+    if (!names.has(basename(arg))) continue;
     if (!isAbsolute(arg) && cwd === null) continue;
-    if (real(resolve(cwd ?? '/', arg)) === want) return true;
+    if (want.has(real(resolve(cwd ?? '/', arg)))) return true;
   }
   return false;
 }

@@ -25,6 +25,11 @@ export interface ChildKind<I extends object> {
   /** The absolute path of its script (run by node; a .ts one under tsx). A pid is the child only if it runs this. */
   readonly entry: string;
   /**
+   * The same program's other entry scripts, taken for the child too: the build's .js beside the source's .ts, so
+   * a child started from one is adopted and stopped by a parent running the other.
+   */
+  readonly aliases?: readonly string[];
+  /**
    * Whether it keeps running when its parent dies (a kill -9 included). If not, it is handed a pipe to its parent
    * and must call `watchParent()` (src/process/child.ts), which ends it once that pipe reads EOF.
    */
@@ -117,7 +122,7 @@ export class Supervisor<I extends object> {
   async live(): Promise<Announced<I> | null> {
     const found = await this.read();
     if (!found || isGone(found.pid)) return null;
-    if ((await runsEntry(found.pid, this.kind.entry)) === false) return null;
+    if ((await runsEntry(found.pid, this.kind.entry, this.kind.aliases)) === false) return null;
     return (await this.answers(found, 1)) ? found : null;
   }
 
@@ -130,7 +135,7 @@ export class Supervisor<I extends object> {
     const record = await readPidFile(this.pidFile);
     if (!record) return null;
     const { pid } = record;
-    const ours = isGone(pid) ? false : await runsEntry(pid, this.kind.entry);
+    const ours = isGone(pid) ? false : await runsEntry(pid, this.kind.entry, this.kind.aliases);
     if (ours === false) {
       await removePidFile(this.pidFile, pid);
       return null;
@@ -222,7 +227,7 @@ export class Supervisor<I extends object> {
     const record = await readPidFile(this.pidFile);
     if (!record) return 'none';
     const { pid } = record;
-    let ours = isGone(pid) ? false : await runsEntry(pid, this.kind.entry);
+    let ours = isGone(pid) ? false : await runsEntry(pid, this.kind.entry, this.kind.aliases);
     if (ours === 'unknown') {
       // Without /proc, only a process that answers as the child is taken for it.
       const found = await this.read();

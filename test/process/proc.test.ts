@@ -40,4 +40,5 @@ test('runsEntry: a pid runs a script when one of its arguments, resolved against
   assert.equal(await runsEntry(pid, join(dir, 'a', 'idle.cjs')), true, 'named relatively, found through its cwd');
   assert.equal(await runsEntry(pid, join(dir, 'b', 'idle.cjs')), false, 'the same name in another folder is another script');
   assert.equal(await runsEntry(pid, join(dir, 'a', 'other.cjs')), false);
+  assert.equal(await runsEntry(pid, join(dir, 'b', 'idle.cjs'), [join(dir, 'a', 'idle.cjs')]), true, 'an alias: the same program built elsewhere');
 });
