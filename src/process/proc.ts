@@ -1,5 +1,5 @@
 /**
- * What the operating system says about a pid, read from Linux's /proc (proc(5)): whether it is gone, and whether
+ * What the operating system says about a pid, read from Linux's /proc: whether it is gone, and whether
  * it still runs a given script. A pid in a pid file may have died and been reused by an unrelated program, so a
  * pid is signalled only after its command line shows the child's entry script.
  */
@@ -19,7 +19,7 @@ const HAS_PROC = (() => {
 /**
  * True when `pid` no longer runs: no such process, or another process's zombie. A child orphaned by a killed
  * parent is reparented to pid 1 (or a subreaper), which need not reap it, so a dead child can stay a zombie that
- * `kill(pid, 0)` still finds; proc(5)'s stat field 3 says Z (zombie) or X (dead), field 4 is its parent. A zombie
+ * `kill(pid, 0)` still finds; in /proc/<pid>/stat, field 3 says Z (zombie) or X (dead), field 4 is its parent. A zombie
  * of this process is not gone yet: Node reaps its own children at once, and until then `kill(pid, 0)` would
  * still find it for a caller who asks right after.
  */
