@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Devnet } from './devnet.ts';
-import { liveDevnet, removeDevnetInfo, writeDevnetInfo } from './process.ts';
+import { announce, withdraw } from '../process/index.ts';
+import { DEVNET, devnetSupervisor } from './process.ts';
 
 const USAGE = 'usage: tsx src/devnet/main.ts --dir DIR [--port N] [--host H]';
 
@@ -30,8 +31,9 @@ async function main(): Promise<number> {
     return 2;
   }
   const dir = resolve(values.dir);
+  const supervisor = devnetSupervisor(dir);
 
-  const running = await liveDevnet(dir);
+  const running = await supervisor.live();
   if (running) {
     console.log(running.url);
     return 0;
@@ -45,7 +47,7 @@ async function main(): Promise<number> {
     // Another process may have opened this dir's LevelDB a moment before us (its lock refuses us):
     // give it time to answer, and defer to it.
     for (let i = 0; i < 100; i++) {
-      const other = await liveDevnet(dir);
+      const other = await supervisor.live();
       if (other) {
         console.log(other.url);
         return 0;
@@ -57,7 +59,7 @@ async function main(): Promise<number> {
   }
 
   const info = { url: devnet.url, controlUrl: devnet.controlUrl, pid: process.pid };
-  await writeDevnetInfo(dir, info);
+  await announce(DEVNET, dir, { url: devnet.url, controlUrl: devnet.controlUrl });
   console.log(JSON.stringify({ ...info, height: devnet.height(), faucet: devnet.faucetAddress, startMs: Date.now() - started }));
 
   let stopping = false;
@@ -67,7 +69,7 @@ async function main(): Promise<number> {
     console.error(`[devnet] ${signal}: closing`);
     devnet
       .close()
-      .then(() => removeDevnetInfo(dir, process.pid))
+      .then(() => withdraw(DEVNET, dir))
       .then(
         () => process.exit(0),
         (e: unknown) => {

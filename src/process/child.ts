@@ -1,0 +1,40 @@
+/**
+ * The child's side of supervision: announce where it listens (the pid file), withdraw that on a clean exit, and
+ * notice when a parent it must not outlive is gone.
+ */
+import { Socket } from 'node:net';
+import { pidFilePath, removePidFile, writePidFile } from './pid-file.ts';
+
+/**
+ * The environment variable naming the child's end of a pipe whose other end only the parent holds. The kernel
+ * closes the parent's end however the parent dies (kill -9 included), so the child reads EOF: no polling.
+ */
+export const PARENT_FD_ENV = 'STORJ_PARENT_FD';
+
+/** Writes `<dir>/<name>.json` = `{...info, pid}` atomically: the child is ready and answers there. */
+export async function announce<I extends object>(kind: { readonly name: string }, dir: string, info: I): Promise<void> {
+  await writePidFile(pidFilePath(dir, kind.name), { ...info, pid: process.pid });
+}
+
+/** Removes `<dir>/<name>.json` if it names this process (a successor's file is left alone). */
+export async function withdraw(kind: { readonly name: string }, dir: string): Promise<void> {
+  await removePidFile(pidFilePath(dir, kind.name), process.pid);
+}
+
+/**
+ * When this process was started by a supervisor it must not outlive, calls `onGone` once that parent is gone.
+ * The default sends this process SIGTERM, so its own clean shutdown runs (or, with no handler, it ends).
+ * @returns whether there is a parent to watch (false for a child meant to outlive its parent, or run by hand).
+ */
+export function watchParent(onGone: () => void = () => process.kill(process.pid, 'SIGTERM')): boolean {
+  const fd = process.env[PARENT_FD_ENV];
+  // Not handed down to this process's own children: the pipe is this process's alone.
+  delete process.env[PARENT_FD_ENV];
+  if (fd === undefined || !/^\d+$/.test(fd)) return false;
+  const pipe = new Socket({ fd: Number(fd), readable: true, writable: false });
+  pipe.on('error', () => undefined); // a reset counts as gone too: 'close' follows
+  pipe.once('close', onGone);
+  pipe.resume();
+  pipe.unref();
+  return true;
+}

@@ -1,0 +1,7 @@
+/**
+ * The process supervisor's only door: the devnet, and later the sandbox runner, the local cloud and children,
+ * run as supervised processes. The parent's side is `Supervisor` (start, probe, stop, adopt); the child's side
+ * is `announce`, `withdraw` and `watchParent`.
+ */
+export { Supervisor, type ChildKind, type Waits } from './supervisor.ts';
+export { announce, withdraw, watchParent } from './child.ts';
