@@ -227,9 +227,12 @@ export class HttpClient {
     signal?.throwIfAborted();
   }
 
+  /** The base URL with `path` appended to its path, and the path's own query (if any) after the base's. */
   private url(path: string): string {
+    const q = path.indexOf('?');
     const u = new URL(this.base.href);
-    u.pathname = this.basePath + path;
+    u.pathname = this.basePath + (q < 0 ? path : path.slice(0, q));
+    if (q >= 0) u.search = [u.search.slice(1), path.slice(q + 1)].filter((part) => part !== '').join('&');
     return u.href;
   }
 
