@@ -3,7 +3,7 @@
  * its neutral error (./error.ts) and the scrubbing of credentials from what it and its callers repeat
  * (./scrub.ts). It depends on nothing else in src/, so every other module may use it.
  */
-export { bodyText, HttpClient, type HttpClientOptions, type HttpMethod, type HttpRequest, type HttpResponse } from './client.ts';
-export { isNetError, NetError, type NetErrorKind } from './error.ts';
+export { bodyText, HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse } from './client.ts';
+export { isNetError, NetError } from './error.ts';
 export { isRetryStatus } from './policy.ts';
 export { printable } from './scrub.ts';

@@ -7,7 +7,7 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { bodyText, HttpClient, isNetError, NetError, type HttpClientOptions, type HttpRequest } from '../../src/net/index.ts';
+import { bodyText, HttpClient, isNetError, type HttpClientOptions, type HttpRequest, type NetError } from '../../src/net/index.ts';
 import { routes, serve, type Script, type Scripted } from '../chain/helpers.ts';
 import { closedUrl, manualDeadlines } from './helpers.ts';
 
@@ -69,7 +69,8 @@ void test('a status that stays retryable is returned as the last answer after 1 
 
 void test('other answers are final at once: 2xx, 3xx, 4xx, 500 and 501 are never retried', async (t) => {
   for (const status of [200, 204, 301, 400, 401, 404, 408, 500, 501]) {
-    const { srv, c, sleeps } = await setup(t, () => ({ status, body: status === 204 ? '' : 'no', headers: status === 301 ? { location: '/elsewhere' } : ({} as Record<string, string>) }));
+    const headers: Record<string, string> = status === 301 ? { location: '/elsewhere' } : {};
+    const { srv, c, sleeps } = await setup(t, () => ({ status, body: status === 204 ? '' : 'no', headers }));
     const res = await c.request(GET());
     assert.equal(res.status, status);
     assert.equal(res.tries, 1);
