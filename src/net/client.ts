@@ -227,6 +227,17 @@ export class HttpClient {
     signal?.throwIfAborted();
   }
 
+  /**
+   * The client's headers, then the request's. No Content-Type unless one is given: axios would otherwise label a
+   * POST, PUT or PATCH as a form (application/x-www-form-urlencoded), which no caller sends, and a server that
+   * checks media types (src/http/dev-guard.ts) refuses.
+   */
+  private headersOf(req: HttpRequest): Record<string, string | false> {
+    const headers: Record<string, string | false> = { ...this.headers, ...req.headers };
+    if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) headers['Content-Type'] = false;
+    return headers;
+  }
+
   /** The base URL with `path` appended to its path, and the path's own query (if any) after the base's. */
   private url(path: string): string {
     const q = path.indexOf('?');
@@ -256,7 +267,7 @@ export class HttpClient {
       const res = await this.transport.request<unknown>({
         method: req.method,
         url: this.url(req.path),
-        headers: { ...this.headers, ...req.headers },
+        headers: this.headersOf(req),
         ...(req.body === undefined ? {} : { data: typeof req.body === 'string' ? req.body : Buffer.from(req.body) }),
         responseType: 'arraybuffer',
         transformRequest: [(data: unknown) => data], // sent as given

@@ -174,6 +174,9 @@ void test('bodies go as given, strings and bytes, with the caller\'s headers', a
   assert.equal(srv.requests[0]?.body, '{"n": 1}');
   assert.equal(srv.requests[0]?.headers['content-type'], 'application/json');
   assert.equal(srv.requests[1]?.body, 'hi');
+  await c.request({ method: 'POST', path: '/c' });
+  // No Content-Type unless the caller names one: not the form type axios puts on a POST or PUT by default.
+  assert.deepEqual(srv.requests.slice(1).map((r) => [r.body, r.headers['content-type']]), [['hi', undefined], ['', undefined]]);
 });
 
 // ---- Retry-After ----
