@@ -3,12 +3,13 @@
  * `HttpClient.request`, under the retry policy of ./policy.ts, a deadline per attempt, the caller's
  * AbortSignal, an optional cap on the answer's size, and errors that carry no credentials.
  *
- * The transport is axios (already a dependency) rather than fetch, for three things fetch in Node does not do:
- * it sends a URL's userinfo as Basic authentication (fetch refuses such a URL, and Esplora servers behind a
- * proxy are configured that way), it caps an answer's size while reading it (`maxContentLength`), and it
- * refuses redirects when asked (`maxRedirects: 0`) instead of following them with our credentials. The retry
- * policy is ours, not axios-retry's: it must take an injected `sleep`, jitter and deadline so that tests
- * drive it by events rather than timers, and it is the thirty lines of ./policy.ts.
+ * The transport is axios (already a dependency) rather than fetch, for what fetch in Node does not do or does
+ * differently: it sends a URL's userinfo as Basic authentication (fetch refuses such a URL, and an operator's
+ * Esplora URL may carry one), it caps an answer's size while reading it (`maxContentLength`), it returns a
+ * redirect instead of following it with our credentials (`maxRedirects: 0`), and it honours HTTP(S)_PROXY as
+ * the Esplora client always has. The retry policy is ours, not axios-retry's: it must take an injected
+ * `sleep`, jitter and deadline so that tests drive it by events rather than timers, it must never retry a POST
+ * on a timeout, and it is the sixty lines of ./policy.ts.
  *
  * axios's own `timeout` is not used: it is a socket idle timer that a slow trickle resets, and an attempt
  * needs a deadline, connect to last byte.

@@ -15,6 +15,8 @@ export const IDLE_TIMEOUT_MS = 60_000;
 /** Answers to JSON calls are small; a bigger one is a misbehaving agent, not something to buffer. */
 export const MAX_JSON_BYTES = 1024 * 1024;
 const GET_ATTEMPTS = 3;
+/** The first backoff step: with the policy's equal jitter the waits are 250-500 ms, then 500-1000 ms. */
+const BACKOFF_MS = 500;
 /** fetch's limit, which the CLI followed before it used the shared client: an agent behind a proxy may redirect. */
 const MAX_REDIRECTS = 20;
 
@@ -131,7 +133,7 @@ export class AgentApi {
 
   constructor(base: string, opts: AgentApiOptions = {}) {
     this.base = base;
-    this.#http = new HttpClient({ baseUrl: base, timeoutMs: CALL_TIMEOUT_MS, retries: GET_ATTEMPTS - 1, maxRedirects: MAX_REDIRECTS, ...opts });
+    this.#http = new HttpClient({ baseUrl: base, timeoutMs: CALL_TIMEOUT_MS, retries: GET_ATTEMPTS - 1, backoffMs: BACKOFF_MS, maxRedirects: MAX_REDIRECTS, ...opts });
   }
 
   /** A GET, retried with backoff and jitter on network errors and 429/502/503/504 (never a POST, which may have moved money). */
