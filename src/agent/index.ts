@@ -5,7 +5,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import axios from 'axios';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config, Network } from '../config/index.ts';
 import { openDb, type Db } from '../db/index.ts';
@@ -17,6 +16,7 @@ import { buildServer, loggerOptions, startMetricsListener, type DevControl, type
 import { AgentMetrics } from '../metrics/index.ts';
 import { Treasury } from '../treasury/index.ts';
 import { AgentError, diskFullError } from '../errors/index.ts';
+import { devControlClient } from './dev-control.ts';
 import { freeBytes, Health, releaseBallastIfFull } from './health.ts';
 import { Wallet } from '../../wallet/index.ts';
 
@@ -70,29 +70,6 @@ export interface ChainConnection {
   /** Where the chain comes from, for display. */
   describe: string;
   close(): Promise<void>;
-}
-
-/** A client for the devnet's control endpoints (pay, mine). */
-function devControlClient(controlUrl: string): DevControl {
-  const http = axios.create({ baseURL: controlUrl, timeout: 60_000 });
-  return {
-    async pay(address, amountSat) {
-      const r = await http.post<{ txid: string }>('/pay', { address, amountSat: Number(amountSat) }, { validateStatus: () => true });
-      if (r.status !== 200 || typeof r.data?.txid !== 'string') throw devError(r.status, r.data);
-      return r.data.txid;
-    },
-    async mine(blocks) {
-      const r = await http.post<{ height: number }>('/mine', { blocks }, { validateStatus: () => true });
-      if (r.status !== 200 || typeof r.data?.height !== 'number') throw devError(r.status, r.data);
-      return r.data.height;
-    },
-  };
-}
-
-function devError(status: number, data: unknown): AgentError {
-  const err = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
-  if (status === 400) return new AgentError('BAD_REQUEST', err?.message ?? 'the devnet refused the request');
-  return new AgentError('CHAIN_UNAVAILABLE', `the devnet answered ${status}: ${err?.message ?? 'no reason given'}`);
 }
 
 /**

@@ -1,19 +1,24 @@
 /**
  * The CLI's client of the agent's HTTP API (the contract is served at GET /v1/openapi.json): where the agent is,
- * JSON calls with a timeout and a written retry policy, and the error an answer carries. The agent at the other
- * end may be anyone's, so its answers are parsed (parse.ts), never asserted.
+ * JSON calls, and the error an answer carries. The calls go through the one outbound client (src/net/client.ts),
+ * with its deadline per attempt and its written retry policy (src/net/policy.ts). The agent at the other end may
+ * be anyone's, so its answers are parsed (parse.ts), never asserted.
  */
 import { loadConfig } from '../../config/index.ts';
 import { AgentError } from '../../errors/index.ts';
+import { bodyText, HttpClient, isNetError, type HttpClientOptions, type HttpRequest } from '../../net/index.ts';
 
-/** A JSON call gets this long for its whole answer; an agent that takes longer is treated as unreachable. */
+/** Each try of a JSON call gets this long for its whole answer; an agent that takes longer is treated as unreachable. */
 const CALL_TIMEOUT_MS = 30_000;
 /** A streamed upload or download is abandoned after this long without a byte moving (not a total limit: files are large). */
 export const IDLE_TIMEOUT_MS = 60_000;
 /** Answers to JSON calls are small; a bigger one is a misbehaving agent, not something to buffer. */
 export const MAX_JSON_BYTES = 1024 * 1024;
 const GET_ATTEMPTS = 3;
-const RETRY_STATUSES = new Set([429, 502, 503, 504]);
+/** The first backoff step: with the policy's equal jitter the waits are 250-500 ms, then 500-1000 ms. */
+const BACKOFF_MS = 500;
+/** fetch's limit, which the CLI followed before it used the shared client: an agent behind a proxy may redirect. */
+const MAX_REDIRECTS = 20;
 
 /**
  * The agent's base URL: `--url`, else `STORJ_URL`, else the address a local `storj run` listens on
@@ -98,8 +103,6 @@ export async function readCapped(res: Response, max = MAX_JSON_BYTES): Promise<s
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** A short cause for a failed request: the system error code (ECONNREFUSED) when there is one. */
 export function reason(e: unknown): string {
   const cause = e instanceof Error && e.cause instanceof Error ? e.cause : e;
@@ -107,62 +110,62 @@ export function reason(e: unknown): string {
   return String(cause);
 }
 
-/** The agent's JSON API. `fetch` is passed in so another transport (or a test double) needs no patching. */
+/** The agent's base URL as messages show it: without userinfo or query, which may hold credentials. */
+function shown(base: string): string {
+  try {
+    const u = new URL(base);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    return u.toString().replace(/\/+$/, '');
+  } catch {
+    return 'the given URL';
+  }
+}
+
+/** Options of the shared client, other than where the agent is: tests pass `sleep`, `random` and `deadline`. */
+export type AgentApiOptions = Omit<HttpClientOptions, 'baseUrl'>;
+
+/** The agent's JSON API. The HTTP client's options are passed in, so another transport (or a test's clock) needs no patching. */
 export class AgentApi {
   readonly base: string;
-  readonly #fetch: typeof fetch;
+  readonly #http: HttpClient;
 
-  constructor(base: string, fetchImpl: typeof fetch = fetch) {
+  constructor(base: string, opts: AgentApiOptions = {}) {
     this.base = base;
-    this.#fetch = fetchImpl;
+    this.#http = new HttpClient({ baseUrl: base, timeoutMs: CALL_TIMEOUT_MS, retries: GET_ATTEMPTS - 1, backoffMs: BACKOFF_MS, maxRedirects: MAX_REDIRECTS, ...opts });
   }
 
   /** A GET, retried with backoff and jitter on network errors and 429/502/503/504 (never a POST, which may have moved money). */
   get(path: string, headers: Record<string, string> = {}): Promise<unknown> {
-    return this.#call('GET', path, undefined, GET_ATTEMPTS, headers);
+    return this.#call({ method: 'GET', path, headers: { ...headers, accept: 'application/json' } });
   }
 
   /** A POST, sent once: a POST may move money (a devnet payment) or create a quote, and may have succeeded. */
   post(path: string, body?: unknown): Promise<unknown> {
-    return this.#call('POST', path, body, 1, {});
+    return this.#call({
+      method: 'POST',
+      path,
+      headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
   }
 
-  async #call(method: string, path: string, body: unknown, attempts: number, headers: Record<string, string>): Promise<unknown> {
-    const url = `${this.base}${path}`;
-    for (let attempt = 1; ; attempt++) {
-      let res: Response;
-      let text: string;
-      try {
-        res = await this.#fetch(url, {
-          method,
-          headers: { ...headers, accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-          signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
-        });
-        if (attempt < attempts && RETRY_STATUSES.has(res.status)) {
-          await res.body?.cancel();
-          await sleep(backoff(attempt));
-          continue;
-        }
-        text = await readCapped(res);
-      } catch (e) {
-        if (e instanceof AgentError) throw e;
-        if (attempt < attempts) {
-          await sleep(backoff(attempt));
-          continue;
-        }
-        throw new AgentError('AGENT_UNREACHABLE', `no answer from the agent at ${this.base} (${reason(e)})`, undefined, { cause: e });
-      }
-      if (!res.ok) throw remoteError(res.status, text);
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        throw badResponse(`${method} ${path}: the agent's answer is not JSON`);
-      }
+  async #call(req: HttpRequest): Promise<unknown> {
+    let res;
+    try {
+      res = await this.#http.request({ ...req, maxBytes: MAX_JSON_BYTES });
+    } catch (e) {
+      if (!isNetError(e)) throw e;
+      if (e.kind === 'too_large') throw badResponse(`the agent's answer is larger than ${MAX_JSON_BYTES} bytes`);
+      throw new AgentError('AGENT_UNREACHABLE', `no answer from the agent at ${shown(this.base)} (${clean(e.reason)})`, undefined, { cause: e });
+    }
+    const text = bodyText(res);
+    if (res.status < 200 || res.status > 299) throw remoteError(res.status, text);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw badResponse(`${req.method} ${req.path}: the agent's answer is not JSON`);
     }
   }
-}
-
-function backoff(attempt: number): number {
-  return 250 * 2 ** (attempt - 1) + Math.floor(Math.random() * 250);
 }
