@@ -10,6 +10,7 @@ import { EsploraClient, createChainBackend } from '../../src/chain/index.ts';
 import type { EsploraClientOptions } from '../../src/chain/index.ts';
 import { coinbaseTx, esploraTxJson, json, legacyTx, routes, sampleBlock, sampleTx, serve } from './helpers.ts';
 import { rejectsWith } from '../helpers/errors.ts';
+import { manualDeadlines } from '../net/helpers.ts';
 import type { Script, Scripted } from './helpers.ts';
 
 const HASH_A = 'aa'.repeat(32);
@@ -33,40 +34,6 @@ async function setup(t: TestContext, script: Script, opts: Partial<EsploraClient
     ...opts,
   });
   return { srv, c, sleeps };
-}
-
-/** One attempt's deadline as the client armed it, expired by the test on an event instead of by a timer. */
-interface Deadline {
-  ms: number;
-  expired: boolean;
-  cancelled: boolean;
-  expire(): void;
-}
-
-/** A manual `deadline` option: records every deadline armed; `expireOpen()` expires those still open. */
-function manualDeadlines(): { armed: Deadline[]; deadline: NonNullable<EsploraClientOptions['deadline']>; expireOpen(): void } {
-  const armed: Deadline[] = [];
-  return {
-    armed,
-    deadline: (ms, onExpire) => {
-      const d: Deadline = {
-        ms,
-        expired: false,
-        cancelled: false,
-        expire: () => {
-          d.expired = true;
-          onExpire();
-        },
-      };
-      armed.push(d);
-      return () => {
-        d.cancelled = true;
-      };
-    },
-    expireOpen: () => {
-      for (const d of armed) if (!d.expired && !d.cancelled) d.expire();
-    },
-  };
 }
 
 // ---- tip and block hashes ----
