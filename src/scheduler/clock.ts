@@ -4,6 +4,7 @@
  */
 import type { Db } from '../db/index.ts';
 import { AgentError } from '../errors/index.ts';
+import { ClockOffsetRepository } from './repository.ts';
 
 /** A source of the current time. */
 export interface Clock {
@@ -16,9 +17,6 @@ export class SystemClock implements Clock {
     return new Date();
   }
 }
-
-/** The meta key holding a DevClock's offset, so a restarted (or kill -9'd) devnet agent keeps its time. */
-const OFFSET_KEY = 'dev_clock_offset_ms';
 
 /**
  * The largest total offset. A devnet never needs more than a century, and the cap keeps every Date and every
@@ -42,7 +40,8 @@ export interface DevClockOptions {
  */
 export class DevClock implements Clock {
   readonly #base: Clock;
-  readonly #db: Db | undefined;
+  /** Where the offset is kept; undefined when it lives only in memory. */
+  readonly #repo: ClockOffsetRepository | undefined;
   #offsetMs: number;
 
   /**
@@ -51,14 +50,14 @@ export class DevClock implements Clock {
    */
   constructor(opts: DevClockOptions = {}) {
     this.#base = opts.base ?? new SystemClock();
-    this.#db = opts.db;
+    this.#repo = opts.db ? new ClockOffsetRepository(opts.db) : undefined;
     this.#offsetMs = 0;
-    if (this.#db) {
-      const row = this.#db.prepare('SELECT value FROM meta WHERE key = ?').get(OFFSET_KEY) as { value: string } | undefined;
-      if (row) {
-        const ms = /^\d{1,16}$/.test(row.value) ? Number(row.value) : NaN;
+    if (this.#repo) {
+      const value = this.#repo.read();
+      if (value !== undefined) {
+        const ms = /^\d{1,16}$/.test(value) ? Number(value) : NaN;
         if (!Number.isSafeInteger(ms) || ms > MAX_OFFSET_MS) {
-          throw new AgentError('INTERNAL', `meta '${OFFSET_KEY}' is not a valid clock offset`, { value: row.value.slice(0, 40) });
+          throw new AgentError('INTERNAL', `meta '${this.#repo.key}' is not a valid clock offset`, { value: value.slice(0, 40) });
         }
         this.#offsetMs = ms;
       }
@@ -89,9 +88,7 @@ export class DevClock implements Clock {
       throw new AgentError('BAD_REQUEST', 'the devnet clock cannot be moved more than 100 years ahead', { seconds });
     }
     // Written first: if the write fails the clock has not moved, and once it is on disk a restart keeps it.
-    this.#db
-      ?.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
-      .run(OFFSET_KEY, String(next));
+    this.#repo?.write(next);
     this.#offsetMs = next;
     return this.now();
   }

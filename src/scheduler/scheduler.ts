@@ -8,6 +8,8 @@ import { createTask, validate as validateCron, type ScheduledTask, type Logger }
 import type { Db } from '../db/index.ts';
 import { AgentError } from '../errors/index.ts';
 import { DevClock, type Clock } from './clock.ts';
+import { clip, describe } from './detail.ts';
+import { JobRunsRepository, type JobOutcome, type RunRow } from './repository.ts';
 
 /** What a job gets when it runs. */
 export interface JobContext {
@@ -36,8 +38,6 @@ export interface Job {
   run(ctx: JobContext): Promise<string | void>;
 }
 
-export type JobOutcome = 'ok' | 'failed' | 'skipped' | 'running';
-
 /** One recorded run of a job. */
 export type JobRun = {
   job: string;
@@ -65,8 +65,6 @@ export interface SchedulerOptions {
 }
 
 const DEFAULT_KEEP_RUNS = 200;
-/** Long enough for any useful message, short enough that a run table stays readable. */
-const MAX_DETAIL = 500;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /**
  * Cron expressions are read in UTC: they are written by the code, not the operator, and a local-time daily job
@@ -87,9 +85,6 @@ interface Flight {
   done: Promise<JobRun>;
 }
 
-type Statement = ReturnType<Db['prepare']>;
-type RunRow = { job: string; started_at: bigint; finished_at: bigint | null; outcome: JobOutcome; detail: string | null };
-
 /**
  * Runs jobs on their schedule and records every run.
  *
@@ -109,11 +104,7 @@ export class Scheduler {
   /** Advances run one at a time, so a job never sees the clock move under a concurrent advance. */
   #advancing: Promise<unknown> = Promise.resolve();
 
-  readonly #insert: (job: string, startedAt: bigint, finishedAt: bigint | null, outcome: JobOutcome, detail: string | null) => bigint;
-  readonly #finish: (id: bigint, job: string, finishedAt: bigint, outcome: JobOutcome, detail: string | null) => void;
-  readonly #lastOkStmt: Statement;
-  readonly #lastAttemptStmt: Statement;
-  readonly #lastRunStmt: Statement;
+  readonly #runs: JobRunsRepository;
   readonly #closeInterrupted: () => void;
   #interruptedClosed = false;
 
@@ -144,14 +135,13 @@ export class Scheduler {
     };
     const keep = opts.keepRuns ?? DEFAULT_KEEP_RUNS;
     if (!Number.isSafeInteger(keep) || keep < 1) throw new AgentError('INTERNAL', 'keepRuns must be a positive integer', { keepRuns: keep });
-    const db = opts.db;
+    this.#runs = new JobRunsRepository(opts.db, keep);
 
     // Only runs recorded before this scheduler was made (by id, which only grows): a later retry must not
     // close a run of this process.
-    const closeInterrupted = db.prepare("UPDATE job_runs SET outcome = 'failed', finished_at = ?, detail = 'interrupted (process ended)' WHERE outcome = 'running' AND id <= ?");
-    const lastId = (db.prepare('SELECT coalesce(max(id), 0) AS id FROM job_runs').get() as { id: bigint }).id;
+    const lastId = this.#runs.lastId();
     this.#closeInterrupted = () => {
-      closeInterrupted.run(BigInt(this.#clock.now().getTime()), lastId);
+      this.#runs.closeInterrupted(BigInt(this.#clock.now().getTime()), lastId);
       this.#interruptedClosed = true;
     };
     // A full disk must not keep the agent from starting: the records are closed at the next run that can write.
@@ -160,31 +150,6 @@ export class Scheduler {
     } catch (e) {
       this.#log(`scheduler: could not close the runs a previous process left running (${describe(e)}); retried at the next run`);
     }
-
-    // Keeps the newest `keep` rows of a job, and never deletes a run still in progress (its end is yet to be
-    // written) nor the latest successful one (start-up catch-up measures the period from it).
-    const prune = db.prepare(`
-      DELETE FROM job_runs
-      WHERE job = @job AND outcome <> 'running'
-        AND id <= (SELECT id FROM job_runs WHERE job = @job ORDER BY id DESC LIMIT 1 OFFSET @keep)
-        AND id IS NOT (SELECT id FROM job_runs WHERE job = @job AND outcome = 'ok' ORDER BY id DESC LIMIT 1)`);
-    const insert = db.prepare('INSERT INTO job_runs (job, started_at, finished_at, outcome, detail) VALUES (?, ?, ?, ?, ?)');
-    const update = db.prepare('UPDATE job_runs SET finished_at = ?, outcome = ?, detail = ? WHERE id = ?');
-    this.#insert = db.transaction((job: string, startedAt: bigint, finishedAt: bigint | null, outcome: JobOutcome, detail: string | null) => {
-      const id = insert.run(job, startedAt, finishedAt, outcome, detail).lastInsertRowid;
-      prune.run({ job, keep: BigInt(keep) });
-      return BigInt(id);
-    });
-    this.#finish = db.transaction((id: bigint, job: string, finishedAt: bigint, outcome: JobOutcome, detail: string | null) => {
-      update.run(finishedAt, outcome, detail, id);
-      prune.run({ job, keep: BigInt(keep) });
-    });
-    this.#lastOkStmt = db.prepare("SELECT started_at FROM job_runs WHERE job = ? AND outcome = 'ok' ORDER BY id DESC LIMIT 1");
-    this.#lastAttemptStmt = db.prepare("SELECT started_at FROM job_runs WHERE job = ? AND outcome IN ('ok', 'failed') ORDER BY id DESC LIMIT 1");
-    // A run in progress, or the last one that finished, says more than a tick skipped because of it.
-    this.#lastRunStmt = db.prepare(
-      "SELECT job, started_at, finished_at, outcome, detail FROM job_runs WHERE job = ? ORDER BY outcome = 'skipped', id DESC LIMIT 1",
-    );
   }
 
   /**
@@ -297,7 +262,7 @@ export class Scheduler {
   lastRuns(): JobRun[] {
     const out: JobRun[] = [];
     for (const name of this.#jobs.keys()) {
-      const row = this.#lastRunStmt.get(name) as RunRow | undefined;
+      const row = this.#runs.lastRun(name);
       if (row) out.push(toRun(row));
     }
     return out;
@@ -310,7 +275,7 @@ export class Scheduler {
     for (const entry of this.#jobs.values()) {
       for (let flight = this.#flights.get(entry.job.name); flight; flight = this.#flights.get(entry.job.name)) await flight.done;
       if (this.#state === 'stopping') break;
-      const ref = this.#lastStart(this.#lastAttemptStmt, entry.job.name) ?? entry.addedAtMs;
+      const ref = this.#runs.lastAttemptStart(entry.job.name) ?? entry.addedAtMs;
       if (now.getTime() - ref < entry.job.everySeconds * 1000) continue;
       ran.push(await this.#execute(entry));
     }
@@ -324,7 +289,7 @@ export class Scheduler {
         // Caught per job, and nothing escapes: this chain has no other handler, and one job that cannot even
         // be recorded must not keep the others from catching up.
         try {
-          const lastOk = this.#lastStart(this.#lastOkStmt, entry.job.name);
+          const lastOk = this.#runs.lastOkStart(entry.job.name);
           if (lastOk !== undefined && this.#clock.now().getTime() - lastOk < entry.job.everySeconds * 1000) continue;
           this.#log(`scheduler: catching up job ${entry.job.name}`);
           await this.#execute(entry);
@@ -367,14 +332,14 @@ export class Scheduler {
     const current = this.#flights.get(name);
     if (current) {
       const detail = `still running (started ${current.startedAt.toISOString()})`;
-      this.#insert(name, startedMs, startedMs, 'skipped', detail);
+      this.#runs.insert(name, startedMs, startedMs, 'skipped', detail);
       this.#log(`scheduler: job ${name} skipped: ${detail}`);
       const skipped: JobRun = { job: name, startedAt, finishedAt: startedAt, outcome: 'skipped', detail };
       this.#onRun(skipped, undefined);
       return skipped;
     }
     if (!this.#interruptedClosed) this.#closeInterrupted();
-    const id = this.#insert(name, startedMs, null, 'running', null);
+    const id = this.#runs.insert(name, startedMs, null, 'running', null);
     const flight: Flight = { controller: new AbortController(), startedAt, done: Promise.resolve({ job: name, startedAt, outcome: 'running' }) };
     this.#flights.set(name, flight);
     flight.done = this.#perform(entry.job, id, startedAt, flight.controller.signal);
@@ -398,7 +363,7 @@ export class Scheduler {
     const seconds = (performance.now() - t0) / 1000;
     const finishedAt = this.#clock.now();
     try {
-      this.#finish(id, job.name, BigInt(finishedAt.getTime()), outcome, detail ?? null);
+      this.#runs.finish(id, job.name, BigInt(finishedAt.getTime()), outcome, detail ?? null);
     } catch (e) {
       this.#log(`scheduler: could not record the end of job ${job.name}: ${describe(e)}`, 'error');
     }
@@ -411,11 +376,6 @@ export class Scheduler {
     return run;
   }
 
-  #lastStart(stmt: Statement, name: string): number | undefined {
-    const row = stmt.get(name) as { started_at: bigint } | undefined;
-    return row ? Number(row.started_at) : undefined;
-  }
-
   #assertNotStopped(): void {
     if (this.#state === 'stopping') throw new AgentError('SCHEDULER_STOPPED', 'the scheduler has stopped');
   }
@@ -426,20 +386,4 @@ function toRun(row: RunRow): JobRun {
   if (row.finished_at !== null) run.finishedAt = new Date(Number(row.finished_at));
   if (row.detail !== null) run.detail = row.detail;
   return run;
-}
-
-/** The message of what was thrown, on one line and bounded; never a stack, which may carry secrets and paths. */
-function describe(e: unknown): string {
-  let text: string;
-  try {
-    text = e instanceof Error ? e.message || e.name : String(e);
-  } catch {
-    text = 'unprintable error';
-  }
-  return clip(text) || 'failed without a message';
-}
-
-function clip(text: string): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return line.length > MAX_DETAIL ? `${line.slice(0, MAX_DETAIL - 1)}…` : line;
 }
