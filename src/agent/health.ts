@@ -10,7 +10,7 @@
  */
 import { open, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Db } from '../db/index.ts';
+import { writeProbe, type Db } from '../db/index.ts';
 
 const HEALTH_REASONS = {
   /** Free space on the data dir's filesystem is below diskReserveBytes. */
@@ -41,7 +41,6 @@ export interface HealthDeps {
 }
 
 const BALLAST_NAME = 'disk-ballast';
-const PROBE_KEY = 'health_probe';
 
 /** Free bytes for an unprivileged writer on the filesystem that holds `dir`. */
 export async function freeBytes(dir: string): Promise<bigint> {
@@ -71,12 +70,12 @@ export class Health {
   #storageRun: Promise<HealthReason[]> | undefined;
   #chain: { at: number; ok: boolean } | undefined;
   #chainRun: Promise<boolean> | undefined;
-  readonly #probe;
+  readonly #probe: () => void;
 
   constructor(deps: HealthDeps) {
     this.#d = deps;
     this.#cacheMs = deps.cacheMs ?? 1000;
-    this.#probe = deps.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+    this.#probe = writeProbe(deps.db);
   }
 
   /** Disk and database: the reasons the agent takes no new uploads. Never rejects. */
@@ -106,8 +105,8 @@ export class Health {
       reasons.push(HEALTH_REASONS.diskLow);
     }
     try {
-      // A real write, committed: a read, or a write rolled back, would not notice that the WAL cannot grow.
-      this.#probe.run(PROBE_KEY, String(Date.now()));
+      // A real write, committed (src/db/probe.ts says why a read would not do).
+      this.#probe();
     } catch {
       reasons.push(HEALTH_REASONS.database);
     }

@@ -8,6 +8,8 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MIGRATIONS } from './migrations.ts';
 
+export { writeProbe } from './probe.ts';
+
 export type Db = Database.Database;
 export { MIGRATIONS };
 
