@@ -9,7 +9,8 @@ export type { ChainBackend, ChainUtxo, MempoolTx, TxStatus } from './types.ts';
 export { EsploraClient } from './esplora.ts';
 export type { EsploraClientOptions } from './esplora.ts';
 export { feeRateToSatPerKvb, isBlockHash, isHex, isTxid } from './validate.ts';
-export { PaymentWatcher, type CoinTotals, type ConfirmationPolicy, type PaymentSink, type UnspentPayment, type WatchedPayment } from './watcher.ts';
+export { PaymentWatcher } from './watcher.ts';
+export type { CoinTotals, ConfirmationPolicy, PaymentSink, UnspentPayment, WatchedPayment } from './watcher-types.ts';
 
 /**
  * Picks the chain backend from configuration. Only Esplora exists today (mempool.space,
