@@ -18,7 +18,7 @@ function countCompiles(db: Db): { prepared: string[]; transactions: number } {
   const seen = { prepared: [] as string[], transactions: 0 };
   const prepare = db.prepare.bind(db);
   const transaction = db.transaction.bind(db);
-  db.prepare = ((sql: string) => (seen.prepared.push(sql), prepare(sql)));
+  db.prepare = (sql: string) => (seen.prepared.push(sql), prepare(sql));
   db.transaction = ((fn: Parameters<Db['transaction']>[0]) => (seen.transactions++, transaction(fn))) as Db['transaction'];
   return seen;
 }
