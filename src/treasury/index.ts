@@ -3,14 +3,15 @@
  * is never handed out twice, even across a kill -9), its balance, and payments out under the spend policy.
  * Keys stay in wallet/; this module only asks the wallet to derive and to sign.
  */
-import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/index.ts';
 import { PaymentWatcher } from '../chain/index.ts';
 import type { ChainBackend, CoinTotals, UnspentPayment } from '../chain/index.ts';
 import { AgentError } from '../errors/index.ts';
 import { SpendPolicy, type SpendLog, type Wallet, type WalletUtxo } from '../../wallet/index.ts';
+import { TreasuryRepository } from './repository.ts';
+import type { AddressPurpose } from './types.ts';
 
-export type AddressPurpose = 'receive' | 'change' | 'upload' | 'proposal';
+export type { AddressPurpose } from './types.ts';
 
 function notSyncing(): never {
   throw new AgentError('INTERNAL', "the treasury's read-only payment watcher never syncs");
@@ -18,17 +19,15 @@ function notSyncing(): never {
 
 /** The spend log in SQLite, so the rolling per-day cap survives restarts. */
 class DbSpendLog implements SpendLog {
-  readonly #sum: Statement<[bigint], { total: bigint }>;
-  readonly #append: Statement<[string, bigint, bigint]>;
-  constructor(db: Db) {
-    this.#sum = db.prepare('SELECT coalesce(sum(amount_sat), 0) AS total FROM wallet_spends WHERE at >= ?');
-    this.#append = db.prepare('INSERT OR IGNORE INTO wallet_spends (txid, amount_sat, at) VALUES (?, ?, ?)');
+  readonly #repo: TreasuryRepository;
+  constructor(repo: TreasuryRepository) {
+    this.#repo = repo;
   }
   sumSince(since: Date): bigint {
-    return this.#sum.get(BigInt(since.getTime()))?.total ?? 0n;
+    return this.#repo.spentSince(BigInt(since.getTime()));
   }
   append(entry: { txid: string; amountSat: bigint; at: Date }): void {
-    this.#append.run(entry.txid, entry.amountSat, BigInt(entry.at.getTime()));
+    this.#repo.appendSpend(entry.txid, entry.amountSat, BigInt(entry.at.getTime()));
   }
 }
 
@@ -68,27 +67,21 @@ export interface TreasuryOptions {
 }
 
 export class Treasury {
-  readonly #db: Db;
+  readonly #repo: TreasuryRepository;
   readonly #wallet: Wallet;
   readonly #chain: ChainBackend;
   readonly #now: () => Date;
   readonly #policy: SpendPolicy;
   readonly #feeTarget: number;
   readonly #watched: WatchedCoins;
-  readonly #q: {
-    own: Statement<[], { address: string; chain: bigint; idx: bigint }>;
-    byAddress: Statement<[string], { chain: bigint; idx: bigint }>;
-    nextIndex: Statement<[number], { next: bigint }>;
-    insertAddress: Statement<[number, number, string, Buffer, AddressPurpose, bigint]>;
-  };
 
   constructor(opts: TreasuryOptions) {
-    this.#db = opts.db;
+    this.#repo = new TreasuryRepository(opts.db);
     this.#wallet = opts.wallet;
     this.#chain = opts.chain;
     this.#now = opts.now ?? (() => new Date());
     this.#feeTarget = opts.feeTargetBlocks ?? 6;
-    this.#policy = new SpendPolicy({ perTxMaxSat: opts.perTxMaxSat, perDayMaxSat: opts.perDayMaxSat, log: new DbSpendLog(opts.db), now: this.#now });
+    this.#policy = new SpendPolicy({ perTxMaxSat: opts.perTxMaxSat, perDayMaxSat: opts.perDayMaxSat, log: new DbSpendLog(this.#repo), now: this.#now });
     this.#watched =
       opts.watched ??
       new PaymentWatcher({
@@ -98,13 +91,6 @@ export class Treasury {
         policy: { required: 1, zeroConfMaxSat: 0n },
         sink: { onCounted: notSyncing, onReversed: notSyncing },
       });
-    this.#q = {
-      // The partial index wallet_addresses_own (migration 7): a handful of rows, however many files there are.
-      own: opts.db.prepare(`SELECT address, chain, idx FROM wallet_addresses WHERE purpose IN ('receive', 'change') ORDER BY chain, idx`),
-      byAddress: opts.db.prepare('SELECT chain, idx FROM wallet_addresses WHERE address = ?'),
-      nextIndex: opts.db.prepare('SELECT coalesce(max(idx) + 1, 0) AS next FROM wallet_addresses WHERE chain = ?'),
-      insertAddress: opts.db.prepare('INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
-    };
   }
 
   /**
@@ -113,12 +99,11 @@ export class Treasury {
    */
   newAddress(purpose: AddressPurpose): { address: string; chain: 0 | 1; index: number } {
     const chain: 0 | 1 = purpose === 'change' ? 1 : 0;
-    return this.#db.transaction(() => {
-      const index = Number(this.#q.nextIndex.get(chain)?.next ?? 0n);
-      const derived = this.#wallet.deriveAddress(chain, index);
-      this.#q.insertAddress.run(chain, index, derived.address, Buffer.from(derived.scriptHex, 'hex'), purpose, BigInt(this.#now().getTime()));
-      return { address: derived.address, chain, index };
-    })();
+    const { address, index } = this.#repo.reserveAddress(chain, purpose, BigInt(this.#now().getTime()), (i) => {
+      const derived = this.#wallet.deriveAddress(chain, i);
+      return { address: derived.address, script: Buffer.from(derived.scriptHex, 'hex') };
+    });
+    return { address, chain, index };
   }
 
   /**
@@ -141,7 +126,7 @@ export class Treasury {
     const ownSet = new Set(own.map((a) => a.address));
     for (const c of this.#watched.unspent()) {
       if (ownSet.has(c.address)) continue;
-      const a = this.#q.byAddress.get(c.address);
+      const a = this.#repo.addressPath(c.address);
       if (a) add({ txid: c.txid, vout: c.vout, valueSat: c.valueSat, chain: Number(a.chain) as 0 | 1, index: Number(a.idx), confirmed: c.confirmed });
     }
     return out;
@@ -167,7 +152,7 @@ export class Treasury {
 
   /** The receive and change addresses, by index (not every address handed out). */
   #ownAddresses(): Array<{ address: string; chain: 0 | 1; index: number }> {
-    return this.#q.own.all().map((r) => ({ address: r.address, chain: Number(r.chain) as 0 | 1, index: Number(r.idx) }));
+    return this.#repo.ownAddresses().map((r) => ({ address: r.address, chain: Number(r.chain) as 0 | 1, index: Number(r.idx) }));
   }
 
   /** The coins of `own` as the chain backend has them, eight addresses at a time. */

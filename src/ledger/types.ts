@@ -1,0 +1,6 @@
+/** The ledger's units and entry kinds, shared by its door (index.ts) and its repository. */
+
+export const GIB = 1024n ** 3n;
+export const DAY_MS = 86_400_000n;
+
+export type EntryKind = 'payment' | 'reversal' | 'storage' | 'egress';
