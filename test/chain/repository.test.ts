@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDb } from '../../src/db/index.ts';
 import { PaymentWatcher } from '../../src/chain/index.ts';
-import type { ChainBackend } from '../../src/chain/index.ts';
+import { countCompiles, stubChain } from '../helpers/stubs.ts';
 import { AgentError } from '../../src/errors/index.ts';
 
 const CHAIN = join(import.meta.dirname, '..', '..', 'src', 'chain');
@@ -22,24 +22,11 @@ test('no file of src/chain but repository.ts prepares or runs SQL', () => {
 test('the watcher prepares every statement in its constructor: a pass and its read-side questions prepare none', async (t) => {
   const db = openDb(':memory:');
   t.after(() => db.close());
-  let prepared = 0;
-  const prepare = db.prepare.bind(db);
-  db.prepare = ((sql: string) => (prepared++, prepare(sql)));
+  const seen = countCompiles(db);
   const none = (): never => {
     throw new AgentError('CHAIN_UNAVAILABLE', 'not part of this test');
   };
-  const chain: ChainBackend = {
-    getTipHeight: () => Promise.resolve(10),
-    getAddressMempoolTxs: () => Promise.resolve([]),
-    getAddressUtxos: none,
-    getTipHash: none,
-    getBlockHash: none,
-    getBlockRaw: none,
-    getTxHex: none,
-    getTxStatus: none,
-    broadcast: none,
-    getFeeEstimates: none,
-  };
+  const chain = stubChain({ getTipHeight: () => Promise.resolve(10), getAddressMempoolTxs: () => Promise.resolve([]) });
   const w = new PaymentWatcher({
     db,
     chain,
@@ -49,8 +36,8 @@ test('the watcher prepares every statement in its constructor: a pass and its re
     // Above the tip: nothing to fetch, so the pass runs its statements without a block.
     startHeight: () => 11,
   });
-  assert.ok(prepared > 0, 'the constructor prepares its statements');
-  const afterConstructor = prepared;
+  assert.ok(seen.prepared.length > 0, 'the constructor prepares its statements');
+  const afterConstructor = seen.prepared.length;
   const result = await w.sync();
   assert.equal(result.blocks, 0);
   assert.deepEqual(w.received('bcrt1qpolled'), { receivedSat: 0n, confirmedSat: 0n, countedSat: 0n });
@@ -58,5 +45,5 @@ test('the watcher prepares every statement in its constructor: a pass and its re
   assert.deepEqual(w.unspent(), []);
   assert.deepEqual(w.unspentTotals(['bcrt1qpolled']), { confirmedSat: 0n, unconfirmedSat: 0n, coins: 0 });
   assert.equal(w.appliedHeight(), undefined);
-  assert.equal(prepared, afterConstructor);
+  assert.equal(seen.prepared.length, afterConstructor);
 });

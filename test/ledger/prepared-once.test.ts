@@ -2,20 +2,11 @@
 // recording an entry, which every download's settlement does, and every other call after that prepare nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openDb, type Db } from '../../src/db/index.ts';
+import { openDb } from '../../src/db/index.ts';
 import { Ledger } from '../../src/ledger/index.ts';
+import { countCompiles } from '../helpers/stubs.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
-
-/** Counts the statements prepared and the transaction functions made through `db` from now on. */
-function countCompiles(db: Db): { prepared: string[]; transactions: number } {
-  const seen = { prepared: [] as string[], transactions: 0 };
-  const prepare = db.prepare.bind(db);
-  const transaction = db.transaction.bind(db);
-  db.prepare = (sql: string) => (seen.prepared.push(sql), prepare(sql));
-  db.transaction = ((fn: Parameters<Db['transaction']>[0]) => (seen.transactions++, transaction(fn))) as Db['transaction'];
-  return seen;
-}
 
 test('after it is built, the ledger prepares no statement and makes no transaction, whatever it is asked', () => {
   const db = openDb(':memory:');

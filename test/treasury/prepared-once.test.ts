@@ -4,50 +4,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Transaction } from 'bitcoinjs-lib';
-import { openDb, type Db } from '../../src/db/index.ts';
-import type { ChainBackend, ChainUtxo } from '../../src/chain/index.ts';
-import { AgentError } from '../../src/errors/index.ts';
+import { openDb } from '../../src/db/index.ts';
+import type { ChainUtxo } from '../../src/chain/index.ts';
 import { Treasury } from '../../src/treasury/index.ts';
 import { Wallet } from '../../wallet/index.ts';
+import { countCompiles, stubChain } from '../helpers/stubs.ts';
 
 // BIP39's own test mnemonic (the first vector of its reference list): a real wallet, no key of value.
 const MNEMONIC = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about';
-
-/** Counts the statements prepared and the transaction functions made through `db` from now on. */
-function countCompiles(db: Db): { prepared: string[]; transactions: number } {
-  const seen = { prepared: [] as string[], transactions: 0 };
-  const prepare = db.prepare.bind(db);
-  const transaction = db.transaction.bind(db);
-  db.prepare = (sql: string) => (seen.prepared.push(sql), prepare(sql));
-  db.transaction = ((fn: Parameters<Db['transaction']>[0]) => (seen.transactions++, transaction(fn))) as Db['transaction'];
-  return seen;
-}
-
-/** A chain backend holding only the coins given to it, that accepts any broadcast. */
-function chainWith(coins: Map<string, ChainUtxo[]>): ChainBackend {
-  const none = (): never => {
-    throw new AgentError('CHAIN_UNAVAILABLE', 'not part of this test');
-  };
-  return {
-    getAddressUtxos: (address: string) => Promise.resolve(coins.get(address) ?? []),
-    getFeeEstimates: () => Promise.resolve(new Map([[6, 1000n]])),
-    broadcast: (hex: string) => Promise.resolve(Transaction.fromHex(hex).getId()),
-    getTipHeight: none,
-    getTipHash: none,
-    getBlockHash: none,
-    getBlockRaw: none,
-    getTxHex: none,
-    getTxStatus: none,
-    getAddressMempoolTxs: none,
-  };
-}
 
 void test('after it is built, the treasury prepares no statement and makes no transaction, whatever it is asked', async () => {
   const db = openDb(':memory:');
   const wallet = Wallet.fromMnemonic({ mnemonic: MNEMONIC, network: 'regtest' });
   const coins = new Map<string, ChainUtxo[]>();
   const watched = { unspent: () => [], unspentTotals: () => ({ confirmedSat: 0n, unconfirmedSat: 0n, coins: 0 }) };
-  const treasury = new Treasury({ db, wallet, chain: chainWith(coins), watched, perTxMaxSat: 1_000_000n, perDayMaxSat: 1_000_000n });
+  const treasury = new Treasury({ db, wallet, chain: stubChain({ getAddressUtxos: (address) => Promise.resolve(coins.get(address) ?? []), getFeeEstimates: () => Promise.resolve(new Map([[6, 1000n]])), broadcast: (hex) => Promise.resolve(Transaction.fromHex(hex).getId()) }), watched, perTxMaxSat: 1_000_000n, perDayMaxSat: 1_000_000n });
   const seen = countCompiles(db);
 
   const receive = treasury.newAddress('receive');

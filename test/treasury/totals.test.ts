@@ -8,9 +8,9 @@ import { openDb } from '../../src/db/index.ts';
 import type { Db } from '../../src/db/index.ts';
 import { PaymentWatcher } from '../../src/chain/index.ts';
 import type { ChainBackend, ChainUtxo } from '../../src/chain/index.ts';
-import { AgentError } from '../../src/errors/index.ts';
 import { Treasury } from '../../src/treasury/index.ts';
 import { Wallet } from '../../wallet/index.ts';
+import { stubChain } from '../helpers/stubs.ts';
 
 const FILES = 1_000_000;
 // BIP39's own test mnemonic (the first vector of its reference list): a real wallet, no key of value.
@@ -56,25 +56,11 @@ function assertSearchesOnly(db: Db, ran: Array<{ sql: string; args: unknown[] }>
 /** A chain backend that knows only the coins given to it, and records which addresses it was asked about. */
 function chainWith(coins: Map<string, ChainUtxo[]>): ChainBackend & { asked: string[] } {
   const asked: string[] = [];
-  const none = (): never => {
-    throw new AgentError('CHAIN_UNAVAILABLE', 'not part of this test');
+  const getAddressUtxos = (address: string): Promise<ChainUtxo[]> => {
+    asked.push(address);
+    return Promise.resolve(coins.get(address) ?? []);
   };
-  return {
-    asked,
-    getAddressUtxos: (address: string) => {
-      asked.push(address);
-      return Promise.resolve(coins.get(address) ?? []);
-    },
-    getTipHeight: none,
-    getTipHash: none,
-    getBlockHash: none,
-    getBlockRaw: none,
-    getTxHex: none,
-    getTxStatus: none,
-    getAddressMempoolTxs: none,
-    broadcast: none,
-    getFeeEstimates: none,
-  };
+  return { ...stubChain({ getAddressUtxos }), asked };
 }
 
 function setup(t: TestContext) {
