@@ -4,35 +4,17 @@
 // process, as a user runs it; none of them needs an agent (a closed port plays the unreachable one).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ERRORS } from '../../src/errors/index.ts';
 import { tempDir } from '../helpers/agent.ts';
+import { runStorj, type Run } from '../helpers/cli.ts';
 
-const root = join(import.meta.dirname, '..', '..');
+const storj = (args: string[]) => runStorj(args, {}, { clear: ['STORJ_URL', 'STORJ_LISTEN', 'STORJ_PASSPHRASE', 'STORJ_MNEMONIC'], timeoutMs: 120_000 });
+
 const LINE = /^error ([A-Z][A-Z0-9_]*): (\S.*)$/m;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function storj(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  for (const k of ['STORJ_URL', 'STORJ_LISTEN', 'STORJ_PASSPHRASE', 'STORJ_MNEMONIC']) if (!(k in env)) delete childEnv[k];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/storj.ts', ...args], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** A local port that nothing listens on: the port of a server just closed. */
 async function closedPort(): Promise<number> {

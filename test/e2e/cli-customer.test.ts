@@ -3,40 +3,19 @@
 // README's customer steps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startTestAgent, tempDir, type Ctx } from '../helpers/agent.ts';
+import { runStorj, type Run } from '../helpers/cli.ts';
 
-const root = join(import.meta.dirname, '..', '..');
+/** `storj ARGS`; the agent's address comes from the arguments or from `env`. */
+const storj = (args: string[], env: Record<string, string> = {}) => runStorj(args, env, { clear: ['STORJ_URL', 'STORJ_LISTEN'], timeoutMs: 180_000 });
+
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `storj ARGS` as its own process (node --import tsx src/cli/storj.ts), as a user would. */
-function storj(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env };
-  // The agent's address comes from the arguments or from `env` here, never from whoever runs the tests.
-  for (const k of ['STORJ_URL', 'STORJ_LISTEN']) delete childEnv[k];
-  Object.assign(childEnv, env);
-  // Async, not spawnSync: the agent runs in this process and must keep answering while the CLI waits.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/storj.ts', ...args], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function ok(r: Run, what: string): Run {
   assert.equal(r.code, 0, `${what} failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
