@@ -7,9 +7,9 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { bodyText, HttpClient, isNetError, type HttpClientOptions, type HttpRequest, type NetError } from '../../src/net/index.ts';
+import { bodyText, HttpClient, type HttpClientOptions, type HttpRequest } from '../../src/net/index.ts';
 import { routes, serve, type Script, type Scripted } from '../chain/helpers.ts';
-import { closedUrl, manualDeadlines } from './helpers.ts';
+import { closedUrl, manualDeadlines, netError } from './helpers.ts';
 
 async function setup(t: TestContext, script: Script, opts: Partial<HttpClientOptions> = {}): Promise<{ srv: Scripted; c: HttpClient; sleeps: number[] }> {
   const srv = await serve(script);
@@ -28,16 +28,6 @@ async function setup(t: TestContext, script: Script, opts: Partial<HttpClientOpt
     ...opts,
   });
   return { srv, c, sleeps };
-}
-
-async function netError(p: Promise<unknown>): Promise<NetError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isNetError(e)) return e;
-    return assert.fail(`expected a NetError, got ${String(e)}`);
-  }
-  return assert.fail('expected a NetError, but the request succeeded');
 }
 
 const GET = (extra: Partial<HttpRequest> = {}): HttpRequest => ({ method: 'GET', path: '/x', ...extra });

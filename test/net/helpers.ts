@@ -1,6 +1,7 @@
 // Shared by the net module's tests: a port nobody listens on, and deadlines the test expires on an event.
 import { createServer } from 'node:net';
-import type { HttpClientOptions } from '../../src/net/index.ts';
+import assert from 'node:assert/strict';
+import { isNetError, type HttpClientOptions, type NetError } from '../../src/net/index.ts';
 
 /** The URL of a local port that nothing listens on: the port of a server just closed. */
 export async function closedUrl(): Promise<string> {
@@ -43,4 +44,15 @@ export function manualDeadlines(): { armed: Deadline[]; deadline: NonNullable<Ht
       for (const d of armed) if (!d.expired && !d.cancelled) d.expire();
     },
   };
+}
+
+/** The NetError `p` rejects with; fails the test if it resolves or rejects with anything else. */
+export async function netError(p: Promise<unknown>): Promise<NetError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isNetError(e)) return e;
+    return assert.fail(`expected a NetError, got ${String(e)}`);
+  }
+  return assert.fail('expected a NetError, but the request succeeded');
 }

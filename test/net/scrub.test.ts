@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { HttpClient, isNetError, type HttpClientOptions, type NetError } from '../../src/net/index.ts';
+import { HttpClient, type HttpClientOptions, type NetError } from '../../src/net/index.ts';
 import { serve, type Script, type Scripted } from '../chain/helpers.ts';
-import { closedUrl, manualDeadlines } from './helpers.ts';
+import { closedUrl, manualDeadlines, netError } from './helpers.ts';
 
 const SECRETS = ['alice', 'hunter2', 's3cretkey', 'tok-abc123', 'hdr-key-789', 'q-secret-42'];
 
@@ -18,16 +18,6 @@ function assertClean(e: NetError, what: string): void {
   const shown = [e.message, String(e), JSON.stringify(e), inspect(e, { depth: 10, showHidden: true }), e.stack ?? ''].join('\n');
   for (const secret of SECRETS) assert.ok(!shown.includes(secret), `${what}: "${secret}" shows in\n${shown}`);
   assert.ok(!e.url.includes('?') && !e.message.includes('?'), `${what}: no query at all in ${e.message}`);
-}
-
-async function failure(p: Promise<unknown>): Promise<NetError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isNetError(e)) return e;
-    return assert.fail(`expected a NetError, got ${String(e)}`);
-  }
-  return assert.fail('expected a NetError, but the request succeeded');
 }
 
 /** Two clients of one server: credentials in the URL (sent as Basic), and in headers (axios lets the URL's win over a header). */
@@ -57,7 +47,7 @@ void test('the credentials are sent: Basic from the URL\'s userinfo, the query, 
 void test('a dropped connection, after its retries, shows no credential', async (t) => {
   const { inUrl, inHeaders } = await clients(t, () => 'destroy');
   for (const [name, c] of [['in the URL', inUrl], ['in headers', inHeaders]] as const) {
-    const e = await failure(c.request(REQ));
+    const e = await netError(c.request(REQ));
     assert.equal(e.tries, 2);
     assert.equal(e.url.endsWith('/blocks'), true, e.url);
     assertClean(e, name);
@@ -67,11 +57,11 @@ void test('a dropped connection, after its retries, shows no credential', async 
 void test('a refused connection shows no credential', async () => {
   const base = (await closedUrl()).replace('http://', 'http://alice:hunter2@');
   const c = new HttpClient({ baseUrl: `${base}/api?key=s3cretkey`, retries: 0 });
-  const e = await failure(c.request(REQ));
+  const e = await netError(c.request(REQ));
   assert.equal(e.reason, 'ECONNREFUSED');
   assertClean(e, 'refused');
   const h = new HttpClient({ baseUrl: `${await closedUrl()}/api?key=s3cretkey`, headers: { authorization: 'Bearer tok-abc123' }, retries: 0 });
-  assertClean(await failure(h.request(REQ)), 'refused, in headers');
+  assertClean(await netError(h.request(REQ)), 'refused, in headers');
 });
 
 void test('a deadline and an answer over the cap show no credential', async (t) => {
@@ -86,10 +76,10 @@ void test('a deadline and an answer over the cap show no credential', async (t) 
     { deadline: d.deadline },
   );
   for (const [name, c] of [['in the URL', inUrl], ['in headers', inHeaders]] as const) {
-    const late = await failure(c.request(REQ));
+    const late = await netError(c.request(REQ));
     assert.equal(late.kind, 'timeout');
     assertClean(late, `${name}, timeout`);
-    const big = await failure(c.request({ ...REQ, path: '/big?token=q-secret-42', maxBytes: 100 }));
+    const big = await netError(c.request({ ...REQ, path: '/big?token=q-secret-42', maxBytes: 100 }));
     assert.equal(big.kind, 'too_large');
     assertClean(big, `${name}, too large`);
   }
