@@ -17,6 +17,9 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       'eqeqeq': ['error', 'always'],
+      // A module adds its error codes to the catalogue with `interface ErrorCatalogue extends CodesOf<...> {}`
+      // (src/errors/index.ts): an interface whose only content is the one type it extends.
+      '@typescript-eslint/no-empty-object-type': ['error', { allowInterfaces: 'with-single-extends' }],
     },
   },
   {

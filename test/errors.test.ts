@@ -3,7 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ERRORS, AgentError } from '../src/errors/index.ts';
+import { AgentError, defineErrors, errorCatalogue } from '../src/errors/index.ts';
+// Every module's codes are in the catalogue once its module has loaded: the agent's composition root loads the
+// agent's, the CLI's are beside its entry point, and the devnet's load with it (the agent loads it only on regtest).
+import '../src/agent/index.ts';
+import '../src/cli/errors.ts';
+import '../src/devnet/index.ts';
+import '../src/config/index.ts';
+
+const ERRORS = Object.fromEntries(errorCatalogue());
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
@@ -24,7 +32,7 @@ test('every catalogue code is documented in the README with its status, and noth
   const codes = Object.keys(ERRORS);
   for (const code of codes) {
     assert.ok(docs.has(code), `${code} is documented in README.md`);
-    assert.equal(docs.get(code), ERRORS[code as keyof typeof ERRORS].status, `${code}'s status in README.md`);
+    assert.equal(docs.get(code), ERRORS[code]?.status, `${code}'s status in README.md`);
   }
   for (const code of docs.keys()) assert.ok(code in ERRORS, `README.md documents ${code}, which is not in the catalogue`);
 });
@@ -41,4 +49,17 @@ test('an AgentError carries its catalogue status', () => {
   const e = new AgentError('UNAUTHORIZED', 'nope');
   assert.equal(e.status, 401);
   assert.equal(e.code, 'UNAUTHORIZED');
+});
+
+test('each code is declared by one module, and a second declaration of it fails when its module loads', () => {
+  const modules = new Set([...errorCatalogue().values()].map((d) => d.module));
+  for (const m of ['requests', 'config', 'money', 'wallet', 'chain', 'storage', 'scheduler', 'host', 'devnet', 'cli']) assert.ok(modules.has(m), `${m} declares its codes`);
+  assert.equal(errorCatalogue().get('FILE_FROZEN')?.module, 'host');
+  assert.throws(() => defineErrors('another', { FILE_FROZEN: { status: 402, description: 'the same code again' } }), /FILE_FROZEN of another is already declared by host/);
+  assert.equal(errorCatalogue().get('FILE_FROZEN')?.module, 'host', 'the first declaration stands');
+});
+
+test('an AgentError of a module\'s code carries that module\'s status', () => {
+  assert.equal(new AgentError('FILE_FROZEN', 'frozen').status, 402);
+  assert.equal(new AgentError('WALLET_BAD_PASSPHRASE', 'no').status, 401);
 });

@@ -3,6 +3,8 @@
  * of the agent gets addresses, the account xpub, the nodeId, identity signatures and signed
  * transactions through this door and nothing else.
  */
+// Its error codes, in the catalogue from the moment the module loads.
+import './errors.ts';
 export { Wallet } from './wallet.ts';
 export { verifyIdentity } from './identity.ts';
 export { MemorySpendLog, SpendPolicy } from './policy.ts';

@@ -2,6 +2,8 @@
  * The chain subsystem's only door: the ChainBackend interface, the Esplora client that
  * implements it, and the checks it applies to what goes in and comes out.
  */
+// Its error codes, in the catalogue from the moment the module loads.
+import './errors.ts';
 import { EsploraClient } from './esplora.ts';
 import type { ChainBackend } from './types.ts';
 

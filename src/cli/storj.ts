@@ -4,6 +4,8 @@
  * status, topup (commands/customer.ts). Every failure, commander's refusals of bad arguments included, prints
  * `error CODE: message` on stderr and exits non-zero (render/errors.ts).
  */
+// Its error codes, in the catalogue from the moment the module loads.
+import './errors.ts';
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../agent/index.ts';
 import { registerCustomerCommands } from './commands/customer.ts';

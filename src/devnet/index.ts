@@ -3,5 +3,7 @@
  * facade, for `npm start` and for the tests. `Devnet.start()` runs one in this process;
  * `ensureDevnetProcess()` runs one as its own process, so the chain outlives an agent restart.
  */
+// Its error codes, in the catalogue from the moment the module loads.
+import './errors.ts';
 export { Devnet } from './devnet.ts';
 export { ensureDevnetProcess, stopDevnetProcess, readDevnetInfo } from './process.ts';

@@ -4,6 +4,8 @@
  * chain cleanly and removes that file. If DIR already has a running devnet, prints its URL and
  * exits 0 instead of opening the same LevelDB twice.
  */
+// Its error codes, in the catalogue from the moment the module loads.
+import './errors.ts';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -8,6 +8,8 @@
  * (repository.ts): prices.ts, quotes.ts, uploads.ts, files.ts, downloads.ts (the metering state),
  * payments.ts (the payment sink) and retention.ts (sweep and deletion).
  */
+// Its error codes, in the catalogue from the moment the module loads.
+import './errors.ts';
 import { randomBytes } from 'node:crypto';
 import { Ledger } from '../ledger/index.ts';
 import type { PaymentSink } from '../chain/index.ts';

@@ -9,7 +9,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AgentError, ERRORS, diskFullError, type ErrorCode } from '../errors/index.ts';
+import { AgentError, diskFullError, errorDefinition, type ErrorCode } from '../errors/index.ts';
 
 interface ErrorBody {
   error: { code: ErrorCode; message: string };
@@ -37,6 +37,11 @@ function errorBody(e: AgentError): ErrorBody {
 }
 
 /** The same body as bytes, for answers written straight to a socket. */
+/** A code's description from the catalogue, as the message of an error that has none of its own. */
+function description(code: ErrorCode): string {
+  return errorDefinition(code)?.description ?? code;
+}
+
 function errorJson(code: ErrorCode, message: string): string {
   return JSON.stringify({ error: { code, message } });
 }
@@ -92,7 +97,7 @@ function fromFastify(err: FastifyError): AgentError | undefined {
   const status = err.statusCode;
   if (status === undefined || status < 400 || status >= 500) return undefined;
   const code = BY_STATUS[status] ?? 'BAD_REQUEST';
-  return new AgentError(code, status === 400 ? `malformed request: ${err.message}` : code === 'BAD_REQUEST' ? err.message : ERRORS[code].description);
+  return new AgentError(code, status === 400 ? `malformed request: ${err.message}` : code === 'BAD_REQUEST' ? err.message : description(code));
 }
 
 /** True when the request announces a body (a length above zero, or chunks). */
@@ -176,7 +181,7 @@ export function clientErrorHandler(inFlight: (socket: Socket) => { req: FastifyR
     if (answered.has(socket)) return;
     answered.add(socket);
     const code = clientErrorCode(err);
-    const message = CLIENT_ERROR_MESSAGES[code] ?? ERRORS[code].description;
+    const message = CLIENT_ERROR_MESSAGES[code] ?? description(code);
     const current = inFlight(socket);
     if (current) {
       if (current.reply.sent || current.reply.raw.headersSent) socket.destroy();
@@ -188,7 +193,7 @@ export function clientErrorHandler(inFlight: (socket: Socket) => { req: FastifyR
       return;
     }
     const body = errorJson(code, message);
-    const status = ERRORS[code].status;
+    const status = errorDefinition(code)?.status ?? 500;
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     socket.resume();
     const linger = setTimeout(() => socket.destroy(), LINGER_MS);

@@ -3,6 +3,8 @@
  * because a byte-day costs far less than a satoshi. Conversion happens only at JSON and CLI edges,
  * and a string with more precision than the unit allows is rejected, never rounded (as scure-btc-signer does).
  */
+// Its error codes, in the catalogue from the moment the module loads.
+import './errors.ts';
 import { AgentError } from '../errors/index.ts';
 
 export const MSAT_PER_SAT = 1000n;

@@ -1,7 +1,7 @@
 // Raw HTTP/1.1 over sockets, for requests fetch cannot send (bad encodings, huge request lines, broken framing,
 // stalls), and the check every error answer must pass: the one envelope, with a code from the catalogue.
 import { connect, type Socket } from 'node:net';
-import { ERRORS } from '../../src/errors/index.ts';
+import { errorDefinition } from '../../src/errors/index.ts';
 
 export interface RawResponse {
   status: number;
@@ -170,9 +170,10 @@ export function envelopeProblem(res: RawResponse, head = false): string | undefi
   if (typeof e !== 'object' || e === null) return 'no error object';
   if (Object.keys(e).sort().join(',') !== 'code,message') return `error has fields ${Object.keys(e).join(',')}`;
   if (typeof e.message !== 'string' || e.message.length === 0) return 'no message';
-  if (typeof e.code !== 'string' || !(e.code in ERRORS)) return `code ${String(e.code)} not in the catalogue`;
-  const status = ERRORS[e.code as keyof typeof ERRORS].status;
-  if (status !== res.status) return `code ${e.code} is ${status} in the catalogue, answered ${res.status}`;
+  const def = typeof e.code === 'string' ? errorDefinition(e.code) : undefined;
+  if (!def) return `code ${String(e.code)} not in the catalogue`;
+  const status = def.status;
+  if (status !== res.status) return `code ${String(e.code)} is ${status} in the catalogue, answered ${res.status}`;
   return undefined;
 }
 
