@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.ts';
-import { openDb, type Db } from '../db/index.ts';
+import type { Db } from '../db/index.ts';
 import { createChainBackend, PaymentWatcher, type ChainBackend } from '../chain/index.ts';
 import { FsBlobStore, type BlobStore } from '../storage/index.ts';
 import { Host } from '../host/index.ts';
@@ -15,6 +15,7 @@ import { AgentMetrics } from '../metrics/index.ts';
 import { Treasury } from '../treasury/index.ts';
 import { AgentError, diskFullError } from '../errors/index.ts';
 import { makeDataDirPrivate, paths } from './data-dir.ts';
+import { openAgentDb } from './modules.ts';
 import { devControlClient } from './dev-control.ts';
 import { freeBytes, Health, releaseBallastIfFull } from './health.ts';
 import { Wallet } from '../../wallet/index.ts';
@@ -29,6 +30,7 @@ export const VERSION: string = ((): string => {
 export const REGTEST_DEFAULT_PASSPHRASE = 'storj-regtest-devnet';
 
 export { initDataDir, paths } from './data-dir.ts';
+export { openAgentDb } from './modules.ts';
 
 export interface ChainConnection {
   chain: ChainBackend;
@@ -151,7 +153,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
   const ballastBytes = Math.min(config.diskReserveBytes, BALLAST_MAX_BYTES);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   if (await releaseBallastIfFull(config.dataDir, ballastBytes)) log('the disk is full: released the disk ballast so the database can open');
-  const db = openDb(p.db);
+  const db = openAgentDb(p.db);
   let conn: ChainConnection | undefined;
   let metricsListener: MetricsListener | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -200,6 +202,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     const watcher: PaymentWatcher = new PaymentWatcher({
       db,
       chain,
+      ours: (script) => treasury.addressOfScript(script),
       policy: { required: config.confirmations, zeroConfMaxSat: config.zeroConfMaxSat, zeroConfTotalMaxSat: config.zeroConfTotalMaxSat },
       sink: host.paymentSink,
       now,

@@ -135,7 +135,7 @@ function disconnect(ctx: WatcherContext, fork: number): void {
 /** One transaction: the block's payments and spends, its chain_blocks row, the policy at its height, pruning. */
 function connect(ctx: WatcherContext, height: number, hash: string, prevHash: string, txs: Transaction[], stats: Stats): void {
   const now = ctx.nowMs();
-  const repo = ctx.repo;
+  const { repo, ours } = ctx;
   const result = repo.transaction(() => {
     let newPayments = 0;
     for (const tx of txs) {
@@ -149,7 +149,7 @@ function connect(ctx: WatcherContext, height: number, hash: string, prevHash: st
         }
       }
       tx.outs.forEach((out, vout) => {
-        const address = repo.addressOfScript(blob(out.script));
+        const address = ours(blob(out.script));
         if (address === undefined) return;
         if (repo.payment(id(), vout)) {
           repo.confirmPayment(id(), vout, height, hash, now);

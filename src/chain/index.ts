@@ -4,6 +4,7 @@
  */
 // Its error codes, in the catalogue from the moment the module loads.
 import './errors.ts';
+export { CHAIN_SCHEMA } from './schema.ts';
 import { EsploraClient } from './esplora.ts';
 import type { ChainBackend } from './types.ts';
 

@@ -76,6 +76,7 @@ export async function pollMempool(ctx: WatcherContext, stats: Stats, signal?: Ab
   }
   const now = ctx.nowMs();
   const tip = repo.top();
+  const ours = ctx.ours;
   const result = repo.transaction(() => {
     let newPayments = 0;
     for (const tx of txs.values()) {
@@ -84,7 +85,7 @@ export async function pollMempool(ctx: WatcherContext, stats: Stats, signal?: Ab
         if (spent && spent.spent_by !== tx.txid) repo.setSpentBy(spent.txid, input.vout, tx.txid, now);
       }
       tx.outputs.forEach((out, vout) => {
-        const address = repo.addressOfScript(Buffer.from(out.scriptHex, 'hex'));
+        const address = ours(Buffer.from(out.scriptHex, 'hex'));
         if (address === undefined) return;
         const known = repo.payment(tx.txid, vout);
         if (!known) {
@@ -116,6 +117,6 @@ export async function pollMempool(ctx: WatcherContext, stats: Stats, signal?: Ab
 /** True when `tx` has an output paying one of our addresses that no payment row holds yet. */
 function paysSomethingNew(ctx: WatcherContext, tx: MempoolTx): boolean {
   return tx.outputs.some(
-    (out, vout) => ctx.repo.addressOfScript(Buffer.from(out.scriptHex, 'hex')) !== undefined && ctx.repo.payment(tx.txid, vout) === undefined,
+    (out, vout) => ctx.ours(Buffer.from(out.scriptHex, 'hex')) !== undefined && ctx.repo.payment(tx.txid, vout) === undefined,
   );
 }

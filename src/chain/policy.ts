@@ -12,6 +12,7 @@ import { ZeroConfBudget } from './zeroconf.ts';
 export interface WatcherContext {
   readonly repo: ChainRepository;
   readonly chain: ChainBackend;
+  readonly ours: (script: Buffer) => string | undefined;
   readonly policy: Required<ConfirmationPolicy>;
   readonly sink: PaymentSink;
   readonly keepBlocks: number;

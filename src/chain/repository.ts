@@ -1,11 +1,10 @@
 /**
  * Every statement the payment watcher runs (src/chain/watcher.ts and its pieces), prepared once when the
  * watcher is built, with the rows they return typed: its own tables `payments` and `chain_blocks`, its key in
- * `meta`, and reads of `wallet_addresses` (the wallet writes that table; the watcher only looks scripts up in
- * it). The watcher calls these methods and never writes SQL of its own, so a pass compiles nothing and its
- * whole use of the database can be read here. Tables are created in src/db/migrations.ts.
+ * `meta`. Which scripts are ours is the treasury's to say (PaymentWatcherOptions.ours). The watcher calls these methods and never writes SQL of its own, so a pass compiles nothing and its
+ * whole use of the database can be read here. Tables are created in ./schema.ts.
  */
-import type { Db } from '../db/index.ts';
+import { MetaStore, type Db } from '../db/index.ts';
 import type { CoinTotals } from './watcher-types.ts';
 
 type PaymentState = 'mempool' | 'confirmed' | 'reversed';
@@ -67,8 +66,6 @@ export class ChainRepository {
   // One transaction function made once: better-sqlite3 runs it as a savepoint when a transaction is already
   // open, and its callback must not await (src/db/index.ts).
   readonly #tx;
-  // wallet_addresses (read only)
-  readonly #addressOfScript;
   // payments
   readonly #payment;
   readonly #insertPayment;
@@ -90,8 +87,7 @@ export class ChainRepository {
   readonly #prune;
   readonly #disconnectBlocks;
   // meta
-  readonly #firstHeight;
-  readonly #setFirstHeight;
+  readonly #meta;
   // read side
   readonly #received;
   readonly #exposure;
@@ -102,7 +98,6 @@ export class ChainRepository {
 
   constructor(db: Db) {
     this.#tx = db.transaction((fn: () => unknown) => fn());
-    this.#addressOfScript = db.prepare<[Buffer], string>('SELECT address FROM wallet_addresses WHERE script = ?').pluck();
 
     this.#payment = db.prepare<[string, number], PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE txid = ? AND vout = ?`);
     this.#insertPayment = db.prepare<[string, number, string, bigint, PaymentState, number | null, string | null, number, bigint, bigint]>(
@@ -143,8 +138,7 @@ export class ChainRepository {
     this.#prune = db.prepare<[number]>('DELETE FROM chain_blocks WHERE height <= ?');
     this.#disconnectBlocks = db.prepare<[number]>('DELETE FROM chain_blocks WHERE height > ?');
 
-    this.#firstHeight = db.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck();
-    this.#setFirstHeight = db.prepare<[string, string]>('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
+    this.#meta = new MetaStore(db);
 
     this.#received = db.prepare<[string], ReceivedRow>(
       `SELECT COALESCE(SUM(value_sat), 0) AS received,
@@ -176,13 +170,6 @@ export class ChainRepository {
   /** Runs `fn` in one transaction (a savepoint inside an open one). `fn` must not await. */
   transaction<T>(fn: () => T): T {
     return this.#tx(fn) as T;
-  }
-
-  // ---- wallet_addresses ----
-
-  /** The wallet's address whose output script is `script`, if it is one of ours. */
-  addressOfScript(script: Buffer): string | undefined {
-    return this.#addressOfScript.get(script);
   }
 
   // ---- payments ----
@@ -262,14 +249,14 @@ export class ChainRepository {
 
   /** Records an applied block (and, the first time, the height scanning began at), forgetting those older than `keepBlocks`. */
   addBlock(height: number, hash: string, prevHash: string, now: bigint, keepBlocks: number): void {
-    this.#setFirstHeight.run(FIRST_HEIGHT_KEY, String(height));
+    this.#meta.setIfAbsent(FIRST_HEIGHT_KEY, String(height));
     this.#insertBlock.run(height, hash, prevHash, now);
     this.#prune.run(height - keepBlocks);
   }
 
   /** The lowest height ever scanned, undefined before the first block. */
   firstHeight(): number | undefined {
-    const v = this.#firstHeight.get(FIRST_HEIGHT_KEY);
+    const v = this.#meta.get(FIRST_HEIGHT_KEY);
     return v === undefined ? undefined : Number(v);
   }
 

@@ -44,6 +44,11 @@ export interface ConfirmationPolicy {
 export interface PaymentWatcherOptions {
   db: Db;
   chain: ChainBackend;
+  /**
+   * Which output scripts pay us: the address of one of ours, else undefined. The treasury keeps the address book
+   * (Treasury.addressOfScript); it is asked once per output of every block, so it must be one indexed lookup.
+   */
+  ours: (script: Buffer) => string | undefined;
   policy: ConfirmationPolicy;
   sink: PaymentSink;
   now?: () => Date;

@@ -52,6 +52,7 @@ export class PaymentWatcher {
     this.#ctx = {
       repo: this.#repo,
       chain: opts.chain,
+      ours: opts.ours,
       policy: { required, zeroConfMaxSat, zeroConfTotalMaxSat },
       sink: opts.sink,
       keepBlocks,
@@ -116,7 +117,7 @@ export class PaymentWatcher {
 
   /**
    * The sums of the wallet's coins (what unspent() lists), confirmed and not, computed in SQL without listing
-   * a coin: one search of the partial index `payments_unspent` (migration 7), which holds unspent payments only,
+   * a coin: one search of the partial index `payments_unspent` (src/chain/schema.ts), which holds unspent payments only,
    * so its cost follows the coins held, never the number of addresses handed out. The coins of the `except`
    * addresses (a handful: the treasury's own receive and change addresses, which it asks the chain about
    * itself) are left out, each found through `payments_address`.

@@ -6,25 +6,25 @@
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { MIGRATIONS } from './migrations.ts';
+import { migrate, type MigrateOptions, type ModuleSchema } from './migrations.ts';
 
 export { writeProbe } from './probe.ts';
+export { MetaStore } from './meta.ts';
+export { migrate, moduleVersions, type ModuleSchema } from './migrations.ts';
 
 export type Db = Database.Database;
-export { MIGRATIONS };
 
-export interface OpenOptions {
-  /** Apply migrations up to this version only (tests of upgrades); default: all. */
-  upTo?: number;
+export interface OpenOptions extends MigrateOptions {
   readonly?: boolean;
 }
 
 /**
- * Opens (creating if needed) the database at `path` (':memory:' for a throwaway one) and migrates it.
+ * Opens (creating if needed) the database at `path` (':memory:' for a throwaway one) and migrates it to the
+ * modules' `schemas`, in their order (./migrations.ts).
  * @throws Error when a migration fails (that migration is rolled back; earlier ones stay) or the file is
  * newer than this code knows.
  */
-export function openDb(path: string, opts: OpenOptions = {}): Db {
+export function openDb(path: string, schemas: readonly ModuleSchema[], opts: OpenOptions = {}): Db {
   if (path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     if (!opts.readonly) makePrivate(path);
@@ -42,7 +42,7 @@ export function openDb(path: string, opts: OpenOptions = {}): Db {
   // database costs nothing; a sweep over a million files (~200 MB of rows) keeps its dirty pages in memory
   // until commit instead of spilling them to the WAL half-way, which cost it 0.3 s (`npm run bench -- sweep`).
   db.pragma('cache_size = -32768');
-  if (!opts.readonly) migrate(db, opts.upTo);
+  if (!opts.readonly) migrate(db, schemas, opts);
   return db;
 }
 
@@ -66,29 +66,4 @@ function makePrivate(path: string): void {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
   }
-}
-
-/** The schema version of an open database. */
-export function schemaVersion(db: Db): number {
-  return Number(db.pragma('user_version', { simple: true }));
-}
-
-/**
- * Applies every migration above the database's version, each in its own transaction together with the
- * version bump, so a crash leaves the database at a whole version.
- */
-export function migrate(db: Db, upTo = MIGRATIONS.length): number {
-  const current = schemaVersion(db);
-  const latest = MIGRATIONS.length;
-  if (current > latest) {
-    throw new Error(`database schema version ${current} is newer than this agent (${latest}); upgrade the agent`);
-  }
-  for (const m of MIGRATIONS) {
-    if (m.version <= current || m.version > upTo) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      db.pragma(`user_version = ${m.version}`);
-    })();
-  }
-  return schemaVersion(db);
 }

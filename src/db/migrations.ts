@@ -1,247 +1,139 @@
 /**
- * Numbered migrations, applied in order, each inside one transaction, at start (src/db/index.ts).
- * The database's `user_version` is the number of the last one applied. Never edit a migration that has
- * shipped: add a new one. Amounts are INTEGER satoshis/millisatoshis (read back as bigint); times are
- * INTEGER unix milliseconds.
+ * Migrations per module. Each module owns a schema: its name and its numbered list of migrations, which create
+ * and change only its own tables (`src/<module>/schema.ts`). The composition root lists the schemas in a stable
+ * order (src/agent/modules.ts); they are applied in that order, each module's migrations in turn, each migration
+ * in one transaction with its version, so a crash leaves every module at a whole version. `schema_versions`
+ * holds each module's version. Never edit a migration that has shipped: add a new one.
+ *
+ * Before migrations were per module, one numbered list covered every table and `user_version` was the number
+ * of its last migration applied (1 to 7). Each migration of that list now lives, split by table, in its
+ * modules' lists, and says which of the old numbers it came from (`legacy`). A database left by an older agent
+ * is read once: each module's version becomes its last migration whose old number had been applied.
  */
-export interface Migration {
+import type Database from 'better-sqlite3';
+import { META_SQL } from './meta.ts';
+
+interface Migration {
+  /** 1, 2, 3... within its module. */
   readonly version: number;
   readonly name: string;
   readonly sql: string;
+  /** The number this migration had in the one list that came before migrations were per module. */
+  readonly legacy?: number;
 }
 
-export const MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: 'foundation: meta, wallet address book, spend log',
-    sql: `
-      CREATE TABLE meta (
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-      ) WITHOUT ROWID;
+/** A module's tables: its name and its numbered migrations. */
+export interface ModuleSchema {
+  readonly module: string;
+  readonly migrations: readonly Migration[];
+}
 
-      -- Every address the wallet has handed out. The script index lets the payment watcher match each
-      -- output of a block against all our addresses with one indexed lookup, whatever their number.
-      CREATE TABLE wallet_addresses (
-        chain INTEGER NOT NULL CHECK (chain IN (0, 1)),
-        idx INTEGER NOT NULL CHECK (idx >= 0),
-        address TEXT NOT NULL UNIQUE,
-        script BLOB NOT NULL UNIQUE,
-        purpose TEXT NOT NULL CHECK (purpose IN ('receive', 'change', 'upload', 'proposal')),
-        created_at INTEGER NOT NULL,
-        PRIMARY KEY (chain, idx)
-      ) WITHOUT ROWID;
+/** The last number of the one list that came before migrations were per module. */
+const LEGACY_LAST = 7;
+/**
+ * `user_version` of a database whose versions are per module (in `schema_versions`). Above LEGACY_LAST, so an
+ * older agent, which knows only the one list, refuses the database as newer than itself instead of using it.
+ */
+const PER_MODULE = LEGACY_LAST + 1;
 
-      -- What the wallet has paid out, for the rolling per-day spend cap.
-      CREATE TABLE wallet_spends (
-        txid TEXT PRIMARY KEY,
-        amount_sat INTEGER NOT NULL CHECK (amount_sat >= 0),
-        at INTEGER NOT NULL
-      ) WITHOUT ROWID;
-      CREATE INDEX wallet_spends_at ON wallet_spends (at);
-    `,
-  },
-  {
-    version: 2,
-    name: 'scheduler: job runs',
-    sql: `
-      CREATE TABLE job_runs (
-        id INTEGER PRIMARY KEY,
-        job TEXT NOT NULL,
-        started_at INTEGER NOT NULL,
-        finished_at INTEGER,
-        outcome TEXT NOT NULL CHECK (outcome IN ('running', 'ok', 'failed', 'skipped')),
-        detail TEXT
-      );
-      CREATE INDEX job_runs_job ON job_runs (job, id);
-    `,
-  },
-  {
-    version: 3,
-    name: 'payment watcher: processed blocks and payments to our addresses',
-    sql: `
-      -- The blocks the watcher has processed, recent ones only (it prunes), to find the fork point of a reorg.
-      CREATE TABLE chain_blocks (
-        height INTEGER PRIMARY KEY,
-        hash TEXT NOT NULL UNIQUE,
-        prev_hash TEXT NOT NULL,
-        processed_at INTEGER NOT NULL
-      );
+/** src/db's own schema: `meta`, the key-value table every module may keep a setting in (./meta.ts). */
+const DB_SCHEMA: ModuleSchema = {
+  module: 'db',
+  migrations: [{ version: 1, name: 'meta: settings kept by key', sql: META_SQL, legacy: 1 }],
+};
 
-      -- Every output paying one of our addresses, keyed by outpoint so it is recorded (and credited) once.
-      -- state: mempool (seen unconfirmed), confirmed (in a block of the best chain), reversed (left the chain
-      -- and the mempool: a double spend). counted: the confirmation policy accepted it and the sink credited it.
-      CREATE TABLE payments (
-        txid TEXT NOT NULL,
-        vout INTEGER NOT NULL CHECK (vout >= 0),
-        address TEXT NOT NULL REFERENCES wallet_addresses (address),
-        value_sat INTEGER NOT NULL CHECK (value_sat >= 0),
-        state TEXT NOT NULL CHECK (state IN ('mempool', 'confirmed', 'reversed')),
-        block_height INTEGER,
-        block_hash TEXT,
-        counted INTEGER NOT NULL DEFAULT 0 CHECK (counted IN (0, 1)),
-        spent_by TEXT,
-        first_seen_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
-        PRIMARY KEY (txid, vout)
-      ) WITHOUT ROWID;
-      CREATE INDEX payments_address ON payments (address);
-      CREATE INDEX payments_block ON payments (block_height) WHERE block_height IS NOT NULL;
-      CREATE INDEX payments_pending ON payments (state, counted) WHERE counted = 0 OR state = 'mempool';
-    `,
-  },
-  {
-    version: 4,
-    name: 'hosting: prices, files with their balances, uploads, ledger, downloads',
-    sql: `
-      -- Price sets, recomputed by the pricing job; a quote keeps the one it was made with until it expires.
-      CREATE TABLE price_sets (
-        id INTEGER PRIMARY KEY,
-        computed_at INTEGER NOT NULL,
-        storage_msat_per_gib_day INTEGER NOT NULL CHECK (storage_msat_per_gib_day >= 0),
-        egress_msat_per_gib INTEGER NOT NULL CHECK (egress_msat_per_gib >= 0),
-        minimum_deposit_sat INTEGER NOT NULL CHECK (minimum_deposit_sat >= 0),
-        fee_rate_sat_per_kvb INTEGER NOT NULL CHECK (fee_rate_sat_per_kvb >= 0),
-        inputs TEXT NOT NULL
-      );
+export interface MigrateOptions {
+  /** Tests of upgrades: apply each module's migrations up to this version only (a module left out: all). */
+  upTo?: Readonly<Record<string, number>>;
+  /**
+   * Tests of upgrades: build the database an agent of the one old list would have left at this number: every
+   * migration that came from a number up to it, `user_version` that number, and no `schema_versions`.
+   */
+  legacy?: number;
+}
 
-      -- A file is born with its quote (state 'pending') so that payments to its address have an account to
-      -- land in; it becomes visible ('active') only when its bytes are complete. balance_msat is the running
-      -- sum of its ledger entries, updated in the same transaction as each entry (test/ledger checks the two
-      -- agree); held_msat is egress reserved for downloads in flight.
-      CREATE TABLE files (
-        -- seq is the rowid: the sweep walks files in this order and appends its charges in the same order.
-        seq INTEGER PRIMARY KEY,
-        id TEXT NOT NULL UNIQUE,
-        address TEXT NOT NULL UNIQUE REFERENCES wallet_addresses (address),
-        state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'frozen', 'deleted')),
-        size INTEGER NOT NULL CHECK (size > 0),
-        sha256 TEXT,
-        filename TEXT,
-        content_type TEXT,
-        balance_msat INTEGER NOT NULL DEFAULT 0,
-        held_msat INTEGER NOT NULL DEFAULT 0 CHECK (held_msat >= 0),
-        charged_until INTEGER,
-        frozen_at INTEGER,
-        deleted_at INTEGER,
-        created_at INTEGER NOT NULL,
-        completed_at INTEGER,
-        CHECK ((state = 'pending') = (sha256 IS NULL))
-      );
-      CREATE INDEX files_sha256 ON files (sha256) WHERE sha256 IS NOT NULL;
+/** Each module's version (absent: none of its migrations applied). */
+export function moduleVersions(db: Database.Database): Record<string, number> {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_versions'").get();
+  if (!exists) return {};
+  const rows = db.prepare('SELECT module, version FROM schema_versions').all() as Array<{ module: string; version: bigint | number }>;
+  return Object.fromEntries(rows.map((r) => [r.module, Number(r.version)]));
+}
 
-      CREATE TABLE uploads (
-        id TEXT PRIMARY KEY,
-        file_id TEXT NOT NULL UNIQUE REFERENCES files (id),
-        token_hash BLOB NOT NULL,
-        days INTEGER NOT NULL CHECK (days > 0),
-        downloads INTEGER NOT NULL CHECK (downloads >= 0),
-        amount_sat INTEGER NOT NULL CHECK (amount_sat > 0),
-        price_set_id INTEGER NOT NULL REFERENCES price_sets (id),
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL
-      );
-      CREATE INDEX uploads_recent ON uploads (created_at);
+/**
+ * Applies every migration each module's version lacks, in the order of `schemas` (src/db's own first).
+ * @returns each module's version afterwards
+ * @throws Error when a migration fails (it is rolled back; earlier ones stay), or the database is newer than
+ * this code: a module at a version above its list, a module this agent does not have, or a `user_version` above
+ * the one this code writes.
+ */
+export function migrate(db: Database.Database, schemas: readonly ModuleSchema[], opts: MigrateOptions = {}): Record<string, number> {
+  const all = [DB_SCHEMA, ...schemas];
+  checkSchemas(all);
+  if (opts.legacy !== undefined) {
+    buildLegacy(db, all, opts.legacy);
+    return moduleVersions(db);
+  }
+  const userVersion = Number(db.pragma('user_version', { simple: true }));
+  if (userVersion > PER_MODULE) {
+    throw new Error(`database schema version ${userVersion} is newer than this agent (${PER_MODULE}); upgrade the agent`);
+  }
+  if (userVersion < PER_MODULE) {
+    db.transaction(() => {
+      db.exec('CREATE TABLE schema_versions (module TEXT PRIMARY KEY, version INTEGER NOT NULL CHECK (version > 0)) WITHOUT ROWID');
+      if (userVersion > 0) {
+        const insert = db.prepare('INSERT INTO schema_versions (module, version) VALUES (?, ?)');
+        for (const s of all) {
+          const applied = s.migrations.filter((m) => m.legacy !== undefined && m.legacy <= userVersion);
+          const version = Math.max(0, ...applied.map((m) => m.version));
+          if (version > 0) insert.run(s.module, version);
+        }
+      }
+      db.pragma(`user_version = ${PER_MODULE}`);
+    })();
+  }
+  const versions = moduleVersions(db);
+  for (const [module, version] of Object.entries(versions)) {
+    const schema = all.find((s) => s.module === module);
+    if (!schema) throw new Error(`the database has tables of a module "${module}" that this agent does not have; upgrade the agent`);
+    if (version > schema.migrations.length) {
+      throw new Error(`the database's "${module}" schema is at version ${version}, newer than this agent (${schema.migrations.length}); upgrade the agent`);
+    }
+  }
+  const record = db.prepare('INSERT INTO schema_versions (module, version) VALUES (?, ?) ON CONFLICT (module) DO UPDATE SET version = excluded.version');
+  for (const s of all) {
+    const upTo = opts.upTo?.[s.module] ?? s.migrations.length;
+    for (const m of s.migrations) {
+      if (m.version <= (versions[s.module] ?? 0) || m.version > upTo) continue;
+      db.transaction(() => {
+        db.exec(m.sql);
+        record.run(s.module, m.version);
+      })();
+      versions[s.module] = m.version;
+    }
+  }
+  return versions;
+}
 
-      -- The append-only ledger. Payments credit, egress and reversals debit. (file_id, kind, ref) is unique,
-      -- so an outpoint is credited once and a download settled once.
-      CREATE TABLE ledger_entries (
-        id INTEGER PRIMARY KEY,
-        file_id TEXT NOT NULL REFERENCES files (id),
-        kind TEXT NOT NULL CHECK (kind IN ('payment', 'reversal', 'egress')),
-        ref TEXT NOT NULL,
-        amount_msat INTEGER NOT NULL,
-        at INTEGER NOT NULL,
-        UNIQUE (file_id, kind, ref)
-      );
+/** Module names are unique and each module's migrations are numbered 1..n without gaps. */
+function checkSchemas(all: readonly ModuleSchema[]): void {
+  const seen = new Set<string>();
+  for (const s of all) {
+    if (seen.has(s.module)) throw new Error(`two schemas are named "${s.module}"`);
+    seen.add(s.module);
+    s.migrations.forEach((m, i) => {
+      if (m.version !== i + 1) throw new Error(`migration "${m.name}" of ${s.module} is numbered ${m.version}, not ${i + 1}`);
+    });
+  }
+}
 
-      -- Storage charges, the ledger's largest part (one row per file per charge), kept narrow and keyed by
-      -- (sweep, file) so a sweep appends its rows at the end, in order. There is deliberately no index by file:
-      -- one would be rewritten across its whole length by every sweep (each file's new row lands beside its
-      -- old ones), so the cost of a sweep would grow with the ledger's history. A file's storage history is an
-      -- audit query that scans. Each row covers [from_at, sweep_at); files.charged_until moves to sweep_at in
-      -- the same transaction, so a period is charged once.
-      CREATE TABLE storage_charges (
-        sweep_at INTEGER NOT NULL,
-        -- No REFERENCES: a foreign-key check per row was 20% of the sweep, and the sweep is the only writer,
-        -- taking each seq from files in the same statement (file rows are never deleted, only marked).
-        file_seq INTEGER NOT NULL,
-        from_at INTEGER NOT NULL,
-        amount_msat INTEGER NOT NULL CHECK (amount_msat <= 0),
-        -- 1 when this charge took an active file below zero: the sweep freezes exactly those files, found
-        -- through the small partial index below instead of a scan of every file.
-        freezes INTEGER NOT NULL DEFAULT 0 CHECK (freezes IN (0, 1)),
-        PRIMARY KEY (sweep_at, file_seq)
-      ) WITHOUT ROWID;
-      CREATE INDEX storage_charges_freezing ON storage_charges (sweep_at) WHERE freezes = 1;
-
-      -- Downloads in flight hold their cost; settling charges the bytes actually sent.
-      CREATE TABLE downloads (
-        id TEXT PRIMARY KEY,
-        file_id TEXT NOT NULL REFERENCES files (id),
-        held_msat INTEGER NOT NULL CHECK (held_msat >= 0),
-        bytes_requested INTEGER NOT NULL,
-        bytes_sent INTEGER,
-        started_at INTEGER NOT NULL,
-        settled_at INTEGER
-      );
-      CREATE INDEX downloads_open ON downloads (file_id) WHERE settled_at IS NULL;
-    `,
-  },
-  {
-    version: 5,
-    name: 'ledger: storage sweeps, narrow storage charges, frozen files found by index',
-    sql: `
-      -- One row per sweep that charged anything: when it ran and at what price (NULL for sweeps recorded before
-      -- this migration, whose price was not kept).
-      CREATE TABLE storage_sweeps (
-        id INTEGER PRIMARY KEY,
-        at INTEGER NOT NULL,
-        storage_msat_per_gib_day INTEGER CHECK (storage_msat_per_gib_day >= 0)
-      );
-
-      -- Storage charges narrowed to what cannot be derived, so the million-row INSERT of a sweep writes ~10
-      -- bytes a row instead of ~25: the sweep's time is storage_sweeps.at, and a charge's period starts where
-      -- the file's previous charge ended (or at files.completed_at, where charged_until starts), so from_at
-      -- is no longer stored. Still keyed by (sweep, file), so a sweep appends in order and charges a file
-      -- once; still no index by file, for the reason migration 4 gives.
-      CREATE TABLE storage_charges_v5 (
-        sweep_id INTEGER NOT NULL,
-        file_seq INTEGER NOT NULL,
-        amount_msat INTEGER NOT NULL CHECK (amount_msat <= 0),
-        PRIMARY KEY (sweep_id, file_seq)
-      ) WITHOUT ROWID;
-      INSERT INTO storage_sweeps (at) SELECT DISTINCT sweep_at FROM storage_charges ORDER BY sweep_at;
-      INSERT INTO storage_charges_v5 (sweep_id, file_seq, amount_msat)
-        SELECT s.id, c.file_seq, c.amount_msat FROM storage_charges c JOIN storage_sweeps s ON s.at = c.sweep_at ORDER BY s.id, c.file_seq;
-      DROP TABLE storage_charges;
-      ALTER TABLE storage_charges_v5 RENAME TO storage_charges;
-
-      -- Active files below zero. Outside a sweep's transaction this is empty (every other write freezes at
-      -- once); the sweep lowers balances and then freezes exactly the files this index holds, without a
-      -- per-charge flag and without scanning every file.
-      CREATE INDEX files_overdrawn ON files (seq) WHERE state = 'active' AND balance_msat < 0;
-    `,
-  },
-  {
-    version: 6,
-    name: 'payment watcher: whether a payment seen unconfirmed may count before its confirmations',
-    sql: `
-      -- 1 when the payment's transaction was seen in the mempool neither signalling replacement (BIP125) nor
-      -- spending an unconfirmed parent, so it may count at 0-conf within the caps (src/chain/watcher.ts).
-      -- 0 otherwise, and for every payment recorded before this column: those wait for their confirmations.
-      ALTER TABLE payments ADD COLUMN zero_conf INTEGER NOT NULL DEFAULT 0 CHECK (zero_conf IN (0, 1));
-    `,
-  },
-  {
-    version: 7,
-    name: 'treasury and payment watcher: the wallet\'s own addresses and its unspent coins, found by index',
-    sql: `
-      -- The treasury's own receive and change addresses (a handful), without walking one address per file.
-      CREATE INDEX wallet_addresses_own ON wallet_addresses (purpose, chain, idx, address) WHERE purpose IN ('receive', 'change');
-      -- Unspent payments only, with their values: the wallet's sums read these entries and nothing else, so they
-      -- cost what the coins held cost, not what a million paid-out or spent payments would.
-      CREATE INDEX payments_unspent ON payments (state, value_sat, spent_by) WHERE spent_by IS NULL;
-    `,
-  },
-];
+/** What an agent of the one old list left at number `upTo` (see MigrateOptions.legacy). */
+function buildLegacy(db: Database.Database, all: readonly ModuleSchema[], upTo: number): void {
+  if (!Number.isInteger(upTo) || upTo < 1 || upTo > LEGACY_LAST) throw new Error(`legacy numbers run from 1 to ${LEGACY_LAST}, not ${upTo}`);
+  for (let n = 1; n <= upTo; n++) {
+    db.transaction(() => {
+      for (const s of all) for (const m of s.migrations) if (m.legacy === n) db.exec(m.sql);
+      db.pragma(`user_version = ${n}`);
+    })();
+  }
+}

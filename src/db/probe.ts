@@ -3,6 +3,7 @@
  * row it writes is the database's own (a `meta` key no module reads), not any module's data.
  */
 import type Database from 'better-sqlite3';
+import { MetaStore } from './meta.ts';
 
 /** The meta key the probe overwrites: one row, however often it runs. */
 const PROBE_KEY = 'health_probe';
@@ -13,8 +14,8 @@ const PROBE_KEY = 'health_probe';
  * @throws the database's error (SQLITE_FULL, an I/O error) from the returned function when the write fails.
  */
 export function writeProbe(db: Database.Database): () => void {
-  const stmt = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+  const meta = new MetaStore(db);
   return () => {
-    stmt.run(PROBE_KEY, String(Date.now()));
+    meta.set(PROBE_KEY, String(Date.now()));
   };
 }

@@ -10,6 +10,7 @@
  */
 // Its error codes, in the catalogue from the moment the module loads.
 import './errors.ts';
+export { HOST_SCHEMA } from './schema.ts';
 import { randomBytes } from 'node:crypto';
 import { Ledger } from '../ledger/index.ts';
 import type { PaymentSink } from '../chain/index.ts';

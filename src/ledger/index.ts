@@ -4,6 +4,7 @@
  * entry, and `verifyBalances` proves the two agree. All functions are synchronous: each is one SQLite
  * transaction with no await inside, so a kill -9 leaves either all of it or none.
  */
+export { LEDGER_SCHEMA } from './schema.ts';
 import type { Db } from '../db/index.ts';
 import { LedgerRepository } from './repository.ts';
 import { GIB, type EntryKind } from './types.ts';

@@ -1,6 +1,6 @@
 /**
  * Every statement the ledger runs (its tables ledger_entries, storage_sweeps and storage_charges, and the
- * balance, state and charged_until columns of files that move with them; created in src/db/migrations.ts),
+ * balance, state and charged_until columns of files that move with them; created in ./schema.ts),
  * prepared once when the ledger is built, with the rows they return typed. The ledger's transactions are
  * made once here too: better-sqlite3's db.transaction returns a function that can be called again, and runs
  * as a savepoint when a transaction is already open (the payment watcher's, a download's settlement). None

@@ -4,5 +4,6 @@
  */
 // Its error codes, in the catalogue from the moment the module loads.
 import './errors.ts';
+export { SCHEDULER_SCHEMA } from './schema.ts';
 export { type Clock, SystemClock, DevClock } from './clock.ts';
 export { Scheduler, type Job, type JobContext, type JobRun, type SchedulerOptions, type SchedulerLogLevel } from './scheduler.ts';

@@ -1,10 +1,10 @@
 /**
  * Every statement the scheduler runs: the job runs it records (`job_runs`) and the devnet clock's offset (a
- * row of `meta`), both created in src/db/migrations.ts. Each is prepared once when its repository is built,
+ * row of `meta`), both created in ./schema.ts. Each is prepared once when its repository is built,
  * with the rows it returns typed, so a run compiles nothing and the scheduler's whole use of the database can
  * be read here.
  */
-import type { Db } from '../db/index.ts';
+import { MetaStore, type Db } from '../db/index.ts';
 
 export type JobOutcome = 'ok' | 'failed' | 'skipped' | 'running';
 
@@ -109,12 +109,10 @@ const OFFSET_KEY = 'dev_clock_offset_ms';
 
 /** The devnet clock's persisted offset: one row of `meta`, its value the offset in milliseconds as text. */
 export class ClockOffsetRepository {
-  readonly #get;
-  readonly #set;
+  readonly #meta;
 
   constructor(db: Db) {
-    this.#get = db.prepare('SELECT value FROM meta WHERE key = ?');
-    this.#set = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+    this.#meta = new MetaStore(db);
   }
 
   /** The key the offset is kept under, for messages. */
@@ -124,10 +122,10 @@ export class ClockOffsetRepository {
 
   /** The stored offset as written, undefined when none was ever stored. */
   read(): string | undefined {
-    return (this.#get.get(OFFSET_KEY) as { value: string } | undefined)?.value;
+    return this.#meta.get(OFFSET_KEY);
   }
 
   write(offsetMs: number): void {
-    this.#set.run(OFFSET_KEY, String(offsetMs));
+    this.#meta.set(OFFSET_KEY, String(offsetMs));
   }
 }

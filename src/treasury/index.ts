@@ -3,6 +3,7 @@
  * is never handed out twice, even across a kill -9), its balance, and payments out under the spend policy.
  * Keys stay in wallet/; this module only asks the wallet to derive and to sign.
  */
+export { TREASURY_SCHEMA } from './schema.ts';
 import type { Db } from '../db/index.ts';
 import { PaymentWatcher } from '../chain/index.ts';
 import type { ChainBackend, CoinTotals, UnspentPayment } from '../chain/index.ts';
@@ -87,6 +88,7 @@ export class Treasury {
       new PaymentWatcher({
         db: opts.db,
         chain: opts.chain,
+        ours: (script) => this.addressOfScript(script),
         // Never synced, so neither the policy nor the sink is ever consulted.
         policy: { required: 1, zeroConfMaxSat: 0n },
         sink: { onCounted: notSyncing, onReversed: notSyncing },
@@ -97,6 +99,14 @@ export class Treasury {
    * Reserves the next unused index on a chain and records its address, in one transaction: an index is
    * handed out once, ever.
    */
+  /**
+   * The address whose output script is `script`, if the wallet handed it out: how the payment watcher tells our
+   * outputs from the rest of a block (PaymentWatcherOptions.ours).
+   */
+  addressOfScript(script: Buffer): string | undefined {
+    return this.#repo.addressOfScript(script);
+  }
+
   newAddress(purpose: AddressPurpose): { address: string; chain: 0 | 1; index: number } {
     const chain: 0 | 1 = purpose === 'change' ? 1 : 0;
     const { address, index } = this.#repo.reserveAddress(chain, purpose, BigInt(this.#now().getTime()), (i) => {

@@ -1,6 +1,6 @@
 /**
  * Every statement the treasury runs against its own tables (wallet_addresses, its address book, and
- * wallet_spends, its spend log; created in src/db/migrations.ts), prepared once when the treasury is built,
+ * wallet_spends, its spend log; created in ./schema.ts), prepared once when the treasury is built,
  * with the rows they return typed. The payment watcher's table is the watcher's (src/chain): the treasury asks
  * it for its coins.
  */
@@ -23,6 +23,7 @@ interface AddressPathRow {
 export class TreasuryRepository {
   // the address book
   readonly #own;
+  readonly #addressOfScript;
   readonly #byAddress;
   readonly #nextIndex;
   readonly #insertAddress;
@@ -32,8 +33,9 @@ export class TreasuryRepository {
   readonly #appendSpend;
 
   constructor(db: Db) {
-    // The partial index wallet_addresses_own (migration 7): a handful of rows, however many files there are.
+    // The partial index wallet_addresses_own (src/treasury/schema.ts): a handful of rows, however many files there are.
     this.#own = db.prepare<[], OwnAddressRow>(`SELECT address, chain, idx FROM wallet_addresses WHERE purpose IN ('receive', 'change') ORDER BY chain, idx`);
+    this.#addressOfScript = db.prepare<[Buffer], string>('SELECT address FROM wallet_addresses WHERE script = ?').pluck();
     this.#byAddress = db.prepare<[string], AddressPathRow>('SELECT chain, idx FROM wallet_addresses WHERE address = ?');
     this.#nextIndex = db.prepare<[number], bigint>('SELECT coalesce(max(idx) + 1, 0) AS next FROM wallet_addresses WHERE chain = ?').pluck();
     this.#insertAddress = db.prepare<[number, number, string, Buffer, AddressPurpose, bigint]>(
@@ -74,6 +76,11 @@ export class TreasuryRepository {
   }
 
   /** Where `address` sits in the wallet's tree, if the wallet handed it out. */
+  /** The address whose output script is `script`, if it is one of ours (one lookup in its UNIQUE index). */
+  addressOfScript(script: Buffer): string | undefined {
+    return this.#addressOfScript.get(script);
+  }
+
   addressPath(address: string): AddressPathRow | undefined {
     return this.#byAddress.get(address);
   }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDb } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import { Health, releaseBallastIfFull } from '../../src/agent/health.ts';
 import { tempDir } from '../helpers/agent.ts';
 
@@ -12,7 +12,7 @@ const alive = () => Promise.resolve(1);
 
 void test('ok, or degraded with each reason: disk below the reserve, a database that cannot be written, a chain that does not answer', async (t) => {
   const dataDir = tempDir(t);
-  const db = openDb(join(dataDir, 'agent.db'));
+  const db = openAgentDb(join(dataDir, 'agent.db'));
   t.after(() => db.close());
   const base = { db, dataDir, ballastBytes: 0, cacheMs: 0 };
 
@@ -34,7 +34,7 @@ void test('ok, or degraded with each reason: disk below the reserve, a database 
 
 void test('the ballast is laid down when there is room, and released only when the disk is fuller than its size', async (t) => {
   const dataDir = tempDir(t);
-  const db = openDb(join(dataDir, 'agent.db'));
+  const db = openAgentDb(join(dataDir, 'agent.db'));
   t.after(() => db.close());
   const ballast = join(dataDir, 'disk-ballast');
   await new Health({ db, dataDir, reserveBytes: 0n, chainAlive: alive, ballastBytes: 64 * 1024, cacheMs: 0 }).storage();

@@ -1,12 +1,13 @@
 /**
  * The storage sweep over a million files (Ledger.sweepStorage: ledger entries, balances, freezing) against
  * the least any sweep could cost: one raw UPDATE of the balances of the same table. Both run on identical
- * copies of one database, opened the same way (openDb: WAL, synchronous=FULL).
+ * copies of one database, opened the same way (openAgentDb: WAL, synchronous=FULL).
  */
 import { copyFileSync, closeSync, fsyncSync, openSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunResult } from 'better-sqlite3';
-import { openDb, type Db } from '../../src/db/index.ts';
+import type { Db } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import { Ledger } from '../../src/ledger/index.ts';
 import { computePrices } from '../../src/host/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
@@ -48,7 +49,7 @@ function defaultPrice(): bigint {
  * content hashes and txids are random, as real ones are, so index inserts land all over their B-trees.
  */
 function buildBase(path: string, now: number): void {
-  const db = openDb(path);
+  const db = openAgentDb(path);
   try {
     const created = BigInt(now - 24 * HOUR_MS);
     const params = { n: BigInt(FILES), created, charged: BigInt(now - HOUR_MS), poor: BigInt(POOR_EVERY) };
@@ -171,7 +172,7 @@ export async function benchSweep(root: string): Promise<BenchResult> {
   const rawCopy = join(root, 'raw-run.db');
   const runSweep = (): { ms: number; state: string } => {
     freshCopy(base, sweepCopy);
-    const db = openDb(sweepCopy);
+    const db = openAgentDb(sweepCopy);
     try {
       const t = performance.now();
       const r = new Ledger(db).sweepStorage(new Date(now), price);
@@ -185,7 +186,7 @@ export async function benchSweep(root: string): Promise<BenchResult> {
   };
   const runRaw = (): { ms: number; state: string } => {
     freshCopy(base, rawCopy);
-    const db = openDb(rawCopy);
+    const db = openAgentDb(rawCopy);
     try {
       const t = performance.now();
       const r = db.prepare(RAW_SQL).run(params);
@@ -220,7 +221,7 @@ export async function benchSweep(root: string): Promise<BenchResult> {
   const details: string[] = [];
   {
     freshCopy(base, sweepCopy);
-    const db = openDb(sweepCopy);
+    const db = openAgentDb(sweepCopy);
     try {
       const timed: Timed[] = [];
       const t = performance.now();
@@ -236,7 +237,7 @@ export async function benchSweep(root: string): Promise<BenchResult> {
   }
   {
     freshCopy(base, rawCopy);
-    const db = openDb(rawCopy);
+    const db = openAgentDb(rawCopy);
     try {
       const t = performance.now();
       db.exec('BEGIN');

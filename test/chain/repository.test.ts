@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDb } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import { PaymentWatcher } from '../../src/chain/index.ts';
-import { countCompiles, stubChain } from '../helpers/stubs.ts';
+import { countCompiles, stubChain, ourScripts } from '../helpers/stubs.ts';
 import { AgentError } from '../../src/errors/index.ts';
 
 const CHAIN = join(import.meta.dirname, '..', '..', 'src', 'chain');
@@ -20,7 +20,7 @@ test('no file of src/chain but repository.ts prepares or runs SQL', () => {
 });
 
 test('the watcher prepares every statement in its constructor: a pass and its read-side questions prepare none', async (t) => {
-  const db = openDb(':memory:');
+  const db = openAgentDb(':memory:');
   t.after(() => db.close());
   const seen = countCompiles(db);
   const none = (): never => {
@@ -29,6 +29,7 @@ test('the watcher prepares every statement in its constructor: a pass and its re
   const chain = stubChain({ getTipHeight: () => Promise.resolve(10), getAddressMempoolTxs: () => Promise.resolve([]) });
   const w = new PaymentWatcher({
     db,
+    ours: ourScripts(db),
     chain,
     policy: { required: 1, zeroConfMaxSat: 1000n },
     sink: { onCounted: none, onReversed: none },

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDb, schemaVersion, MIGRATIONS, migrate } from '../../src/db/index.ts';
+import Database from 'better-sqlite3';
+import { migrate, moduleVersions, openDb, type ModuleSchema } from '../../src/db/index.ts';
+import { openAgentDb, SCHEMAS } from '../../src/agent/modules.ts';
 import { Ledger } from '../../src/ledger/index.ts';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
@@ -12,10 +14,13 @@ function tempDir(t: { after: (fn: () => void) => void }): string {
   return dir;
 }
 
+/** Every module at its last version, src/db's own `meta` included. */
+const LATEST: Record<string, number> = Object.fromEntries([['db', 1], ...SCHEMAS.map((s) => [s.module, s.migrations.length] as const)]);
+
 test('an empty database is migrated to the latest version with WAL, FULL sync, foreign keys and safe integers', (t) => {
-  const db = openDb(join(tempDir(t), 'agent.db'));
+  const db = openAgentDb(join(tempDir(t), 'agent.db'));
   t.after(() => db.close());
-  assert.equal(schemaVersion(db), MIGRATIONS.length);
+  assert.deepEqual(moduleVersions(db), LATEST);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   assert.equal(db.pragma('synchronous', { simple: true }), 2n); // FULL
   assert.equal(db.pragma('foreign_keys', { simple: true }), 1n);
@@ -27,36 +32,103 @@ test('an empty database is migrated to the latest version with WAL, FULL sync, f
   assert.equal(row.amount_sat, 2n ** 60n + 1n);
 });
 
-test('a previous-version database is upgraded and keeps its rows', (t) => {
+test('a module at an earlier version is upgraded and keeps its rows', (t) => {
   const path = join(tempDir(t), 'agent.db');
-  const old = openDb(path, { upTo: 1 });
-  assert.equal(schemaVersion(old), 1);
+  const old = openAgentDb(path, { upTo: { scheduler: 0, chain: 1 } });
+  const { scheduler: _none, ...others } = LATEST;
+  assert.deepEqual(moduleVersions(old), { ...others, chain: 1 });
   old.prepare("INSERT INTO meta (key, value) VALUES ('hello', 'world')").run();
   assert.throws(() => old.prepare('SELECT * FROM job_runs').all(), /no such table/);
   old.close();
 
-  const db = openDb(path);
+  const db = openAgentDb(path);
   t.after(() => db.close());
-  assert.equal(schemaVersion(db), MIGRATIONS.length);
+  assert.deepEqual(moduleVersions(db), LATEST);
   assert.deepEqual(db.prepare("SELECT value FROM meta WHERE key = 'hello'").get(), { value: 'world' });
   assert.deepEqual(db.prepare('SELECT count(*) AS n FROM job_runs').get(), { n: 0n });
+  assert.ok(db.prepare("SELECT 1 FROM pragma_table_info('payments') WHERE name = 'zero_conf'").get(), 'chain migration 2 ran');
 });
 
-test('migrations are numbered 1..n without gaps', () => {
-  MIGRATIONS.forEach((m, i) => assert.equal(m.version, i + 1, m.name));
+test('each module\'s migrations are numbered 1..n without gaps, and every module has its own name', () => {
+  for (const s of SCHEMAS) s.migrations.forEach((m, i) => assert.equal(m.version, i + 1, `${s.module}: ${m.name}`));
+  assert.equal(new Set(SCHEMAS.map((s) => s.module)).size, SCHEMAS.length);
+  const gap: ModuleSchema = { module: 'gap', migrations: [{ version: 2, name: 'two first', sql: 'SELECT 1' }] };
+  assert.throws(() => openDb(':memory:', [...SCHEMAS, gap]), /numbered 2, not 1/);
 });
 
-test('a database newer than the code is refused rather than used', (t) => {
+test('a database newer than the code is refused rather than used: a module ahead of its list, a module unknown, a newer layout', (t) => {
   const path = join(tempDir(t), 'agent.db');
-  const db = openDb(path);
-  db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
-  assert.throws(() => migrate(db), /newer than this agent/);
-  db.close();
+  const db = openAgentDb(path);
+  t.after(() => db.close());
+  db.prepare("UPDATE schema_versions SET version = version + 1 WHERE module = 'host'").run();
+  assert.throws(() => migrate(db, SCHEMAS), /"host" schema is at version 3, newer than this agent \(2\)/);
+  db.prepare("UPDATE schema_versions SET version = version - 1 WHERE module = 'host'").run();
+  db.prepare("INSERT INTO schema_versions (module, version) VALUES ('family', 1)").run();
+  assert.throws(() => migrate(db, SCHEMAS), /a module "family" that this agent does not have/);
+  db.prepare("DELETE FROM schema_versions WHERE module = 'family'").run();
+  db.pragma('user_version = 9');
+  assert.throws(() => migrate(db, SCHEMAS), /newer than this agent/);
 });
 
-test('migration 5 keeps every storage charge with its period and each balance the sum of its entries', (t) => {
+test('a module\'s migrations run after those of the modules listed before it, in its own order', (t) => {
+  const order: string[] = [];
+  const db = openDb(':memory:', [
+    { module: 'first', migrations: [{ version: 1, name: 'a', sql: "CREATE TABLE a (x); INSERT INTO a VALUES ('first 1')" }, { version: 2, name: 'b', sql: "INSERT INTO a VALUES ('first 2')" }] },
+    { module: 'second', migrations: [{ version: 1, name: 'c', sql: "INSERT INTO a VALUES ('second 1')" }] },
+  ]);
+  t.after(() => db.close());
+  for (const r of db.prepare('SELECT x FROM a ORDER BY rowid').all() as Array<{ x: string }>) order.push(r.x);
+  assert.deepEqual(order, ['first 1', 'first 2', 'second 1']);
+  assert.deepEqual(moduleVersions(db), { db: 1, first: 2, second: 1 });
+});
+
+test('a database of the one numbered list that came before (user_version 1 to 7) maps onto per-module versions and keeps its rows', (t) => {
+  // What each number of the old list had applied, module by module.
+  const expected: Record<number, Record<string, number>> = {
+    1: { db: 1, treasury: 1 },
+    2: { db: 1, treasury: 1, scheduler: 1 },
+    3: { db: 1, treasury: 1, scheduler: 1, chain: 1 },
+    4: { db: 1, treasury: 1, scheduler: 1, chain: 1, host: 1, ledger: 1 },
+    5: { db: 1, treasury: 1, scheduler: 1, chain: 1, host: 2, ledger: 2 },
+    6: { db: 1, treasury: 1, scheduler: 1, chain: 2, host: 2, ledger: 2 },
+    7: { db: 1, treasury: 2, scheduler: 1, chain: 3, host: 2, ledger: 2 },
+  };
+  const dir = tempDir(t);
+  for (let n = 1; n <= 7; n++) {
+    const path = join(dir, `v${n}.db`);
+    const old = openAgentDb(path, { legacy: n });
+    assert.equal(old.pragma('user_version', { simple: true }), BigInt(n));
+    assert.deepEqual(moduleVersions(old), {}, 'an old database has no schema_versions');
+    old.prepare("INSERT INTO meta (key, value) VALUES ('left by', ?)").run(`version ${n}`);
+    old.close();
+
+    const mapped = new Database(path);
+    mapped.defaultSafeIntegers(true);
+    migrate(mapped, SCHEMAS, { upTo: Object.fromEntries(SCHEMAS.map((s) => [s.module, 0])) });
+    assert.deepEqual(moduleVersions(mapped), expected[n], `user_version ${n} read as module versions`);
+    mapped.close();
+
+    const db = openAgentDb(path);
+    assert.deepEqual(moduleVersions(db), LATEST, `from ${n}, every module upgraded`);
+    assert.deepEqual(db.prepare("SELECT value FROM meta WHERE key = 'left by'").get(), { value: `version ${n}` });
+    db.close();
+  }
+  // An old database at 7 and a new one have the same tables, indexes and columns.
+  const schemaOf = (path: string) => {
+    const db = new Database(path, { readonly: true });
+    const rows = db.prepare("SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").all();
+    const columns = db.prepare("SELECT m.name AS t, p.name AS c, p.type AS ty FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' ORDER BY t, p.cid").all();
+    db.close();
+    return { rows, columns };
+  };
+  const fresh = openAgentDb(join(dir, 'fresh.db'));
+  fresh.close();
+  assert.deepEqual(schemaOf(join(dir, 'v7.db')), schemaOf(join(dir, 'fresh.db')));
+});
+
+test('the ledger\'s migration 2 (number 5 of the old list) keeps every storage charge with its period and each balance the sum of its entries', (t) => {
   const path = join(tempDir(t), 'agent.db');
-  const old = openDb(path, { upTo: 4 });
+  const old = openAgentDb(path, { legacy: 4 });
   const T0 = 1_767_225_600_000n; // 2026-01-01
   const day = 86_400_000n;
   old.prepare("INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (0, 0, 'bcrt1qa', x'00', 'upload', 0), (0, 1, 'bcrt1qb', x'01', 'upload', 0)").run();
@@ -72,7 +144,7 @@ test('migration 5 keeps every storage charge with its period and each balance th
   old.prepare("INSERT INTO ledger_entries (file_id, kind, ref, amount_msat, at) VALUES ('a', 'payment', 'tx:0', 100, ?)").run(T0);
   old.close();
 
-  const db = openDb(path);
+  const db = openAgentDb(path);
   t.after(() => db.close());
   const ledger = new Ledger(db);
   assert.deepEqual(db.prepare('SELECT at, storage_msat_per_gib_day AS price FROM storage_sweeps ORDER BY id').all(), [

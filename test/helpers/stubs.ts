@@ -33,3 +33,12 @@ export function countCompiles(db: Db): { prepared: string[]; transactions: numbe
   db.transaction = ((fn: Parameters<Db['transaction']>[0]) => (seen.transactions++, transaction(fn))) as Db['transaction'];
   return seen;
 }
+
+/**
+ * The payment watcher's `ours` over a database's address book, for tests that build a watcher without the
+ * treasury (which answers it in the agent: Treasury.addressOfScript); the same one indexed lookup.
+ */
+export function ourScripts(db: Db): (script: Buffer) => string | undefined {
+  const stmt = db.prepare<[Buffer], string>('SELECT address FROM wallet_addresses WHERE script = ?').pluck();
+  return (script) => stmt.get(script);
+}

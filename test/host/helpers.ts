@@ -4,7 +4,8 @@
  * address, the fee rate) and for the wallet's fresh addresses. The clock is a value the test moves.
  */
 import { Readable } from 'node:stream';
-import { openDb, type Db } from '../../src/db/index.ts';
+import type { Db } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { FsBlobStore } from '../../src/storage/index.ts';
 import { Host, type HostDeps, type HostEvents, type Quote } from '../../src/host/index.ts';
@@ -51,7 +52,7 @@ let txCounter = 0;
 
 export function hostFixture(t: Ctx, opts: FixtureOptions = {}): HostFixture {
   const dir = tempDir(t, 'storj-host-');
-  const db = openDb(':memory:');
+  const db = openAgentDb(':memory:');
   t.after(() => db.close());
   const config = loadConfig({ env: { STORJ_DATA_DIR: dir }, readFile: false, overrides: { diskReserveBytes: 0, ...opts.config } });
   const blobs = new FsBlobStore({ dir: `${dir}/blobs` });

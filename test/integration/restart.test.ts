@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDb } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import { api, initTestDataDir, spawnAgent, startDevnet, tempDir, type Api } from '../helpers/agent.ts';
 
 interface Quote {
@@ -113,7 +113,7 @@ test('payments made while the agent was down are found after a restart and credi
     assert.equal(BigInt(f.body.balanceMsat), BigInt(q.amountSat) * 1000n);
   }
   await agent.stop();
-  const db = openDb(join(dataDir, 'agent.db'));
+  const db = openAgentDb(join(dataDir, 'agent.db'));
   t.after(() => db.close());
   const rows = db.prepare("SELECT count(*) AS n FROM ledger_entries WHERE kind = 'payment'").get() as { n: bigint };
   assert.equal(rows.n, 2n, 'one credit per payment');

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { Transaction } from 'bitcoinjs-lib';
-import { openDb } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import { EsploraClient } from '../../src/chain/index.ts';
 import { Treasury } from '../../src/treasury/index.ts';
 import { isAgentError } from '../../src/errors/index.ts';
@@ -17,7 +17,7 @@ async function setup(t: { after: (fn: () => unknown) => void }) {
   const devnet = await startDevnet(t);
   const dir = tempDir(t);
   const { wallet } = await Wallet.create({ dir: `${dir}/wallet`, passphrase: 'pw for the test', network: 'regtest', kdf: TEST_KDF });
-  const db = openDb(`${dir}/agent.db`);
+  const db = openAgentDb(`${dir}/agent.db`);
   t.after(() => db.close());
   const chain = new EsploraClient({ baseUrl: devnet.url });
   const treasury = new Treasury({ db, wallet, chain, perTxMaxSat: 10_000_000n, perDayMaxSat: 20_000_000n });

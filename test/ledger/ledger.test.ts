@@ -2,7 +2,8 @@
 // thawing, and a storage sweep that never charges a period twice and agrees with the reference arithmetic.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openDb, type Db } from '../../src/db/index.ts';
+import type { Db } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import { Ledger, storageMsatPerDay, egressMsat, GIB, DAY_MS } from '../../src/ledger/index.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -18,7 +19,7 @@ function file(db: Db, id: string) {
 }
 
 function setup() {
-  const db = openDb(':memory:');
+  const db = openAgentDb(':memory:');
   return { db, ledger: new Ledger(db) };
 }
 

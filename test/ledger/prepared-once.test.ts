@@ -2,14 +2,14 @@
 // recording an entry, which every download's settlement does, and every other call after that prepare nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openDb } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import { Ledger } from '../../src/ledger/index.ts';
 import { countCompiles } from '../helpers/stubs.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 
 test('after it is built, the ledger prepares no statement and makes no transaction, whatever it is asked', () => {
-  const db = openDb(':memory:');
+  const db = openAgentDb(':memory:');
   const address = 'bcrt1qfile0';
   db.prepare("INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (0, 0, ?, x'00', 'upload', 0)").run(address);
   db.prepare("INSERT INTO files (id, address, state, size, sha256, created_at, charged_until, completed_at) VALUES ('f1', ?, 'active', 1000, ?, 0, ?, ?)").run(address, 'ab'.repeat(32), BigInt(T0), BigInt(T0));

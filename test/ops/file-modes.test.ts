@@ -7,6 +7,7 @@ import { chmodSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { migrate } from '../../src/db/index.ts';
+import { SCHEMAS } from '../../src/agent/modules.ts';
 import { initTestDataDir, startTestAgent, tempDir } from '../helpers/agent.ts';
 
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8).padStart(4, '0');
@@ -21,7 +22,7 @@ test('a start over an old 0755 data dir with 0644 database files leaves the dir 
   t.after(() => old.close());
   old.pragma('journal_mode = WAL');
   old.defaultSafeIntegers(true);
-  migrate(old);
+  migrate(old, SCHEMAS);
   old.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('left', 'by an older version')").run();
   const files = [dbPath, `${dbPath}-wal`, `${dbPath}-shm`];
   for (const f of files) {

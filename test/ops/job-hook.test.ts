@@ -3,12 +3,12 @@
 // throws neither fails the run nor stops the next one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openDb } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import { DevClock, Scheduler, type JobRun, type SchedulerLogLevel } from '../../src/scheduler/index.ts';
 import { FixedClock, T0, deferred } from '../scheduler/helpers.ts';
 
 test('the scheduler reports every run to onRun, and logs failures as warnings', async (t) => {
-  const db = openDb(':memory:');
+  const db = openAgentDb(':memory:');
   const clock = new DevClock({ db, base: new FixedClock(T0) });
   const runs: Array<{ run: JobRun; seconds: number | undefined }> = [];
   const lines: Array<{ line: string; level: SchedulerLogLevel }> = [];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDb } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import { isAgentError } from '../../src/errors/index.ts';
 import { DevClock, SystemClock } from '../../src/scheduler/index.ts';
 import { FixedClock, T0 } from './helpers.ts';
@@ -35,13 +35,13 @@ void test('DevClock keeps its offset in the meta table across a reopen of an on-
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'agent.db');
 
-  const db1 = openDb(path);
+  const db1 = openAgentDb(path);
   const c1 = new DevClock({ db: db1, base: new FixedClock(T0) });
   c1.advance(86_400);
   c1.advance(60);
   db1.close();
 
-  const db2 = openDb(path);
+  const db2 = openAgentDb(path);
   t.after(() => db2.close());
   const c2 = new DevClock({ db: db2, base: new FixedClock(T0) });
   assert.equal(c2.offsetMs, 86_460_000);
@@ -51,7 +51,7 @@ void test('DevClock keeps its offset in the meta table across a reopen of an on-
 
 void test('DevClock without a database starts at offset zero; a corrupt persisted offset is refused', () => {
   assert.equal(new DevClock({ base: new FixedClock(T0) }).offsetMs, 0);
-  const db = openDb(':memory:');
+  const db = openAgentDb(':memory:');
   try {
     assert.equal(new DevClock({ db }).offsetMs, 0, 'nothing persisted yet');
     db.prepare("INSERT INTO meta (key, value) VALUES ('dev_clock_offset_ms', '-5')").run();

@@ -2,12 +2,12 @@
 // It waits on what the job does, with a generous limit, and asserts that it ran, never how fast.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openDb } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import { Scheduler, SystemClock } from '../../src/scheduler/index.ts';
 import { deferred } from './helpers.ts';
 
 void test('start() schedules jobs on node-cron: an every-second job runs, fails, and runs again', async (t) => {
-  const db = openDb(':memory:');
+  const db = openAgentDb(':memory:');
   const clock = new SystemClock();
   // A success just now with a long period keeps the start-up catch-up out of it: every run below is a cron tick.
   db.prepare("INSERT INTO job_runs (job, started_at, finished_at, outcome) VALUES ('tick', ?, ?, 'ok')").run(

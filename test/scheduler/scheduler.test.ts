@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDb, type Db } from '../../src/db/index.ts';
+import type { Db } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import { isAgentError } from '../../src/errors/index.ts';
 import { DevClock, Scheduler, SystemClock, type Job, type JobContext, type SchedulerOptions } from '../../src/scheduler/index.ts';
 import { FixedClock, T0, deferred } from './helpers.ts';
@@ -17,7 +18,7 @@ interface Rig {
 }
 
 function rig(t: TestContext, opts: Partial<SchedulerOptions> = {}): Rig {
-  const db = opts.db ?? openDb(':memory:');
+  const db = opts.db ?? openAgentDb(':memory:');
   const base = new FixedClock(T0);
   const clock = new DevClock({ db, base });
   const lines: string[] = [];
@@ -222,7 +223,7 @@ void test('a job failing during advance() is recorded and the other due jobs sti
 });
 
 void test('advance() needs a DevClock', async (t) => {
-  const db = openDb(':memory:');
+  const db = openAgentDb(':memory:');
   const scheduler = new Scheduler({ db, clock: new SystemClock() });
   t.after(async () => {
     await scheduler.stop();
@@ -232,7 +233,7 @@ void test('advance() needs a DevClock', async (t) => {
 });
 
 void test('runs a killed process left running are closed as failed at construction', (t) => {
-  const db = openDb(':memory:');
+  const db = openAgentDb(':memory:');
   db.prepare("INSERT INTO job_runs (job, started_at, outcome) VALUES ('sweep', ?, 'running')").run(BigInt(T0 - 60_000));
   db.prepare("INSERT INTO job_runs (job, started_at, finished_at, outcome, detail) VALUES ('watcher', ?, ?, 'ok', 'fine')").run(BigInt(T0 - 5000), BigInt(T0 - 4000));
   const { scheduler } = rig(t, { db });
@@ -252,7 +253,7 @@ void test('runs a killed process left running are closed as failed at constructi
 });
 
 void test('a database that cannot be written at construction does not stop the scheduler: the interrupted run is closed at the next run', async (t) => {
-  const db = openDb(':memory:');
+  const db = openAgentDb(':memory:');
   db.prepare("INSERT INTO job_runs (job, started_at, outcome) VALUES ('sweep', ?, 'running')").run(BigInt(T0 - 60_000));
   // What a full disk does to every write (SQLITE_FULL), for job_runs only.
   db.exec("CREATE TRIGGER test_full BEFORE UPDATE ON job_runs BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
@@ -362,7 +363,7 @@ void test('stop() aborts the signal of a run in progress and waits until it is r
 });
 
 void test('start() catches up every job whose last success is older than its period, once, and no other', async (t) => {
-  const db = openDb(':memory:');
+  const db = openAgentDb(':memory:');
   const ins = db.prepare('INSERT INTO job_runs (job, started_at, finished_at, outcome, detail) VALUES (?, ?, ?, ?, NULL)');
   ins.run('stale', BigInt(T0 - 86_400_000), BigInt(T0 - 86_400_000), 'ok'); // a day ago, hourly job
   ins.run('fresh', BigInt(T0 - 60_000), BigInt(T0 - 60_000), 'ok'); // a minute ago, hourly job
@@ -397,7 +398,7 @@ void test('a restarted devnet agent keeps its advanced time and measures periods
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'agent.db');
 
-  const db1 = openDb(path);
+  const db1 = openAgentDb(path);
   const s1 = new Scheduler({ db: db1, clock: new DevClock({ db: db1, base: new FixedClock(T0) }) });
   s1.add(recorder('sweep', 3600));
   await s1.advance(86_400 + 3600);
@@ -405,7 +406,7 @@ void test('a restarted devnet agent keeps its advanced time and measures periods
   db1.close();
 
   // Same wall time after the restart: the clock stays a day and an hour ahead, so the run 0 s ago is fresh.
-  const db2 = openDb(path);
+  const db2 = openAgentDb(path);
   const clock2 = new DevClock({ db: db2, base: new FixedClock(T0) });
   const s2 = new Scheduler({ db: db2, clock: clock2 });
   t.after(async () => {

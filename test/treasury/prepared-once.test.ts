@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Transaction } from 'bitcoinjs-lib';
-import { openDb } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import type { ChainUtxo } from '../../src/chain/index.ts';
 import { Treasury } from '../../src/treasury/index.ts';
 import { Wallet } from '../../wallet/index.ts';
@@ -14,7 +14,7 @@ import { countCompiles, stubChain } from '../helpers/stubs.ts';
 const MNEMONIC = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about';
 
 void test('after it is built, the treasury prepares no statement and makes no transaction, whatever it is asked', async () => {
-  const db = openDb(':memory:');
+  const db = openAgentDb(':memory:');
   const wallet = Wallet.fromMnemonic({ mnemonic: MNEMONIC, network: 'regtest' });
   const coins = new Map<string, ChainUtxo[]>();
   const watched = { unspent: () => [], unspentTotals: () => ({ confirmedSat: 0n, unconfirmedSat: 0n, coins: 0 }) };

@@ -4,13 +4,13 @@
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { openDb } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import type { Db } from '../../src/db/index.ts';
 import { PaymentWatcher } from '../../src/chain/index.ts';
 import type { ChainBackend, ChainUtxo } from '../../src/chain/index.ts';
 import { Treasury } from '../../src/treasury/index.ts';
 import { Wallet } from '../../wallet/index.ts';
-import { stubChain } from '../helpers/stubs.ts';
+import { stubChain, ourScripts } from '../helpers/stubs.ts';
 
 const FILES = 1_000_000;
 // BIP39's own test mnemonic (the first vector of its reference list): a real wallet, no key of value.
@@ -64,7 +64,7 @@ function chainWith(coins: Map<string, ChainUtxo[]>): ChainBackend & { asked: str
 }
 
 function setup(t: TestContext) {
-  const db = openDb(':memory:');
+  const db = openAgentDb(':memory:');
   t.after(() => db.close());
   const ran = recordStatements(t, db);
   // A million upload addresses, one per file, as many quotes leave behind (nearly all never paid, or long spent).
@@ -124,7 +124,7 @@ void test('the sums are right with a million addresses, the chain is asked about
 
 void test("the operator's figures: the watcher sums every unspent coin in SQL, as its list would, searching an index", (t) => {
   const { db, ran, chain } = setup(t);
-  const watcher = new PaymentWatcher({ db, chain, policy: { required: 1, zeroConfMaxSat: 0n }, sink: { onCounted: () => undefined, onReversed: () => undefined } });
+  const watcher = new PaymentWatcher({ db, ours: ourScripts(db), chain, policy: { required: 1, zeroConfMaxSat: 0n }, sink: { onCounted: () => undefined, onReversed: () => undefined } });
   const listed = watcher.unspent();
   ran.length = 0;
   const totals = watcher.unspentTotals();

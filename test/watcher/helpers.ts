@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as ecc from 'tiny-secp256k1';
 import { Psbt, networks, payments } from 'bitcoinjs-lib';
-import { openDb } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import type { Db } from '../../src/db/index.ts';
 import { AgentError } from '../../src/errors/index.ts';
 import { after, before } from 'node:test';
@@ -40,7 +40,7 @@ export function tempDbPath(t: TestContext): string {
 }
 
 export function memoryDb(t: TestContext): Db {
-  const db = openDb(':memory:');
+  const db = openAgentDb(':memory:');
   t.after(() => db.close());
   return db;
 }

@@ -9,6 +9,7 @@ import type { ConfirmationPolicy } from '../../src/chain/index.ts';
 import type { Db } from '../../src/db/index.ts';
 import { isAgentError } from '../../src/errors/index.ts';
 import { LaggingChain, RecordingSink, addAddress, memoryDb, paymentOf, withDevnet } from './helpers.ts';
+import { ourScripts } from '../helpers/stubs.ts';
 
 let devnet: Devnet;
 let chain: EsploraClient;
@@ -20,7 +21,7 @@ withDevnet((d, c) => {
 
 function watcher(db: Db, policy: ConfirmationPolicy, opts: { mempool?: string[]; keepBlocks?: number } = {}): { w: PaymentWatcher; sink: RecordingSink } {
   const sink = new RecordingSink();
-  const w = new PaymentWatcher({ db, chain, policy, sink, mempoolAddresses: () => opts.mempool ?? [], ...(opts.keepBlocks ? { keepBlocks: opts.keepBlocks } : {}) });
+  const w = new PaymentWatcher({ db, ours: ourScripts(db), chain, policy, sink, mempoolAddresses: () => opts.mempool ?? [], ...(opts.keepBlocks ? { keepBlocks: opts.keepBlocks } : {}) });
   return { w, sink };
 }
 
@@ -184,7 +185,7 @@ test('a backend that falls behind is waited for, not taken for a reorg', async (
   const address = addAddress(db);
   const lagging = new LaggingChain(chain);
   const sink = new RecordingSink();
-  const w = new PaymentWatcher({ db, chain: lagging, policy: { required: 1, zeroConfMaxSat: 0n }, sink, keepBlocks: 3 });
+  const w = new PaymentWatcher({ db, ours: ourScripts(db), chain: lagging, policy: { required: 1, zeroConfMaxSat: 0n }, sink, keepBlocks: 3 });
   await w.sync();
   const txid = await devnet.pay(address, 52_000n);
   const { height } = await devnet.mine(3);

@@ -6,6 +6,7 @@ import type { Devnet } from '../../src/devnet/index.ts';
 import { PaymentWatcher, type EsploraClient } from '../../src/chain/index.ts';
 import type { Db } from '../../src/db/index.ts';
 import { CountingChain, RecordingSink, addAddress, addDormantAddresses, memoryDb, paymentOf, withDevnet } from './helpers.ts';
+import { ourScripts } from '../helpers/stubs.ts';
 
 let devnet: Devnet;
 let chain: EsploraClient;
@@ -31,7 +32,7 @@ test('with 100,000 dormant addresses a sync makes the same chain requests as wit
   const setup = (db: Db): { w: PaymentWatcher; sink: RecordingSink; counting: CountingChain } => {
     const sink = new RecordingSink();
     const counting = new CountingChain(chain);
-    return { w: new PaymentWatcher({ db, chain: counting, policy: { required: 1, zeroConfMaxSat: 0n }, sink }), sink, counting };
+    return { w: new PaymentWatcher({ db, ours: ourScripts(db), chain: counting, policy: { required: 1, zeroConfMaxSat: 0n }, sink }), sink, counting };
   };
   const a = setup(few);
   const b = setup(many);

@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import type { Devnet } from '../../src/devnet/index.ts';
 import { PaymentWatcher, type EsploraClient } from '../../src/chain/index.ts';
 import type { ConfirmationPolicy } from '../../src/chain/index.ts';
-import { openDb } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import type { Db } from '../../src/db/index.ts';
 import { CountingChain, RecordingSink, addAddress, addKey, memoryDb, paymentOf, spendHex, tempDbPath, withDevnet } from './helpers.ts';
+import { ourScripts } from '../helpers/stubs.ts';
 
 let devnet: Devnet;
 let chain: EsploraClient;
@@ -20,7 +21,7 @@ withDevnet((d, c) => {
 function watcher(db: Db, policy: ConfirmationPolicy, mempoolAddresses: string[] = []): { w: PaymentWatcher; sink: RecordingSink; counting: CountingChain } {
   const sink = new RecordingSink();
   const counting = new CountingChain(chain);
-  const w = new PaymentWatcher({ db, chain: counting, policy, sink, mempoolAddresses: () => mempoolAddresses });
+  const w = new PaymentWatcher({ db, ours: ourScripts(db), chain: counting, policy, sink, mempoolAddresses: () => mempoolAddresses });
   return { w, sink, counting };
 }
 
@@ -134,7 +135,7 @@ test('sync never overlaps itself: a concurrent call shares the running pass', as
 test('restart: payments made and mined while the watcher was down are found, and nothing is credited twice', async (t) => {
   const path = tempDbPath(t);
   const policy = { required: 2, zeroConfMaxSat: 0n };
-  let db = openDb(path);
+  let db = openAgentDb(path);
   const a1 = addAddress(db);
   const a2 = addAddress(db);
   const a3 = addAddress(db);
@@ -153,7 +154,7 @@ test('restart: payments made and mined while the watcher was down are found, and
   const tx3 = await devnet.pay(a3, 32_000n);
   const { height } = await devnet.mine(1);
 
-  db = openDb(path);
+  db = openAgentDb(path);
   t.after(() => db.close());
   const second = watcher(db, policy);
   const caughtUp = await second.w.sync();
@@ -177,7 +178,7 @@ test('restart: payments made and mined while the watcher was down are found, and
 
 test('chain_blocks keeps only the last keepBlocks blocks', async (t) => {
   const db = memoryDb(t);
-  const w = new PaymentWatcher({ db, chain, policy: { required: 1, zeroConfMaxSat: 0n }, sink: new RecordingSink(), keepBlocks: 3 });
+  const w = new PaymentWatcher({ db, ours: ourScripts(db), chain, policy: { required: 1, zeroConfMaxSat: 0n }, sink: new RecordingSink(), keepBlocks: 3 });
   await w.sync();
   const { height } = await devnet.mine(5);
   await w.sync();
@@ -192,7 +193,7 @@ test('startHeight: the first pass scans from the given height, finding older pay
   const { height: paidAt } = await devnet.mine(1);
   const { height } = await devnet.mine(2);
   const sink = new RecordingSink();
-  const w = new PaymentWatcher({ db, chain, policy: { required: 3, zeroConfMaxSat: 0n }, sink, startHeight: () => paidAt - 1 });
+  const w = new PaymentWatcher({ db, ours: ourScripts(db), chain, policy: { required: 3, zeroConfMaxSat: 0n }, sink, startHeight: () => paidAt - 1 });
   const r = await w.sync();
   assert.equal(r.tip, height);
   assert.equal(r.blocks, 4);
@@ -202,9 +203,9 @@ test('startHeight: the first pass scans from the given height, finding older pay
 test('the constructor rejects a policy out of range', (t) => {
   const db = memoryDb(t);
   const sink = new RecordingSink();
-  assert.throws(() => new PaymentWatcher({ db, chain, policy: { required: -1, zeroConfMaxSat: 0n }, sink }), { code: 'CONFIG_INVALID' });
-  assert.throws(() => new PaymentWatcher({ db, chain, policy: { required: 1, zeroConfMaxSat: -1n }, sink }), { code: 'CONFIG_INVALID' });
-  assert.throws(() => new PaymentWatcher({ db, chain, policy: { required: 1, zeroConfMaxSat: 0n }, sink, keepBlocks: 0 }), { code: 'CONFIG_INVALID' });
+  assert.throws(() => new PaymentWatcher({ db, ours: ourScripts(db), chain, policy: { required: -1, zeroConfMaxSat: 0n }, sink }), { code: 'CONFIG_INVALID' });
+  assert.throws(() => new PaymentWatcher({ db, ours: ourScripts(db), chain, policy: { required: 1, zeroConfMaxSat: -1n }, sink }), { code: 'CONFIG_INVALID' });
+  assert.throws(() => new PaymentWatcher({ db, ours: ourScripts(db), chain, policy: { required: 1, zeroConfMaxSat: 0n }, sink, keepBlocks: 0 }), { code: 'CONFIG_INVALID' });
 });
 
 test('spends of our coins are recorded, so unspent() is the wallet\'s coin set', async (t) => {
@@ -239,6 +240,7 @@ test('a sink that throws rolls its block back: nothing is recorded, and the next
   let failing = true;
   const w = new PaymentWatcher({
     db,
+    ours: ourScripts(db),
     chain,
     policy: { required: 1, zeroConfMaxSat: 0n },
     sink: {

@@ -6,8 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Devnet } from '../../src/devnet/index.ts';
 import { PaymentWatcher, type ConfirmationPolicy, type EsploraClient } from '../../src/chain/index.ts';
-import { openDb, type Db } from '../../src/db/index.ts';
+import type { Db } from '../../src/db/index.ts';
+import { openAgentDb } from '../../src/agent/modules.ts';
 import { RecordingSink, addAddress, memoryDb, paymentOf, tempDbPath, withDevnet } from './helpers.ts';
+import { ourScripts } from '../helpers/stubs.ts';
 
 let devnet: Devnet;
 let chain: EsploraClient;
@@ -19,7 +21,7 @@ withDevnet((d, c) => {
 
 function watcher(db: Db, policy: ConfirmationPolicy, mempool: string[]): { w: PaymentWatcher; sink: RecordingSink } {
   const sink = new RecordingSink();
-  return { w: new PaymentWatcher({ db, chain, policy, sink, mempoolAddresses: () => mempool }), sink };
+  return { w: new PaymentWatcher({ db, ours: ourScripts(db), chain, policy, sink, mempoolAddresses: () => mempool }), sink };
 }
 
 const zeroConf = (db: Db, txid: string): bigint => (db.prepare('SELECT zero_conf FROM payments WHERE txid = ?').get(txid) as { zero_conf: bigint }).zero_conf;
@@ -166,7 +168,7 @@ test('a payment spending an unconfirmed parent never counts unconfirmed; it coun
 
 test('a payment recorded unconfirmed before the 0-conf verdict was kept (migration 6) waits for its confirmations', async (t) => {
   const path = tempDbPath(t);
-  const old = openDb(path, { upTo: 5 });
+  const old = openAgentDb(path, { legacy: 5 });
   const address = addAddress(old);
   const txid = await devnet.pay(address, 5_000n);
   const [tx] = await chain.getAddressMempoolTxs(address);
@@ -176,7 +178,7 @@ test('a payment recorded unconfirmed before the 0-conf verdict was kept (migrati
     .run(txid, vout, address);
   old.close();
 
-  const db = openDb(path);
+  const db = openAgentDb(path);
   t.after(() => db.close());
   assert.equal(zeroConf(db, txid), 0n);
   const { w, sink } = watcher(db, { required: 1, zeroConfMaxSat: 100_000n, zeroConfTotalMaxSat: 100_000n }, [address]);

@@ -7,10 +7,9 @@ import { mkdirSync } from 'node:fs';
 import { loadConfig, describeConfig, configDocs, type Config, type Network } from '../../config/index.ts';
 import { AgentError } from '../../errors/index.ts';
 import { formatBtc, parseBtc, parseSat } from '../../money/index.ts';
-import { openDb } from '../../db/index.ts';
 import { Treasury } from '../../treasury/index.ts';
 import { Wallet } from '../../../wallet/index.ts';
-import { connectChain, initDataDir, paths, startAgent, VERSION } from '../../agent/index.ts';
+import { connectChain, initDataDir, openAgentDb, paths, startAgent, VERSION } from '../../agent/index.ts';
 import { resolvePassphrase } from '../prompt.ts';
 import { reportError } from '../render/errors.ts';
 
@@ -31,7 +30,7 @@ export function registerOperatorCommands(program: Command): void {
     const p = paths(c);
     const { passphrase } = await resolvePassphrase(c.network);
     const wallet = await Wallet.open({ dir: p.wallet, passphrase });
-    const db = openDb(p.db);
+    const db = openAgentDb(p.db);
     try {
       const conn = await connectChain(c, { stopDevnet: 'if-started' });
       try {

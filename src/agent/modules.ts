@@ -1,0 +1,18 @@
+/**
+ * The modules whose tables make up the agent's database, in the order their migrations are applied: a
+ * module's migrations may rely on the tables of the modules above it (a foreign key to the treasury's address
+ * book, say), never on those below. A new module with tables adds its schema here, at the end.
+ */
+import { openDb, type Db, type ModuleSchema, type OpenOptions } from '../db/index.ts';
+import { TREASURY_SCHEMA } from '../treasury/index.ts';
+import { CHAIN_SCHEMA } from '../chain/index.ts';
+import { HOST_SCHEMA } from '../host/index.ts';
+import { LEDGER_SCHEMA } from '../ledger/index.ts';
+import { SCHEDULER_SCHEMA } from '../scheduler/index.ts';
+
+export const SCHEMAS: readonly ModuleSchema[] = [TREASURY_SCHEMA, CHAIN_SCHEMA, HOST_SCHEMA, LEDGER_SCHEMA, SCHEDULER_SCHEMA];
+
+/** Opens the agent's database at `path` with every module's tables, migrated (src/db/migrations.ts). */
+export function openAgentDb(path: string, opts: OpenOptions = {}): Db {
+  return openDb(path, SCHEMAS, opts);
+}
