@@ -9,7 +9,6 @@ import { AgentError, defineErrors, errorCatalogue } from '../src/errors/index.ts
 import '../src/agent/index.ts';
 import '../src/cli/errors.ts';
 import '../src/devnet/index.ts';
-import '../src/config/index.ts';
 
 const ERRORS = Object.fromEntries(errorCatalogue());
 
@@ -53,7 +52,7 @@ test('an AgentError carries its catalogue status', () => {
 
 test('each code is declared by one module, and a second declaration of it fails when its module loads', () => {
   const modules = new Set([...errorCatalogue().values()].map((d) => d.module));
-  for (const m of ['requests', 'config', 'money', 'wallet', 'chain', 'storage', 'scheduler', 'host', 'devnet', 'cli']) assert.ok(modules.has(m), `${m} declares its codes`);
+  for (const m of ['shared', 'money', 'wallet', 'chain', 'storage', 'scheduler', 'host', 'devnet', 'cli']) assert.ok(modules.has(m), `${m} declares its codes`);
   assert.equal(errorCatalogue().get('FILE_FROZEN')?.module, 'host');
   assert.throws(() => defineErrors('another', { FILE_FROZEN: { status: 402, description: 'the same code again' } }), /FILE_FROZEN of another is already declared by host/);
   assert.equal(errorCatalogue().get('FILE_FROZEN')?.module, 'host', 'the first declaration stands');

@@ -2,7 +2,7 @@
  * The agent's client of the devnet's control endpoints (src/devnet/control.ts), which the devnet-only routes
  * `/v1/dev/pay` and `/v1/dev/mine` forward to.
  */
-import type { DevControl } from '../http/index.ts';
+import type { DevControl } from './routes.ts';
 import { AgentError } from '../errors/index.ts';
 import { bodyText, HttpClient, isNetError } from '../net/index.ts';
 

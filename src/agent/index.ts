@@ -8,14 +8,16 @@ import type { Config } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
 import { createChainBackend, PaymentWatcher, type ChainBackend } from '../chain/index.ts';
 import { FsBlobStore, type BlobStore } from '../storage/index.ts';
-import { Host } from '../host/index.ts';
+import { Host, hostRoutes } from '../host/index.ts';
 import { DevClock, Scheduler, SystemClock, type Clock } from '../scheduler/index.ts';
-import { buildServer, loggerOptions, startMetricsListener, type DevControl, type Info, type MetricsListener } from '../http/index.ts';
+import { buildServer, loggerOptions, startMetricsListener, type MetricsListener } from '../http/index.ts';
 import { AgentMetrics } from '../metrics/index.ts';
 import { Treasury } from '../treasury/index.ts';
 import { AgentError, diskFullError } from '../errors/index.ts';
 import { makeDataDirPrivate, paths } from './data-dir.ts';
-import { openAgentDb } from './modules.ts';
+import { openAgentDb, type ModuleParts } from './modules.ts';
+import { agentRoutes, type DevControl } from './routes.ts';
+import { agentInfo, operatorView } from './views.ts';
 import { devControlClient } from './dev-control.ts';
 import { freeBytes, Health, releaseBallastIfFull } from './health.ts';
 import { Wallet } from '../../wallet/index.ts';
@@ -87,33 +89,6 @@ export interface Agent {
   /** The separate metrics listener's URL (`metricsListen`), when there is one. */
   readonly metricsUrl?: string;
   close(): Promise<void>;
-}
-
-/**
- * The scheduled jobs (watcher, sweep, deletion, pricing): each idempotent, so a catch-up or a manual run is harmless.
- * Cron expressions are UTC.
- */
-function addJobs(scheduler: Scheduler, host: Host, watcher: PaymentWatcher): void {
-  scheduler.add({
-    name: 'watcher',
-    cron: '*/10 * * * * *',
-    everySeconds: 10,
-    run: async ({ signal }) => {
-      const r = await watcher.sync(signal);
-      return `tip ${r.tip}: ${r.blocks} block(s), ${r.newPayments} new payment(s), ${r.counted} counted, ${r.reversed} reversed${r.reorgDepth ? `, reorg depth ${r.reorgDepth}` : ''}`;
-    },
-  });
-  scheduler.add({ name: 'sweep', cron: '0 * * * *', everySeconds: 3600, run: () => host.sweep() });
-  scheduler.add({ name: 'deletion', cron: '5 * * * *', everySeconds: 3600, run: () => host.deleteExpired() });
-  scheduler.add({
-    name: 'pricing',
-    cron: '0 0 * * *',
-    everySeconds: 86_400,
-    run: async () => {
-      const p = await host.recomputePrices();
-      return `storage ${p.storageMsatPerGibDay} msat/GiB-day, egress ${p.egressMsatPerGib} msat/GiB, minimum deposit ${p.minimumDepositSat} sat`;
-    },
-  });
 }
 
 export interface StartOptions {
@@ -221,81 +196,48 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
         logTo.scheduler?.debug({ job: run.job, outcome: run.outcome, seconds, detail: run.detail }, 'job run');
       },
     });
-    addJobs(scheduler, host, watcher);
-    const info = (): Info => {
-      const prices = host.currentPrices();
-      return {
-      name: 'storj-agent',
-      version: VERSION,
-      network: config.network,
-      nodeId: wallet.nodeId,
-      prices: {
-        storageMsatPerGibDay: (prices?.storageMsatPerGibDay ?? 0n).toString(),
-        egressMsatPerGib: (prices?.egressMsatPerGib ?? 0n).toString(),
-        minimumDepositSat: Number(prices?.minimumDepositSat ?? 0n),
-        quoteTtlSeconds: config.quoteTtlSeconds,
-      },
-      confirmations: { required: config.confirmations, zeroConfMaxSat: Number(config.zeroConfMaxSat) },
-      graceSeconds: config.graceSeconds,
-      maxFileSize: config.maxFileSize,
-      };
-    };
     // Links use the configured public URL, or, when that is only the default for a port picked at start
     // (listen port 0), the address actually bound.
     let boundUrl = config.publicUrl;
+    // What each module hands over: its routes for the server, its jobs for the scheduler.
+    const modules: ModuleParts[] = [
+      { name: 'chain', jobs: [watcher.job()] },
+      // File links point at the separate origin for customers' bytes when one is set (src/host/file-headers.ts).
+      { name: 'host', routes: hostRoutes(host, () => config.filesUrl || boundUrl), jobs: host.jobs() },
+      {
+        name: 'agent',
+        routes: agentRoutes({
+          config,
+          publicUrl: () => boundUrl,
+          info: () => agentInfo({ config, version: VERSION, nodeId: wallet.nodeId, prices: host.currentPrices() }),
+          dev: conn.dev,
+          jobs: {
+            advance: async (seconds) => (await scheduler.advance(seconds)).now,
+            // The devnet's "run this job now" should report a run that started after the request, so a run
+            // already in flight (a cron tick, the start-up catch-up) is waited for instead of reported as skipped.
+            run: async (name) => {
+              for (let attempt = 0; ; attempt++) {
+                const r = await scheduler.runNow(name);
+                if (r.outcome !== 'skipped' || attempt >= 20) return r;
+                await scheduler.idle();
+              }
+            },
+          },
+          health: () => health.report(),
+          // Summed in SQL by the watcher over its index of unspent coins, not a request per address nor a row per
+          // coin: this must stay cheap with a million files.
+          operator: () => Promise.resolve(operatorView({ config, wallet, chain: conn?.describe, now: clock.now(), coins: watcher.unspentTotals(), prices: host.currentPrices(), runs: scheduler.lastRuns() })),
+        }),
+      },
+    ];
+    for (const m of modules) for (const job of m.jobs ?? []) scheduler.add(job);
     const app = await buildServer({
       config,
-      publicUrl: () => boundUrl,
-      info,
-      dev: conn.dev,
-      host,
-      jobs: {
-        advance: async (seconds) => (await scheduler.advance(seconds)).now,
-        // The devnet's "run this job now" should report a run that started after the request, so a run
-        // already in flight (a cron tick, the start-up catch-up) is waited for instead of reported as skipped.
-        run: async (name) => {
-          for (let attempt = 0; ; attempt++) {
-            const r = await scheduler.runNow(name);
-            if (r.outcome !== 'skipped' || attempt >= 20) return r;
-            await scheduler.idle();
-          }
-        },
-      },
+      version: VERSION,
+      routes: modules.flatMap((m) => (m.routes ? [m.routes] : [])),
       // The passphrase is among the secrets scrubbed from every line, though nothing should ever log it.
       logger: opts.logger ? loggerOptions({ level: config.logLevel, secrets: [config.adminToken, opts.passphrase] }) : false,
       metrics,
-      health: () => health.report(),
-      operator: () => {
-        // Summed in SQL by the watcher over its index of unspent coins, not a request per address nor a row per
-        // coin: this must stay cheap with a million files.
-        const { confirmedSat, unconfirmedSat } = watcher.unspentTotals();
-        const prices = host.currentPrices();
-        return Promise.resolve({
-          nodeId: wallet.nodeId,
-          network: config.network,
-          chain: conn?.describe,
-          now: clock.now().toISOString(),
-          wallet: { accountXpub: wallet.accountXpub(), confirmedSat: Number(confirmedSat), unconfirmedSat: Number(unconfirmedSat) },
-          prices: prices
-            ? {
-                computedAt: prices.computedAt.toISOString(),
-                storageMsatPerGibDay: prices.storageMsatPerGibDay.toString(),
-                egressMsatPerGib: prices.egressMsatPerGib.toString(),
-                minimumDepositSat: Number(prices.minimumDepositSat),
-                feeRateSatPerKvb: Number(prices.feeRateSatPerKvb),
-                derivation: {
-                  ...prices.derivation,
-                  hostingCostSatPerMonth: config.hostingCostSatPerMonth.toString(),
-                  capacityBytes: config.capacityBytes.toString(),
-                  targetUtilisationBps: config.targetUtilisationBps.toString(),
-                  marginBps: config.marginBps.toString(),
-                  bandwidthCostSatPerGib: config.bandwidthCostSatPerGib.toString(),
-                },
-              }
-            : null,
-          jobs: scheduler.lastRuns().map((r) => ({ job: r.job, outcome: r.outcome, startedAt: r.startedAt.toISOString(), finishedAt: r.finishedAt?.toISOString() ?? null, detail: r.detail ?? null })),
-        });
-      },
     });
     logTo.logger = app.log;
     logTo.scheduler = app.log.child({ component: 'scheduler' });

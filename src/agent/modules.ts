@@ -4,6 +4,8 @@
  * book, say), never on those below. A new module with tables adds its schema here, at the end.
  */
 import { openDb, type Db, type ModuleSchema, type OpenOptions } from '../db/index.ts';
+import type { RoutePlugin } from '../http/index.ts';
+import type { Job } from '../scheduler/index.ts';
 import { TREASURY_SCHEMA } from '../treasury/index.ts';
 import { CHAIN_SCHEMA } from '../chain/index.ts';
 import { HOST_SCHEMA } from '../host/index.ts';
@@ -15,4 +17,11 @@ export const SCHEMAS: readonly ModuleSchema[] = [TREASURY_SCHEMA, CHAIN_SCHEMA, 
 /** Opens the agent's database at `path` with every module's tables, migrated (src/db/migrations.ts). */
 export function openAgentDb(path: string, opts: OpenOptions = {}): Db {
   return openDb(path, SCHEMAS, opts);
+}
+
+/** What a built module hands the composition root: its routes for the server, its jobs for the scheduler. */
+export interface ModuleParts {
+  readonly name: string;
+  readonly routes?: RoutePlugin;
+  readonly jobs?: readonly Job[];
 }

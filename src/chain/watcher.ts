@@ -28,6 +28,7 @@ import { pollMempool, recheckUnconfirmed } from './mempool.ts';
 import { requireCount, requireSat, type WatcherContext } from './policy.ts';
 import { ChainRepository } from './repository.ts';
 import type { CoinTotals, PaymentWatcherOptions, ReceivedTotals, Stats, SyncResult, UnspentPayment } from './watcher-types.ts';
+import type { Job } from '../scheduler/index.ts';
 
 // How often one pass re-reads the tip when the chain changes while it is being followed; the rest waits for the next pass.
 const MAX_FOLLOW_ATTEMPTS = 5;
@@ -59,6 +60,19 @@ export class PaymentWatcher {
       mempoolAddresses: opts.mempoolAddresses ?? (() => []),
       startHeight: opts.startHeight ?? (() => undefined),
       nowMs: () => BigInt(now().getTime()),
+    };
+  }
+
+  /** The watcher's scheduled pass, every ten seconds: idempotent, so a catch-up or a manual run is harmless. */
+  job(): Job {
+    return {
+      name: 'watcher',
+      cron: '*/10 * * * * *',
+      everySeconds: 10,
+      run: async ({ signal }) => {
+        const r = await this.sync(signal);
+        return `tip ${r.tip}: ${r.blocks} block(s), ${r.newPayments} new payment(s), ${r.counted} counted, ${r.reversed} reversed${r.reorgDepth ? `, reorg depth ${r.reorgDepth}` : ''}`;
+      },
     };
   }
 

@@ -4,8 +4,6 @@
  * error that names the bad key and where it came from, then frozen, so nothing reads an unchecked value.
  * Precedence: defaults < config file < environment < explicit overrides (CLI flags, tests).
  */
-// Its error codes, in the catalogue from the moment the module loads.
-import './errors.ts';
 import { readFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';

@@ -1,5 +1,8 @@
 /** The devnet's error codes (the embedded regtest chain, run as its own process). Registered in the one catalogue when this module loads (src/errors/index.ts). */
 import { defineErrors, type CodesOf } from '../errors/index.ts';
+// The wallet's codes for an address or an amount it cannot pay, which the devnet's faucet raises as the wallet
+// would (src/devnet/address.ts), are in the catalogue wherever the devnet runs.
+import '../../wallet/index.ts';
 
 const DEVNET_ERRORS = {
   DEVNET_FAUCET_EMPTY: { status: 409, description: 'The devnet faucet cannot cover this payment and its fee; mine more blocks.' },

@@ -1,7 +1,7 @@
 /**
  * The one error catalogue (after tus-node-server's ERRORS table and fastify's coded errors), assembled from
- * the modules. Every error a user can meet has a stable code with the HTTP status it maps to. The codes of the
- * requests themselves are here; each module declares its own in its `errors.ts` with `defineErrors`, which adds
+ * the modules. Every error a user can meet has a stable code with the HTTP status it maps to. The codes several
+ * modules raise are here; each module declares its own in its `errors.ts` with `defineErrors`, which adds
  * them to the catalogue when the module loads and to `ErrorCode` by extending `ErrorCatalogue`. The HTTP layer
  * turns any thrown AgentError into `{"error": {"code", "message"}}` in one place, and test/errors.test.ts
  * keeps the catalogue and the README's "Error codes" table in sync.
@@ -40,8 +40,12 @@ export function errorDefinition(code: string): ErrorDefinition | undefined {
   return CATALOGUE.get(code);
 }
 
-/** The codes of requests themselves, whichever module serves them, and of a full disk wherever it surfaces. */
-const REQUEST_ERRORS = {
+/**
+ * The codes several modules raise: those of requests themselves, whichever module serves them; a full disk,
+ * wherever it surfaces; a configuration value that cannot be used; and the chain backend's, which the Esplora
+ * client, the devnet (a chain backend of its own) and the wallet's broadcast all raise.
+ */
+const SHARED_ERRORS = {
   BAD_REQUEST: { status: 400, description: 'The request is malformed: bad JSON, a missing or unknown field, a value of the wrong type.' },
   UNAUTHORIZED: { status: 401, description: 'A bearer token is missing or wrong.' },
   NOT_FOUND: { status: 404, description: 'No such resource.' },
@@ -57,15 +61,22 @@ const REQUEST_ERRORS = {
   DEGRADED: { status: 503, description: 'The agent is degraded (low disk, or a database it cannot write) and takes no new quotes until it recovers by itself; GET /healthz gives the reasons.' },
   SHUTTING_DOWN: { status: 503, description: 'The agent is shutting down; try again once it is back.' },
   STORAGE_FULL: { status: 507, description: 'The disk is full; nothing was kept.' },
+  // Configuration
+  CONFIG_INVALID: { status: 500, description: 'A configuration value is invalid; the message names the key.' },
+  // The chain backend
+  CHAIN_UNAVAILABLE: { status: 503, description: 'The chain backend did not answer (network error, timeout, or 5xx after retries).' },
+  CHAIN_BAD_RESPONSE: { status: 502, description: 'The chain backend answered with something malformed or inconsistent.' },
+  CHAIN_NOT_FOUND: { status: 404, description: 'The chain backend does not know the block or transaction asked for.' },
+  CHAIN_TX_REJECTED: { status: 422, description: 'The chain backend (the node) rejected a transaction; the message gives its reason.' },
   DEVNET_ONLY: { status: 404, description: 'This endpoint exists only on the embedded regtest devnet.' },
 } as const;
-defineErrors('requests', REQUEST_ERRORS);
+defineErrors('shared', SHARED_ERRORS);
 
 /**
- * Every code: the requests' own, and each module's (its `errors.ts` extends this interface).
+ * Every code: the shared ones, and each module's (its `errors.ts` extends this interface).
  * @public (extended by the modules' declarations, which knip does not count as uses)
  */
-export interface ErrorCatalogue extends CodesOf<typeof REQUEST_ERRORS> {}
+export interface ErrorCatalogue extends CodesOf<typeof SHARED_ERRORS> {}
 
 /** Every code is a string: a module's table is keyed by its codes' names. */
 export type ErrorCode = Extract<keyof ErrorCatalogue, string>;

@@ -22,8 +22,12 @@ import type { Config } from '../config/index.ts';
 import { AgentError } from '../errors/index.ts';
 import { hasBody } from './errors.ts';
 
-/** The routes whose bodies stream (uploads): no whole-request deadline, only the idle timeout. */
-const STREAMING = new Set(['PUT /v1/uploads/:id']);
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A route whose body streams (an upload): no whole-request deadline, only the idle timeout. */
+    streaming?: boolean;
+  }
+}
 
 type Limits = Pick<Config, 'headersTimeoutMs' | 'bodyIdleTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnectionsPerClient' | 'trustProxy'>;
 
@@ -154,8 +158,7 @@ export function installConnections(app: FastifyInstance, c: Limits): Connections
   });
 
   app.addHook('preParsing', (req, reply, payload, done) => {
-    const route = `${req.method} ${req.routeOptions.url ?? ''}`;
-    if (STREAMING.has(route) || !hasBody(req) || req.raw.complete) {
+    if (req.routeOptions.config.streaming === true || !hasBody(req) || req.raw.complete) {
       done(null, payload);
       return;
     }

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
-import { FILE_CSP } from '../../src/http/file-headers.ts';
+import { FILE_CSP } from '../../src/host/file-headers.ts';
 
 interface Quote {
   id: string;

@@ -9,7 +9,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Bytes, ErrorRef, ErrorSchema, IdParams, NotModifiedReply, PutUploadReply } from '../../src/http/schemas.ts';
+import { Bytes, ErrorRef, ErrorSchema } from '../../src/http/schemas.ts';
+import { IdParams, NotModifiedReply, PutUploadReply } from '../../src/host/route-schemas.ts';
 
 const SRC = join(import.meta.dirname, '../../src');
 

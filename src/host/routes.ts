@@ -3,13 +3,14 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import { parseRange, type Host } from '../host/index.ts';
+import { bearer, Bytes, ErrorRef, type TypedApp } from '../http/index.ts';
+import type { Host } from './host.ts';
+import { parseRange } from './uri.ts';
 import { AgentError } from '../errors/index.ts';
 import { satToJson } from '../money/index.ts';
 import { copyBlob } from '../storage/index.ts';
-import { bearer } from './auth.ts';
 import { fileHeaders, ifNoneMatch, notModifiedHeaders } from './file-headers.ts';
-import { Bytes, CreateUploadBody, ErrorRef, FileIdParams, FileReply, IdParams, NotModifiedReply, PutUploadReply, QuoteReply, UploadStatusReply, type TypedApp } from './schemas.ts';
+import { CreateUploadBody, FileIdParams, FileReply, IdParams, NotModifiedReply, PutUploadReply, QuoteReply, UploadStatusReply } from './route-schemas.ts';
 
 /**
  * A free 304 (RFC 9110 13.1.2, 15.4.5) when If-None-Match matches the file's ETag: nothing is held or charged.
@@ -32,10 +33,14 @@ function notModified(host: Host, fileId: string, req: FastifyRequest, reply: Fas
 }
 
 /**
- * The customers' routes. `filesUrl` is the base of the file links handed out: the agent's own URL, or another
- * origin set apart for customers' bytes (config `filesUrl`).
+ * The customers' routes, for the server to register. `filesUrl` is the base of the file links handed out: the
+ * agent's own URL, or another origin set apart for customers' bytes (config `filesUrl`).
  */
-export function registerHostRoutes(app: TypedApp, host: Host, filesUrl: () => string): void {
+export function hostRoutes(host: Host, filesUrl: () => string): (app: TypedApp) => void {
+  return (app) => registerHostRoutes(app, host, filesUrl);
+}
+
+function registerHostRoutes(app: TypedApp, host: Host, filesUrl: () => string): void {
   app.post(
     '/v1/uploads',
     { onRequest: app.limit('free'), schema: { summary: 'Quote an upload: an address and an amount', body: CreateUploadBody, response: { 201: QuoteReply, 400: ErrorRef, 413: ErrorRef } } },
@@ -66,6 +71,8 @@ export function registerHostRoutes(app: TypedApp, host: Host, filesUrl: () => st
     scope.put(
       '/v1/uploads/:id',
       {
+        // The body streams for as long as it keeps moving: no whole-request deadline (src/http/connections.ts).
+        config: { streaming: true },
         schema: {
           summary: 'Upload the file\'s bytes (Authorization: Bearer <uploadToken>)',
           params: IdParams,

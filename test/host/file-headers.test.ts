@@ -1,11 +1,11 @@
-// The header policy for customers' files (src/http/file-headers.ts): the media-type grammar a contentType must
+// The header policy for customers' files (src/host/file-headers.ts): the media-type grammar a contentType must
 // follow at quote time, inline only for passive types, the security headers on every answer, and If-None-Match.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateHeaderValue } from 'node:http';
-import { contentDisposition, fileHeaders, FILE_CSP, ifNoneMatch, isMediaType, isPassive, MEDIA_TYPE_PATTERN, notModifiedHeaders } from '../../src/http/file-headers.ts';
+import { contentDisposition, fileHeaders, FILE_CSP, ifNoneMatch, isMediaType, isPassive, MEDIA_TYPE_PATTERN, notModifiedHeaders } from '../../src/host/file-headers.ts';
 
 const vectors = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'media-type.json'), 'utf8')) as { valid: string[]; invalid: string[] };
 const SHA = 'ab'.repeat(32);

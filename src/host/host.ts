@@ -1,0 +1,159 @@
+/**
+ * `Host`, the facade of the customer's path: it builds the pieces, each in its own file over one repository of
+ * prepared statements (repository.ts), and hands each call to the piece that owns it.
+ */
+import { randomBytes } from 'node:crypto';
+import { Ledger } from '../ledger/index.ts';
+import type { PaymentSink } from '../chain/index.ts';
+import type { PriceDerivation } from './pricing.ts';
+import { HostRepository } from './repository.ts';
+import { PriceBook } from './prices.ts';
+import { Quotes } from './quotes.ts';
+import { Room, Uploads } from './uploads.ts';
+import { Files } from './files.ts';
+import { Downloads } from './downloads.ts';
+import { paymentSink } from './payments.ts';
+import { Retention } from './retention.ts';
+import type { Download, FileHead, FileView, HostDeps, PriceSet, Quote, UploadRequest, UploadStatus } from './types.ts';
+import type { Job } from '../scheduler/index.ts';
+
+export class Host {
+  readonly ledger: Ledger;
+  /** Credits and reversals from the payment watcher, called inside its transaction (src/host/payments.ts). */
+  readonly paymentSink: PaymentSink;
+  readonly #prices: PriceBook;
+  readonly #quotes: Quotes;
+  readonly #uploads: Uploads;
+  readonly #files: Files;
+  readonly #downloads: Downloads;
+  readonly #retention: Retention;
+
+  constructor(deps: HostDeps) {
+    const { db, config, blobs, now } = deps;
+    const repo = new HostRepository(db);
+    const random = deps.random ?? randomBytes;
+    this.ledger = new Ledger(db);
+    const ledger = this.ledger;
+    const prices = new PriceBook({ repo, config, blobs, now, feeRate: deps.feeRate });
+    const room = new Room({ blobs, freeBytes: deps.freeBytes, config });
+    const { log, events, storageProblems } = deps;
+    const quotes = new Quotes({ repo, prices, random, config, now, newAddress: deps.newAddress, received: deps.received, storageProblems, checkRoom: (size) => room.check(size) });
+    this.#prices = prices;
+    this.#quotes = quotes;
+    this.#uploads = new Uploads({ repo, quotes, room, config, blobs, now, storageProblems, events });
+    this.#files = new Files({ repo, prices, config, now });
+    this.#downloads = new Downloads({ repo, ledger, prices, random, blobs, now, log, events });
+    this.#retention = new Retention({ repo, ledger, prices, blobs, config, now });
+    this.paymentSink = paymentSink({ repo, ledger, now, events });
+  }
+
+  // ---- prices ----
+
+  /** The latest price set, computing a first one if there is none. */
+  prices(): Promise<PriceSet> {
+    return this.#prices.prices();
+  }
+
+  /** The latest price set without touching the network, if one exists (for /v1/info). */
+  currentPrices(): PriceSet | undefined {
+    return this.#prices.current();
+  }
+
+  /** Recomputes prices from the config's costs, the disk's fill level and the fee rate (the pricing job). */
+  recomputePrices(): Promise<PriceDerivation> {
+    return this.#prices.recompute();
+  }
+
+  // ---- quotes and uploads ----
+
+  /** @see Quotes.createUpload */
+  createUpload(req: UploadRequest): Promise<Quote> {
+    return this.#quotes.createUpload(req);
+  }
+
+  /** @see Quotes.uploadStatus */
+  uploadStatus(id: string, token?: string): UploadStatus {
+    return this.#quotes.uploadStatus(id, token);
+  }
+
+  /** @see Uploads.putUpload */
+  putUpload(id: string, token: string | undefined, body: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, opts: { contentLength?: number; signal?: AbortSignal } = {}): Promise<{ fileId: string; size: number; sha256: string }> {
+    return this.#uploads.putUpload(id, token, body, opts);
+  }
+
+  /** Quotes waiting for their bytes and not expired (a metric). */
+  openQuotes(): number {
+    return this.#quotes.openQuotes();
+  }
+
+  /** Recently quoted files still waiting for their bytes: the only addresses worth polling for mempool payments. */
+  mempoolAddresses(): string[] {
+    return this.#quotes.mempoolAddresses();
+  }
+
+  // ---- files and metered downloads ----
+
+  /** Metadata for HEAD and for a GET before streaming. @throws AgentError NOT_FOUND, FILE_DELETED */
+  headFile(fileId: string): FileHead {
+    return this.#files.headFile(fileId);
+  }
+
+  /** @see Files.fileView */
+  fileView(fileId: string): FileView {
+    return this.#files.fileView(fileId);
+  }
+
+  /** @see Downloads.start */
+  startDownload(fileId: string, rangeHeader: string | undefined): Promise<Download> {
+    return this.#downloads.start(fileId, rangeHeader);
+  }
+
+  /** @see Downloads.releaseStaleHolds */
+  releaseStaleHolds(): number {
+    return this.#downloads.releaseStaleHolds();
+  }
+
+  /** Download settlements not yet written (the disk was full when they ran). */
+  get pendingSettlements(): number {
+    return this.#downloads.pendingSettlements;
+  }
+
+  /** @see Downloads.retryPendingWrites */
+  retryPendingWrites(): { written: number; pending: number } {
+    return this.#downloads.retryPendingWrites();
+  }
+
+  // ---- scheduled work ----
+
+  /** @see Retention.sweep */
+  /**
+   * The host's scheduled work, for the scheduler (cron expressions are UTC): the storage sweep, hourly; the
+   * deletion of files frozen past the grace period, hourly; prices, daily. Each is idempotent, so a catch-up
+   * or a manual run is harmless.
+   */
+  jobs(): Job[] {
+    return [
+      { name: 'sweep', cron: '0 * * * *', everySeconds: 3600, run: () => this.sweep() },
+      { name: 'deletion', cron: '5 * * * *', everySeconds: 3600, run: () => this.deleteExpired() },
+      {
+        name: 'pricing',
+        cron: '0 0 * * *',
+        everySeconds: 86_400,
+        run: async () => {
+          const p = await this.recomputePrices();
+          return `storage ${p.storageMsatPerGibDay} msat/GiB-day, egress ${p.egressMsatPerGib} msat/GiB, minimum deposit ${p.minimumDepositSat} sat`;
+        },
+      },
+    ];
+  }
+
+  sweep(): Promise<string> {
+    return this.#retention.sweep();
+  }
+
+  /** @see Retention.deleteExpired */
+  deleteExpired(): Promise<string> {
+    return this.#retention.deleteExpired();
+  }
+}
+
