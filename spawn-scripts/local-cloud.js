@@ -121,8 +121,10 @@ export async function status({ serverId }, ctx) {
   if (res.status === 404) return { state: 'gone' };
   const server = parsed(res, 'status').server;
   if (!server) throw new Error('local cloud: no server in the answer');
+  // Own keys only: a state of `constructor` must not find Object's.
+  const known = Object.prototype.hasOwnProperty.call(STATES, server.state);
   /** @type {import('./provider.js').Status} */
-  const out = { state: STATES[server.state] ?? fail(`unknown server state ${String(server.state)}`) };
+  const out = { state: known ? STATES[server.state] : fail(`unknown server state ${String(server.state)}`) };
   if (typeof server.url === 'string') out.url = server.url;
   if (typeof server.paidUntil === 'number' && Number.isSafeInteger(server.paidUntil)) out.expiresAt = server.paidUntil;
   return out;
