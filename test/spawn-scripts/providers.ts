@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 
 export const SCRIPTS_DIR = resolve(import.meta.dirname, '..', '..', 'spawn-scripts');
 
-export interface ProviderCase {
+interface ProviderCase {
   script: string;
   transcript: string;
 }

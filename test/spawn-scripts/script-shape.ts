@@ -3,12 +3,12 @@
 // from the literal it must be. spawn-scripts/README.md states the rules checked here.
 import ts from 'typescript';
 
-export const REQUIRED_CALLS = ['quote', 'create', 'status', 'renew'] as const;
-export const OPTIONAL_CALLS = ['fund', 'destroy'] as const;
+const REQUIRED_CALLS = ['quote', 'create', 'status', 'renew'] as const;
+const OPTIONAL_CALLS = ['fund', 'destroy'] as const;
 const CALLS: readonly string[] = [...REQUIRED_CALLS, ...OPTIONAL_CALLS];
 const META_KEYS = ['provider', 'hosts', 'auth', 'billing', 'bootstrap', 'canDestroy', 'minTermDays'];
 
-export interface ScriptShape {
+interface ScriptShape {
   /** The names the module exports. */
   exports: string[];
   /** `meta` as read from its literal, if it is one. */
@@ -113,7 +113,7 @@ export function scriptShape(source: string, fileName: string): ScriptShape {
 }
 
 /** The rules on `meta`'s fields, and on how they agree with the exports. */
-export function metaProblems(meta: Record<string, unknown>, exports: string[]): string[] {
+function metaProblems(meta: Record<string, unknown>, exports: string[]): string[] {
   const problems: string[] = [];
   for (const key of Object.keys(meta)) if (!META_KEYS.includes(key)) problems.push(`meta.${key} is not a field of meta`);
   if (typeof meta.provider !== 'string' || !/^[a-z0-9][a-z0-9-]{0,31}$/.test(meta.provider)) problems.push('meta.provider is not a short lowercase name');

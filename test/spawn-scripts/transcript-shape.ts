@@ -51,7 +51,7 @@ function decimal(v: unknown): boolean {
 }
 
 /** The problems with one call's recorded result, given its call, its arguments and the script's meta. */
-export function resultProblems(call: string, args: Obj, result: unknown, meta: Meta, where: string): string[] {
+function resultProblems(call: string, args: Obj, result: unknown, meta: Meta, where: string): string[] {
   if (!isObj(result)) return [`${where}.result is not an object`];
   switch (call) {
     case 'quote': {
