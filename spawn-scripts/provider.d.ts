@@ -40,7 +40,7 @@ export interface Meta {
 
 /** A price in the provider's own currency, as the provider states it (a decimal string, never a float). */
 export interface FiatPrice {
-  /** ISO 4217 code, e.g. `EUR`. */
+  /** ISO 4217 code, e.g. `EUR`. The amounts below have at most 8 decimals. */
   currency: string;
   /** The cost of the first term (`termDays`), e.g. `"4.5100"`. */
   spawn: string;

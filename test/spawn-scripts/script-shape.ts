@@ -20,18 +20,18 @@ interface ScriptShape {
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 const HOSTNAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-const IPV6 = /^\[[0-9a-f:.]{2,45}\]$/;
 
 /**
  * Whether `host` is a plain `host` or `host:port`, as a request URL's `host` would spell it: a lowercase name or
- * an IP literal and an optional port 1-65535, with no scheme, user, path, wildcard or trailing dot.
+ * a dotted IPv4 address and an optional port 1-65535, with no scheme, user, path, wildcard or trailing dot. IPv6
+ * literals are not accepted: a provider's API has a name, and loopback is 127.0.0.1.
  */
 export function isPlainHost(host: string): boolean {
-  const m = /^(\[[^\]]*\]|[^:]*)(?::([1-9]\d{0,4}))?$/.exec(host);
+  const m = /^([^:]*)(?::([1-9]\d{0,4}))?$/.exec(host);
   if (!m) return false;
   const [, name = '', port] = m;
   if (port !== undefined && Number(port) > 65535) return false;
-  return IPV4.test(name) || IPV6.test(name) || (HOSTNAME.test(name) && name.length <= 253 && !/^[\d.]+$/.test(name));
+  return IPV4.test(name) || (HOSTNAME.test(name) && name.length <= 253 && !/^[\d.]+$/.test(name));
 }
 
 /** The value of a literal expression, or `undefined` with a problem for anything computed. */

@@ -47,7 +47,7 @@ function payProblems(pay: unknown, where: string): string[] {
 }
 
 function decimal(v: unknown): boolean {
-  return typeof v === 'string' && /^\d{1,12}(\.\d{1,16})?$/.test(v);
+  return typeof v === 'string' && /^\d{1,12}(\.\d{1,8})?$/.test(v);
 }
 
 /** The problems with one call's recorded result, given its call, its arguments and the script's meta. */
