@@ -7,6 +7,7 @@
 import './errors.ts';
 export { Wallet } from './wallet.ts';
 export { verifyIdentity } from './identity.ts';
+export { canonicalJson, ProposerKey, verifySignedFields } from './signed.ts';
 export { MemorySpendLog, SpendPolicy } from './policy.ts';
 export type { SpendLog } from './policy.ts';
 export { dustThresholdSat, P2WPKH_DUST_SAT, P2WPKH_INPUT_VBYTES } from './tx.ts';
