@@ -7,8 +7,8 @@ export { TREASURY_SCHEMA } from './schema.ts';
 import type { Db } from '../db/index.ts';
 import { PaymentWatcher } from '../chain/index.ts';
 import type { ChainBackend, CoinTotals, UnspentPayment } from '../chain/index.ts';
-import { AgentError } from '../errors/index.ts';
-import { SpendPolicy, type SpendLog, type Wallet, type WalletUtxo } from '../../wallet/index.ts';
+import { AgentError, isAgentError } from '../errors/index.ts';
+import { SpendPolicy, sweepFeeSat, type SpendLog, type Wallet, type WalletUtxo } from '../../wallet/index.ts';
 import { TreasuryRepository } from './repository.ts';
 import type { AddressPurpose } from './types.ts';
 
@@ -211,5 +211,78 @@ export class Treasury {
       broadcast: (hex) => this.#chain.broadcast(hex, opts.signal),
     });
     return { txid: result.txid, feeSat: result.feeSat, changeSat: result.changeSat };
+  }
+
+  /**
+   * Pays back money held for someone else (an investor's deposit): spends only the confirmed coins received at
+   * `from`, which must be one of the wallet's addresses, to `to`, paying `creditSat - fee`, with no change unless
+   * the coins hold more than `creditSat`. The transaction is handed to `beforeBroadcast` (to be recorded) before it
+   * is broadcast, once; whatever happens after that, the caller holds the transaction to broadcast again.
+   *
+   * The spend policy's caps are not applied: they bound what a bug or an intruder could pay of the agent's own
+   * money per transaction and per day, while this spends coins that were never the agent's, only those paid to
+   * `from`, and never more than `creditSat`. A large investment refunded under a per-transaction cap would be
+   * stuck, which the investor's terms do not allow.
+   * @throws AgentError WALLET_INSUFFICIENT_FUNDS when the coins at `from` no longer cover `creditSat` (spent
+   *   elsewhere, or not yet confirmed), WALLET_DUST when the fee leaves nothing worth sending, WALLET_BAD_ADDRESS,
+   *   CHAIN_TX_REJECTED, CHAIN_UNAVAILABLE
+   */
+  async payBack(opts: {
+    from: string;
+    to: string;
+    creditSat: bigint;
+    beforeBroadcast: (tx: { txid: string; hex: string; amountSat: bigint; feeSat: bigint }) => void;
+    signal?: AbortSignal;
+  }): Promise<{ txid: string; amountSat: bigint; feeSat: bigint }> {
+    const path = this.#repo.addressPath(opts.from);
+    if (!path) throw new AgentError('INTERNAL', 'payBack: the address is not one of the wallet\'s');
+    const coins = this.#watched.unspent().filter((c) => c.address === opts.from && c.confirmed);
+    const available = coins.reduce((a, c) => a + c.valueSat, 0n);
+    if (available < opts.creditSat) throw new AgentError('WALLET_INSUFFICIENT_FUNDS', `the coins at the deposit address hold ${available} sat, less than the ${opts.creditSat} sat to pay back`, { neededSat: opts.creditSat, availableSat: available });
+    const feeRateSatPerKvb = await this.feeRate(opts.signal);
+    const feeSat = sweepFeeSat(coins.length, opts.to, this.#wallet.network, feeRateSatPerKvb);
+    const amountSat = opts.creditSat - feeSat;
+    if (amountSat <= 0n) throw new AgentError('WALLET_DUST', `the fee (${feeSat} sat) takes all of the ${opts.creditSat} sat to pay back`, { valueSat: Number(amountSat), dustSat: Number(feeSat) });
+    const change = this.newAddress('change');
+    const chain = Number(path.chain) as 0 | 1;
+    const index = Number(path.idx);
+    const built = this.#wallet.buildTransaction({
+      utxos: coins.map((c) => ({ txid: c.txid, vout: c.vout, valueSat: c.valueSat, chain, index })),
+      outputs: [{ address: opts.to, valueSat: amountSat }],
+      feeRateSatPerKvb,
+      change: { index: change.index },
+    });
+    opts.beforeBroadcast({ txid: built.txid, hex: built.hex, amountSat, feeSat: built.feeSat });
+    await this.#chain.broadcast(built.hex, opts.signal);
+    return { txid: built.txid, amountSat, feeSat: built.feeSat };
+  }
+
+  /**
+   * Broadcasts again a transaction recorded before an interruption. Harmless if it went out the first time: a
+   * transaction the chain already knows (in a block or in the mempool) is not sent again.
+   * @returns 'known' when the chain already had it, 'sent' when it took it now
+   * @throws AgentError CHAIN_TX_REJECTED when the chain refuses it and does not know it (its coins were spent by
+   *   another transaction), CHAIN_UNAVAILABLE
+   */
+  async rebroadcast(txid: string, hex: string, signal?: AbortSignal): Promise<'known' | 'sent'> {
+    if (await this.#knows(txid, signal)) return 'known';
+    try {
+      await this.#chain.broadcast(hex, signal);
+      return 'sent';
+    } catch (e) {
+      // Mined or accepted between the look and the broadcast: the node refuses a transaction it already has.
+      if (isAgentError(e, 'CHAIN_TX_REJECTED') && (await this.#knows(txid, signal))) return 'known';
+      throw e;
+    }
+  }
+
+  async #knows(txid: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await this.#chain.getTxStatus(txid, signal);
+      return true;
+    } catch (e) {
+      if (isAgentError(e, 'CHAIN_NOT_FOUND')) return false;
+      throw e;
+    }
   }
 }

@@ -1,0 +1,13 @@
+/**
+ * The investors' path, the family module's only door: signed proposals with a fresh deposit address each,
+ * deposits credited to the proposal's own ledger account, the states a proposal moves through with their history,
+ * credentials sealed by wallet/, evaluation, and refunds on chain.
+ */
+// Its error codes, in the catalogue from the moment the module loads.
+import './errors.ts';
+
+export { FAMILY_SCHEMA } from './schema.ts';
+export { Family, type ProposalBody, type ProposalView } from './family.ts';
+export { familyRoutes } from './routes.ts';
+export { staticEvaluator, type Evaluation, type EvaluationInput, type Evaluator } from './evaluation.ts';
+export type { FamilyDeps } from './types.ts';
