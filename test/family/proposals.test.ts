@@ -1,0 +1,168 @@
+// The investor's path on a real regtest chain (README.md's investor steps): a signed proposal gets a deposit
+// address, the deposit counts once confirmed and funds it, the static evaluation passes or rejects it, and a
+// rejected or never-selected proposal is refunded on chain to its payout address. Each test runs a real devnet and
+// a real agent over HTTP.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startTestAgent, tempDir, type Api, type TestAgent } from '../helpers/agent.ts';
+import { ProposerKey, Wallet } from '../../wallet/index.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const SECRET = 'cred-7f3a9c1e5b2d4f60a8e7c6b5';
+const INVESTOR = Wallet.fromMnemonic({ mnemonic: 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about', network: 'regtest' });
+
+interface Proposed { id: string; depositAddress: string; depositSat: number; bip21: string; state: string }
+interface View {
+  id: string; state: string; receivedSat: number; depositSat: number;
+  evaluation?: { passed: boolean; checks: Array<{ name: string; passed: boolean; detail: string }> };
+  refund?: { amountSat: number; txid: string };
+  history?: Array<{ state: string; at: string; reason: string }>;
+}
+
+function proposal(t: { after(fn: () => unknown): void }, over: Record<string, unknown> = {}, payoutIndex = 0): Record<string, unknown> {
+  const { key } = ProposerKey.loadOrCreate(join(tempDir(t), 'proposer.key'));
+  const fields = {
+    provider: 'local-cloud',
+    script: readFileSync(join(root, 'spawn-scripts/local-cloud.js'), 'utf8'),
+    hosts: ['127.0.0.1:8430'],
+    transcript: JSON.parse(readFileSync(join(root, 'spawn-scripts/local-cloud.transcript.json'), 'utf8')) as unknown,
+    credentials: SECRET,
+    quote: { spawnSat: 30_000, monthlySat: 30_000 },
+    investmentSat: 100_000,
+    interestBps: 500,
+    payoutAddress: INVESTOR.deriveAddress(0, payoutIndex).address,
+    variant: 'clone',
+    proposerKey: key.publicKeyHex,
+    ...over,
+  };
+  return key.sign(fields);
+}
+
+async function job(api: Api, name: string): Promise<string> {
+  const r = await api<{ outcome: string; detail: string }>('POST', `/v1/dev/jobs/${name}`);
+  assert.equal(r.body.outcome, 'ok', r.text);
+  return r.body.detail;
+}
+
+async function propose(a: TestAgent, body: Record<string, unknown>): Promise<Proposed> {
+  const r = await a.api<Proposed>('POST', '/v1/proposals', body);
+  assert.equal(r.status, 201, r.text);
+  assert.ok(!r.text.includes(SECRET));
+  return r.body;
+}
+
+async function fund(a: TestAgent, p: Proposed): Promise<void> {
+  assert.equal((await a.api('POST', '/v1/dev/pay', { address: p.depositAddress, amountSat: p.depositSat })).status, 200);
+  await job(a.api, 'watcher');
+  assert.equal((await get(a, p.id)).state, 'awaiting_deposit', 'a deposit in the mempool does not count');
+  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
+  await job(a.api, 'watcher');
+}
+
+async function get(a: TestAgent, id: string): Promise<View> {
+  const r = await a.api<View>('GET', `/v1/proposals/${id}`);
+  assert.equal(r.status, 200, r.text);
+  assert.ok(!r.text.includes(SECRET), 'credentials are never returned');
+  return r.body;
+}
+
+async function received(a: TestAgent, address: string): Promise<bigint> {
+  return (await a.agent.chain.getAddressUtxos(address)).reduce((s, u) => s + u.valueSat, 0n);
+}
+
+test('a proposal is funded by its confirmed deposit and passes the static evaluation with every check listed', async (t) => {
+  const a = await startTestAgent(t);
+  const p = await propose(a, proposal(t));
+  assert.equal(p.state, 'awaiting_deposit');
+  assert.equal(p.depositSat, 100_000);
+  assert.match(p.bip21, new RegExp(`^bitcoin:${p.depositAddress}\\?amount=0\\.001`));
+  await fund(a, p);
+  let v = await get(a, p.id);
+  assert.equal(v.state, 'funded');
+  assert.equal(v.receivedSat, 100_000);
+  await job(a.api, 'proposals.evaluate');
+  v = await get(a, p.id);
+  assert.equal(v.state, 'evaluated', JSON.stringify(v));
+  assert.equal(v.evaluation?.passed, true);
+  assert.deepEqual(v.evaluation?.checks.map((c) => c.name), ['hosts', 'transcript-format', 'transcript-calls', 'transcript-hosts', 'quote-matches', 'payments-within-quote']);
+  assert.deepEqual(v.history?.map((h) => h.state), ['awaiting_deposit', 'funded', 'evaluating', 'evaluated']);
+  assert.ok(v.history?.every((h) => h.reason.length > 0));
+  const list = await a.api<{ proposals: View[] }>('GET', '/v1/proposals');
+  assert.equal(list.body.proposals.length, 1);
+  assert.equal(list.body.proposals[0]?.history, undefined);
+  assert.ok(!list.text.includes(SECRET));
+  // The credentials are sealed at rest: the database holds no plain copy.
+  const row = a.agent.db.prepare<[string], { c: string }>('SELECT credentials_sealed AS c FROM proposals WHERE id = ?').get(p.id);
+  assert.ok(row && !row.c.includes(SECRET));
+  assert.equal(a.agent.family.credentialsFor(p.id), SECRET);
+  // Run again: nothing changes (idempotent).
+  await job(a.api, 'proposals.evaluate');
+  assert.equal((await get(a, p.id)).history?.length, 4);
+});
+
+test('a bad signature, a wrong-network payout, too small an investment, an oversized script and a bad host get 400 with their codes', async (t) => {
+  const a = await startTestAgent(t, { env: { STORJ_PROPOSAL_SCRIPT_MAX_BYTES: '20000' } });
+  const code = async (body: Record<string, unknown>) => {
+    const r = await a.api<{ error: { code: string } }>('POST', '/v1/proposals', body);
+    assert.equal(r.status, 400, r.text);
+    assert.ok(!r.text.includes(SECRET));
+    return r.body.error.code;
+  };
+  const good = proposal(t);
+  assert.equal(await code({ ...good, investmentSat: 100_001 }), 'PROPOSAL_BAD_SIGNATURE', 'a field changed after signing');
+  assert.equal(await code(proposal(t, { payoutAddress: Wallet.fromMnemonic({ mnemonic: 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about', network: 'mainnet' }).deriveAddress(0, 0).address })), 'PROPOSAL_BAD_PAYOUT');
+  assert.equal(await code(proposal(t, { payoutAddress: 'bcrt1qnotanaddress' })), 'PROPOSAL_BAD_PAYOUT');
+  assert.equal(await code(proposal(t, { investmentSat: 59_999 })), 'PROPOSAL_INVESTMENT_TOO_LOW');
+  assert.equal(await code(proposal(t, { script: 'x'.repeat(20_001) })), 'PROPOSAL_SCRIPT_TOO_LARGE');
+  assert.equal(await code(proposal(t, { hosts: ['https://127.0.0.1:8430'] })), 'PROPOSAL_BAD_HOST');
+  assert.equal(await code({ ...good, extra: 1 }), 'BAD_REQUEST', 'unknown fields are rejected');
+  // Within the route's own limit, above the server's 64 KiB: accepted.
+  const big = await a.api('POST', '/v1/proposals', proposal(t, { script: `// ${'y'.repeat(19_000)}\n`, transcript: { ...(good.transcript as object), pad: 'z'.repeat(70_000) } }));
+  assert.equal(big.status, 201, big.text);
+  assert.equal((await a.api('GET', '/v1/proposals/nope')).status, 404);
+});
+
+test('a rejected proposal is refunded on chain to its payout address, less the fee, once', async (t) => {
+  const a = await startTestAgent(t);
+  // The transcript quotes 30000 a month; a proposal that says otherwise fails quote-matches.
+  const p = await propose(a, proposal(t, { quote: { spawnSat: 30_000, monthlySat: 20_000 } }, 1));
+  const payout = INVESTOR.deriveAddress(0, 1).address;
+  await fund(a, p);
+  await job(a.api, 'proposals.evaluate');
+  let v = await get(a, p.id);
+  assert.equal(v.state, 'rejected');
+  assert.match(v.history?.at(-1)?.reason ?? '', /quote-matches/);
+  await job(a.api, 'proposals.refund');
+  v = await get(a, p.id);
+  assert.equal(v.state, 'refunded', JSON.stringify(v));
+  assert.ok(v.refund && v.refund.amountSat > 99_000 && v.refund.amountSat < 100_000, JSON.stringify(v.refund));
+  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
+  assert.equal(await received(a, payout), BigInt(v.refund.amountSat));
+  const status = await a.agent.chain.getTxStatus(v.refund.txid);
+  assert.equal(status.confirmed, true);
+  // Again: no second refund.
+  await job(a.api, 'watcher');
+  await job(a.api, 'proposals.refund');
+  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
+  assert.equal(await received(a, payout), BigInt(v.refund.amountSat));
+  assert.equal((await get(a, p.id)).history?.filter((h) => h.state === 'refunded').length, 1);
+});
+
+test('a funded proposal not selected within the timeout is refunded after the clock moves on', async (t) => {
+  const a = await startTestAgent(t, { env: { STORJ_PROPOSAL_SELECT_TIMEOUT_SECONDS: '3600' } });
+  const p = await propose(a, proposal(t, {}, 2));
+  await fund(a, p);
+  await job(a.api, 'proposals.evaluate');
+  assert.equal((await get(a, p.id)).state, 'evaluated');
+  await job(a.api, 'proposals.refund');
+  assert.equal((await get(a, p.id)).state, 'evaluated', 'not yet due');
+  await a.api('POST', '/v1/dev/advance', { seconds: 3601 });
+  await job(a.api, 'proposals.refund');
+  const v = await get(a, p.id);
+  assert.equal(v.state, 'refunded', JSON.stringify(v));
+  assert.match(v.history?.at(-1)?.reason ?? '', /not selected within 3600 s/);
+  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
+  assert.equal(await received(a, INVESTOR.deriveAddress(0, 2).address), BigInt(v.refund?.amountSat ?? -1));
+});
