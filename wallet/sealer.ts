@@ -12,7 +12,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { AgentError } from '../src/errors/index.ts';
 
-export const CREDENTIALS_DOMAIN = 'storj-agent/credentials/v1';
+const CREDENTIALS_DOMAIN = 'storj-agent/credentials/v1';
 const PREFIX = 'v1.';
 
 export function credentialsKey(seed: Uint8Array): Uint8Array {

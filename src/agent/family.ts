@@ -5,7 +5,7 @@
 import type { PaymentSink } from '../chain/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
-import { Family, staticEvaluator } from '../family/index.ts';
+import { Family, staticEvaluator, type Evaluator } from '../family/index.ts';
 import type { Treasury } from '../treasury/index.ts';
 import type { Wallet } from '../../wallet/index.ts';
 
@@ -13,7 +13,7 @@ import type { Wallet } from '../../wallet/index.ts';
  * The family, wired to the wallet (its sealer), the treasury (deposit addresses, refunds) and, until the sandbox
  * runs the scripts, the static evaluator (src/family/evaluation.ts).
  */
-export function buildFamily(deps: { db: Db; config: Config; wallet: Wallet; treasury: Treasury; now: () => Date }): Family {
+export function buildFamily(deps: { db: Db; config: Config; wallet: Wallet; treasury: Treasury; now: () => Date; evaluate?: Evaluator }): Family {
   const { config, wallet, treasury } = deps;
   return new Family({
     db: deps.db,
@@ -24,7 +24,7 @@ export function buildFamily(deps: { db: Db; config: Config; wallet: Wallet; trea
     newAddress: () => treasury.newAddress('proposal').address,
     seal: (plaintext) => wallet.sealCredentials(plaintext),
     open: (sealed) => wallet.openCredentials(sealed),
-    evaluate: staticEvaluator,
+    evaluate: deps.evaluate ?? staticEvaluator,
     payBack: (opts) => treasury.payBack(opts),
     rebroadcast: (txid, hex) => treasury.rebroadcast(txid, hex),
   });

@@ -14,7 +14,7 @@
  */
 import { isLoopback, isPlainHost } from './hosts.ts';
 
-export interface Check {
+interface Check {
   name: string;
   passed: boolean;
   detail: string;
@@ -54,7 +54,7 @@ interface Call {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The transcript's calls, or why it is not storj-transcript/1 for `provider`. */
-export function parseTranscript(t: unknown, provider: string): { calls: Call[] } | { error: string } {
+function parseTranscript(t: unknown, provider: string): { calls: Call[] } | { error: string } {
   if (!isObject(t)) return { error: 'the transcript is not a JSON object' };
   if (t.format !== 'storj-transcript/1') return { error: `format is ${JSON.stringify(t.format)}, not "storj-transcript/1"` };
   if (t.provider !== provider) return { error: `its provider ${JSON.stringify(t.provider)} is not the proposal's ${JSON.stringify(provider)}` };

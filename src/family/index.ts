@@ -7,7 +7,6 @@
 import './errors.ts';
 
 export { FAMILY_SCHEMA } from './schema.ts';
-export { Family, type ProposalBody, type ProposalView } from './family.ts';
+export { Family } from './family.ts';
 export { familyRoutes } from './routes.ts';
-export { staticEvaluator, type Evaluation, type EvaluationInput, type Evaluator } from './evaluation.ts';
-export type { FamilyDeps } from './types.ts';
+export { staticEvaluator, type Evaluator } from './evaluation.ts';

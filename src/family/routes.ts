@@ -47,5 +47,3 @@ function summaryJson(v: Omit<ProposalView, 'history'>): Static<typeof ProposalSu
     payback: { owedSat: satToJson(v.payback.owedSat), paidSat: satToJson(v.payback.paidSat), txids: v.payback.txids },
   };
 }
-
-export type ProposalBodyJson = Static<typeof ProposalBodySchema>;

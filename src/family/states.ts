@@ -35,10 +35,6 @@ export function canMove(from: ProposalState, to: ProposalState): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-export function isState(s: string): s is ProposalState {
-  return (STATES as readonly string[]).includes(s);
-}
-
 /** States a deposit's reversal takes back to awaiting_deposit: not yet past evaluation. */
 export const BEFORE_EVALUATION: readonly ProposalState[] = ['funded', 'evaluating'];
 
