@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestAgent, tempDir, type Api, type TestAgent } from '../helpers/agent.ts';
 import { ProposerKey, Wallet } from '../../wallet/index.ts';
+import { Family, staticEvaluator } from '../../src/family/index.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const SECRET = 'cred-7f3a9c1e5b2d4f60a8e7c6b5';
@@ -165,4 +166,42 @@ test('a funded proposal not selected within the timeout is refunded after the cl
   assert.match(v.history?.at(-1)?.reason ?? '', /not selected within 3600 s/);
   await a.api('POST', '/v1/dev/mine', { blocks: 1 });
   assert.equal(await received(a, INVESTOR.deriveAddress(0, 2).address), BigInt(v.refund?.amountSat ?? -1));
+});
+
+test('a refund interrupted between its recording and its broadcast is broadcast again, the same transaction, once', async (t) => {
+  const a = await startTestAgent(t);
+  const p = await propose(a, proposal(t, { quote: { spawnSat: 30_000, monthlySat: 20_000 } }, 3));
+  const payout = INVESTOR.deriveAddress(0, 3).address;
+  await fund(a, p);
+  await job(a.api, 'proposals.evaluate');
+  assert.equal((await get(a, p.id)).state, 'rejected');
+  // A second family over the same database whose process "dies" right after recording the transaction: the state a
+  // kill -9 between the record and the broadcast leaves behind.
+  const { agent } = a;
+  let recordedTxid = '';
+  const dying = new Family({
+    db: agent.db, now: () => agent.clock.now(), network: 'regtest', scriptMaxBytes: 1, selectTimeoutSeconds: 86_400,
+    newAddress: () => assert.fail('no new proposal'), seal: (s) => s, open: (s) => s, evaluate: staticEvaluator,
+    payBack: (opts) => agent.treasury.payBack({ ...opts, beforeBroadcast: (tx) => {
+      opts.beforeBroadcast(tx);
+      recordedTxid = tx.txid;
+      throw new Error('killed before the broadcast');
+    } }),
+    rebroadcast: () => assert.fail('nothing pending yet'),
+  });
+  const refundJob = dying.jobs().find((j) => j.name === 'proposals.refund')!;
+  await assert.rejects(refundJob.run({ now: agent.clock.now(), signal: AbortSignal.timeout(60_000) }), /killed before the broadcast/);
+  assert.match(recordedTxid, /^[0-9a-f]{64}$/);
+  assert.equal((await get(a, p.id)).state, 'rejected');
+  await assert.rejects(agent.chain.getTxStatus(recordedTxid), 'not broadcast');
+  // The agent's own job finds it pending and broadcasts that same transaction.
+  await job(a.api, 'proposals.refund');
+  const v = await get(a, p.id);
+  assert.equal(v.state, 'refunded');
+  assert.equal(v.refund?.txid, recordedTxid);
+  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
+  assert.equal(await received(a, payout), BigInt(v.refund.amountSat));
+  await job(a.api, 'proposals.refund');
+  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
+  assert.equal(await received(a, payout), BigInt(v.refund.amountSat), 'one refund on chain');
 });
