@@ -205,3 +205,22 @@ test('a refund interrupted between its recording and its broadcast is broadcast 
   await a.api('POST', '/v1/dev/mine', { blocks: 1 });
   assert.equal(await received(a, payout), BigInt(v.refund.amountSat), 'one refund on chain');
 });
+
+test('a deposit double-spent in a reorg takes a funded proposal back to awaiting_deposit, with the reason', async (t) => {
+  const a = await startTestAgent(t);
+  const p = await propose(a, proposal(t, {}, 4));
+  const r = await a.api<{ txid: string }>('POST', '/v1/dev/pay', { address: p.depositAddress, amountSat: p.depositSat });
+  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
+  await job(a.api, 'watcher');
+  assert.equal((await get(a, p.id)).state, 'funded');
+  await a.devnet.reorg({ depth: 1, doubleSpend: [r.body.txid] });
+  await job(a.api, 'watcher');
+  const v = await get(a, p.id);
+  assert.equal(v.state, 'awaiting_deposit');
+  assert.equal(v.receivedSat, 0);
+  assert.match(v.history?.at(-1)?.reason ?? '', new RegExp(`deposit ${r.body.txid}:\\d+ \\(100000 sat\\) left the chain`));
+  // Nothing to evaluate now, and nothing to refund.
+  await job(a.api, 'proposals.evaluate');
+  await job(a.api, 'proposals.refund');
+  assert.equal((await get(a, p.id)).state, 'awaiting_deposit');
+});
