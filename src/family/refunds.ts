@@ -1,6 +1,7 @@
 /**
- * Refunds: a proposal that is `rejected`, or that waited longer than the selection timeout after it was funded,
- * gets its account's balance back on chain at its payout address, less the network fee.
+ * Refunds: a proposal that is `rejected`, or that waited longer than the selection timeout after it was funded, or
+ * whose deposit never reached its amount within that timeout after it was proposed, gets its account's balance back
+ * on chain at its payout address, less the network fee.
  *
  * Never twice, even across a kill -9: the transaction is recorded (txid and hex, 'pending') in the moment between
  * its signing and its broadcast (Treasury.payBack's `beforeBroadcast`), so a run that finds a pending refund
@@ -33,10 +34,11 @@ export async function refundDue(ctx: RefundCtx): Promise<string> {
     }
   }
   const now = deps.now().getTime();
-  const timedOut = repo.fundedBefore(AWAITING_SELECTION, BigInt(now - deps.selectTimeoutSeconds * 1000));
+  const cutoff = BigInt(now - deps.selectTimeoutSeconds * 1000);
   const due: Array<{ p: ProposalRow; reason: string }> = [
     ...repo.inStates(['rejected']).map((p) => ({ p, reason: 'rejected by evaluation' })),
-    ...timedOut.map((p) => ({ p, reason: `not selected within ${deps.selectTimeoutSeconds} s of funding` })),
+    ...repo.fundedBefore(AWAITING_SELECTION, cutoff).map((p) => ({ p, reason: `not selected within ${deps.selectTimeoutSeconds} s of funding` })),
+    ...repo.createdBefore('awaiting_deposit', cutoff).map((p) => ({ p, reason: `the deposit did not reach ${p.deposit_sat} sat within ${deps.selectTimeoutSeconds} s` })),
   ];
   for (const { p, reason } of due) {
     if (repo.refundOf(p.id)) continue; // pending ones were handled above

@@ -60,6 +60,7 @@ export class FamilyRepository {
   readonly #setEvaluation;
   readonly #inStates;
   readonly #dueForSelection;
+  readonly #createdBefore;
   readonly #insertRefund;
   readonly #refundOf;
   readonly #pendingRefunds;
@@ -86,6 +87,7 @@ export class FamilyRepository {
     this.#dueForSelection = db.prepare<[string, bigint], ProposalRow>(
       'SELECT * FROM proposals WHERE state IN (SELECT value FROM json_each(?)) AND funded_at IS NOT NULL AND funded_at <= ? ORDER BY funded_at, id',
     );
+    this.#createdBefore = db.prepare<[string, bigint], ProposalRow>('SELECT * FROM proposals WHERE state = ? AND created_at <= ? ORDER BY created_at, id');
     this.#insertRefund = db.prepare<RefundRow & { created_at: bigint }>(
       `INSERT INTO proposal_refunds (proposal_id, txid, hex, amount_sat, fee_sat, state, reason, created_at)
        VALUES (:proposal_id, :txid, :hex, :amount_sat, :fee_sat, :state, :reason, :created_at)`,
@@ -150,6 +152,11 @@ export class FamilyRepository {
   /** Proposals in `states` funded at or before `fundedBefore`. */
   fundedBefore(states: readonly ProposalState[], fundedBefore: bigint): ProposalRow[] {
     return this.#dueForSelection.all(JSON.stringify(states), fundedBefore);
+  }
+
+  /** Proposals in `state` made at or before `createdBefore`. */
+  createdBefore(state: ProposalState, createdBefore: bigint): ProposalRow[] {
+    return this.#createdBefore.all(state, createdBefore);
   }
 
   insertRefund(r: RefundRow, at: bigint): void {

@@ -5,7 +5,8 @@
  * awaiting_deposit -> funded -> evaluating -> (rejected | evaluated) -> selected -> spawning -> testing -> proxied
  * -> redirected -> adult, with the exits `terminated` and `refunded`. Two steps back are allowed: a deposit that
  * leaves the chain (a reorg, a double spend) takes a proposal not yet past evaluation back to awaiting_deposit,
- * and a proposal left `evaluating` by an interruption is evaluated again from `evaluating` itself.
+ * and a proposal left `evaluating` by an interruption is evaluated again from `evaluating` itself. A deposit that
+ * never reached its amount is refunded from awaiting_deposit once the selection timeout has passed since the proposal.
  */
 export const STATES = [
   'awaiting_deposit', 'funded', 'evaluating', 'rejected', 'evaluated', 'selected', 'spawning', 'testing', 'proxied',
@@ -15,7 +16,7 @@ export const STATES = [
 export type ProposalState = (typeof STATES)[number];
 
 const TRANSITIONS: Readonly<Record<ProposalState, readonly ProposalState[]>> = {
-  awaiting_deposit: ['funded'],
+  awaiting_deposit: ['funded', 'refunded'],
   funded: ['evaluating', 'awaiting_deposit', 'refunded'],
   evaluating: ['evaluated', 'rejected', 'awaiting_deposit', 'refunded'],
   rejected: ['refunded'],

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { startTestAgent, tempDir, type Api, type TestAgent } from '../helpers/agent.ts';
 import { ProposerKey, Wallet } from '../../wallet/index.ts';
 import { Family, staticEvaluator } from '../../src/family/index.ts';
+import { Accounts } from '../../src/ledger/index.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const SECRET = 'cred-7f3a9c1e5b2d4f60a8e7c6b5';
@@ -143,6 +144,11 @@ test('a rejected proposal is refunded on chain to its payout address, less the f
   assert.equal(await received(a, payout), BigInt(v.refund.amountSat));
   const status = await a.agent.chain.getTxStatus(v.refund.txid);
   assert.equal(status.confirmed, true);
+  // The account paid out what it held: the refund and its fee, down to zero.
+  const accounts = new Accounts(a.agent.db);
+  assert.equal(accounts.balanceSat(`proposal:${p.id}`), 0n);
+  assert.deepEqual(accounts.entries(`proposal:${p.id}`).map((e) => [e.kind, e.amountSat]), [['deposit', 100_000n], ['refund', -BigInt(v.refund.amountSat)], ['fee', BigInt(v.refund.amountSat) - 100_000n]]);
+  assert.deepEqual(accounts.verify(), []);
   // Again: no second refund.
   await job(a.api, 'watcher');
   await job(a.api, 'proposals.refund');
@@ -223,4 +229,25 @@ test('a deposit double-spent in a reorg takes a funded proposal back to awaiting
   await job(a.api, 'proposals.evaluate');
   await job(a.api, 'proposals.refund');
   assert.equal((await get(a, p.id)).state, 'awaiting_deposit');
+});
+
+test('a deposit short of its amount is refunded once the timeout has passed since the proposal', async (t) => {
+  const a = await startTestAgent(t, { env: { STORJ_PROPOSAL_SELECT_TIMEOUT_SECONDS: '3600' } });
+  const p = await propose(a, proposal(t, {}, 5));
+  await a.api('POST', '/v1/dev/pay', { address: p.depositAddress, amountSat: 40_000 });
+  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
+  await job(a.api, 'watcher');
+  let v = await get(a, p.id);
+  assert.equal(v.state, 'awaiting_deposit');
+  assert.equal(v.receivedSat, 40_000);
+  await job(a.api, 'proposals.refund');
+  assert.equal((await get(a, p.id)).state, 'awaiting_deposit', 'not yet due');
+  await a.api('POST', '/v1/dev/advance', { seconds: 3601 });
+  await job(a.api, 'proposals.refund');
+  v = await get(a, p.id);
+  assert.equal(v.state, 'refunded', JSON.stringify(v));
+  assert.match(v.history?.at(-1)?.reason ?? '', /did not reach 100000 sat/);
+  assert.ok(v.refund && v.refund.amountSat > 39_000 && v.refund.amountSat < 40_000);
+  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
+  assert.equal(await received(a, INVESTOR.deriveAddress(0, 5).address), BigInt(v.refund.amountSat));
 });

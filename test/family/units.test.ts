@@ -26,7 +26,8 @@ test('the state machine allows the API\'s path and its two steps back, and nothi
   assert.ok(!canMove('evaluated', 'awaiting_deposit'), 'past evaluation a reversal does not take it back');
   assert.ok(!canMove('awaiting_deposit', 'evaluating'), 'no evaluation before funding');
   assert.ok(!canMove('rejected', 'evaluated'));
-  assert.ok(!canMove('awaiting_deposit', 'refunded'));
+  assert.ok(canMove('awaiting_deposit', 'refunded'), 'a deposit short of its amount, past the timeout');
+  assert.ok(!canMove('awaiting_deposit', 'terminated'));
   for (const s of STATES) {
     assert.ok(!canMove('refunded', s), `refunded -> ${s}`);
     assert.ok(!canMove('terminated', s), `terminated -> ${s}`);
