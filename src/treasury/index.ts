@@ -35,7 +35,8 @@ class DbSpendLog implements SpendLog {
 export interface Balance {
   confirmedSat: bigint;
   unconfirmedSat: bigint;
-  utxos: Array<WalletUtxo & { confirmed: boolean }>;
+  /** `held`: paid to an investor's deposit address, so the investor's money, which send() never spends. */
+  utxos: Array<WalletUtxo & { confirmed: boolean; held?: true }>;
 }
 
 /** What the treasury asks of the payment watcher (src/chain/watcher.ts): the coins it has seen, never its table. */
@@ -126,7 +127,7 @@ export class Treasury {
    */
   async balance(signal?: AbortSignal): Promise<Balance> {
     const out: Balance = { confirmedSat: 0n, unconfirmedSat: 0n, utxos: [] };
-    const add = (u: WalletUtxo & { confirmed: boolean }) => {
+    const add = (u: WalletUtxo & { confirmed: boolean; held?: true }) => {
       out.utxos.push(u);
       if (u.confirmed) out.confirmedSat += u.valueSat;
       else out.unconfirmedSat += u.valueSat;
@@ -137,7 +138,7 @@ export class Treasury {
     for (const c of this.#watched.unspent()) {
       if (ownSet.has(c.address)) continue;
       const a = this.#repo.addressPath(c.address);
-      if (a) add({ txid: c.txid, vout: c.vout, valueSat: c.valueSat, chain: Number(a.chain) as 0 | 1, index: Number(a.idx), confirmed: c.confirmed });
+      if (a) add({ txid: c.txid, vout: c.vout, valueSat: c.valueSat, chain: Number(a.chain) as 0 | 1, index: Number(a.idx), confirmed: c.confirmed, ...(a.purpose === 'proposal' ? { held: true as const } : {}) });
     }
     return out;
   }
@@ -193,12 +194,13 @@ export class Treasury {
 
   /**
    * Pays `amountSat` to `to` from the wallet's coins, with change to a fresh change address, under the spend
-   * policy; broadcast once, never retried.
+   * policy; broadcast once, never retried. Coins paid to investors' deposit addresses are not the agent's and are
+   * never chosen here: they go back to their investor (payBack), so a send cannot leave a refund without its coins.
    * @throws AgentError WALLET_POLICY_REFUSED, WALLET_INSUFFICIENT_FUNDS, WALLET_BAD_ADDRESS, WALLET_DUST, CHAIN_TX_REJECTED, CHAIN_UNAVAILABLE
    */
   async send(to: string, amountSat: bigint, opts: { feeRateSatPerKvb?: bigint; signal?: AbortSignal } = {}): Promise<{ txid: string; feeSat: bigint; changeSat: bigint }> {
     const feeRateSatPerKvb = opts.feeRateSatPerKvb ?? (await this.feeRate(opts.signal));
-    const { utxos } = await this.balance(opts.signal);
+    const utxos = (await this.balance(opts.signal)).utxos.filter((u) => !u.held);
     if (utxos.length === 0) throw new AgentError('WALLET_INSUFFICIENT_FUNDS', 'the wallet has no coins', { neededSat: amountSat, availableSat: 0n });
     const change = this.newAddress('change');
     const result = await this.#wallet.send({

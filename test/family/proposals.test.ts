@@ -10,6 +10,7 @@ import { startTestAgent, tempDir, type Api, type TestAgent } from '../helpers/ag
 import { ProposerKey, Wallet } from '../../wallet/index.ts';
 import { Family, staticEvaluator } from '../../src/family/index.ts';
 import { Accounts } from '../../src/ledger/index.ts';
+import { isAgentError } from '../../src/errors/index.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const SECRET = 'cred-7f3a9c1e5b2d4f60a8e7c6b5';
@@ -136,6 +137,8 @@ test('a rejected proposal is refunded on chain to its payout address, less the f
   let v = await get(a, p.id);
   assert.equal(v.state, 'rejected');
   assert.match(v.history?.at(-1)?.reason ?? '', /quote-matches/);
+  // The deposit is the investor's: the agent's own payments never spend it (this wallet holds nothing else).
+  await assert.rejects(a.agent.treasury.send(payout, 50_000n), (e) => isAgentError(e, 'WALLET_INSUFFICIENT_FUNDS'));
   await job(a.api, 'proposals.refund');
   v = await get(a, p.id);
   assert.equal(v.state, 'refunded', JSON.stringify(v));
