@@ -254,3 +254,24 @@ test('a deposit short of its amount is refunded once the timeout has passed sinc
   await a.api('POST', '/v1/dev/mine', { blocks: 1 });
   assert.equal(await received(a, INVESTOR.deriveAddress(0, 5).address), BigInt(v.refund.amountSat));
 });
+
+test('a proposal left evaluating by an interruption is evaluated again by the next run', async (t) => {
+  const a = await startTestAgent(t);
+  const p = await propose(a, proposal(t, {}, 6));
+  await fund(a, p);
+  // A second family over the same database whose evaluation never finishes: the state an evaluation cut short by
+  // a kill -9 leaves behind.
+  const { agent } = a;
+  const dying = new Family({
+    db: agent.db, now: () => agent.clock.now(), network: 'regtest', scriptMaxBytes: 1, selectTimeoutSeconds: 86_400,
+    newAddress: () => assert.fail('no new proposal'), seal: (s) => s, open: (s) => s,
+    evaluate: () => Promise.reject(new Error('killed mid-evaluation')),
+    payBack: () => assert.fail('no refund'), rebroadcast: () => assert.fail('no refund'),
+  });
+  await assert.rejects(dying.jobs().find((j) => j.name === 'proposals.evaluate')!.run({ now: agent.clock.now(), signal: AbortSignal.timeout(60_000) }), /killed mid-evaluation/);
+  assert.equal((await get(a, p.id)).state, 'evaluating');
+  await job(a.api, 'proposals.evaluate');
+  const v = await get(a, p.id);
+  assert.equal(v.state, 'evaluated');
+  assert.deepEqual(v.history?.map((h) => h.state), ['awaiting_deposit', 'funded', 'evaluating', 'evaluated']);
+});
