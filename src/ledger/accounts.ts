@@ -1,6 +1,6 @@
 /**
- * Accounts that are not files: an investor's proposal holds its deposit here (src/family). Amounts are satoshis, since what comes in and goes out is on-chain money and nothing is
- * metered by the byte. Like files' entries, account entries are append-only and each is recorded once: a second
+ * Accounts that are not files: an investor's proposal holds its deposit here (src/family). Amounts are satoshis,
+ * since what comes in and goes out is on-chain money and nothing is metered by the byte. Like files' entries, account entries are append-only and each is recorded once: a second
  * call with the same (account, kind, ref) does nothing. Every method is synchronous; `record` runs inside the
  * caller's transaction when there is one (the payment watcher's), so the entry commits with whatever caused it.
  */
