@@ -33,7 +33,10 @@ export function familySink(deps: { repo: FamilyRepository; accounts: Accounts; n
     if (!recorded) return;
     const received = receivedSat(accounts, account);
     const ms = BigInt(at.getTime());
-    if (kind === 'deposit' && proposal.state === 'awaiting_deposit' && received >= proposal.deposit_sat) {
+    if (kind === 'deposit' && proposal.state === 'refunded') {
+      // Paid after the refund: it goes back too (./refunds.ts).
+      repo.setRefundDue(proposal.id, true);
+    } else if (kind === 'deposit' && proposal.state === 'awaiting_deposit' && received >= proposal.deposit_sat) {
       if (repo.move(proposal.id, 'awaiting_deposit', 'funded', ms, `received ${received} sat of ${proposal.deposit_sat} at ${p.confirmations} confirmation(s)`)) repo.setFunded(proposal.id, ms);
     } else if (kind === 'reversal' && BEFORE_EVALUATION.includes(proposal.state) && received < proposal.deposit_sat) {
       repo.move(proposal.id, proposal.state, 'awaiting_deposit', ms, `deposit ${outpoint} (${p.valueSat} sat) left the chain: ${received} of ${proposal.deposit_sat} sat now`);

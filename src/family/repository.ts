@@ -27,6 +27,7 @@ export interface ProposalRow {
   evaluation: string | null;
   created_at: bigint;
   funded_at: bigint | null;
+  refund_due: bigint;
   updated_at: bigint;
 }
 
@@ -40,13 +41,15 @@ export interface RefundRow {
   proposal_id: string;
   txid: string;
   hex: string;
+  /** JSON array of the outpoints (`<txid>:<vout>`) it spends. */
+  inputs: string;
   amount_sat: bigint;
   fee_sat: bigint;
   state: 'pending' | 'sent';
   reason: string;
 }
 
-export type NewProposal = Omit<ProposalRow, 'state' | 'evaluation' | 'funded_at' | 'updated_at'>;
+export type NewProposal = Omit<ProposalRow, 'state' | 'evaluation' | 'funded_at' | 'refund_due' | 'updated_at'>;
 
 export class FamilyRepository {
   readonly #insert;
@@ -61,6 +64,10 @@ export class FamilyRepository {
   readonly #inStates;
   readonly #dueForSelection;
   readonly #createdBefore;
+  readonly #setRefundDue;
+  readonly #refundDue;
+  readonly #refundsOf;
+  readonly #addHistory;
   readonly #insertRefund;
   readonly #refundOf;
   readonly #pendingRefunds;
@@ -87,14 +94,18 @@ export class FamilyRepository {
     this.#dueForSelection = db.prepare<[string, bigint], ProposalRow>(
       'SELECT * FROM proposals WHERE state IN (SELECT value FROM json_each(?)) AND funded_at IS NOT NULL AND funded_at <= ? ORDER BY funded_at, id',
     );
+    this.#setRefundDue = db.prepare<[number, string]>('UPDATE proposals SET refund_due = ? WHERE id = ?');
+    this.#refundDue = db.prepare<[], ProposalRow>('SELECT * FROM proposals INDEXED BY proposals_refund_due WHERE refund_due = 1 ORDER BY id');
+    this.#refundsOf = db.prepare<[string], RefundRow>('SELECT proposal_id, txid, hex, inputs, amount_sat, fee_sat, state, reason FROM proposal_refunds WHERE proposal_id = ? ORDER BY created_at, txid');
+    this.#addHistory = db.prepare<[string, string, bigint, string]>('INSERT INTO proposal_history (proposal_id, state, at, reason) VALUES (?, ?, ?, ?)');
     this.#createdBefore = db.prepare<[string, bigint], ProposalRow>('SELECT * FROM proposals WHERE state = ? AND created_at <= ? ORDER BY created_at, id');
     this.#insertRefund = db.prepare<RefundRow & { created_at: bigint }>(
-      `INSERT INTO proposal_refunds (proposal_id, txid, hex, amount_sat, fee_sat, state, reason, created_at)
-       VALUES (:proposal_id, :txid, :hex, :amount_sat, :fee_sat, :state, :reason, :created_at)`,
+      `INSERT INTO proposal_refunds (proposal_id, txid, hex, inputs, amount_sat, fee_sat, state, reason, created_at)
+       VALUES (:proposal_id, :txid, :hex, :inputs, :amount_sat, :fee_sat, :state, :reason, :created_at)`,
     );
-    this.#refundOf = db.prepare<[string], RefundRow>('SELECT proposal_id, txid, hex, amount_sat, fee_sat, state, reason FROM proposal_refunds WHERE proposal_id = ?');
-    this.#pendingRefunds = db.prepare<[], RefundRow>("SELECT proposal_id, txid, hex, amount_sat, fee_sat, state, reason FROM proposal_refunds WHERE state = 'pending' ORDER BY created_at");
-    this.#refundSent = db.prepare<[bigint, string]>("UPDATE proposal_refunds SET state = 'sent', sent_at = ? WHERE proposal_id = ? AND state = 'pending'");
+    this.#refundOf = db.prepare<[string], RefundRow>('SELECT proposal_id, txid, hex, inputs, amount_sat, fee_sat, state, reason FROM proposal_refunds WHERE proposal_id = ? ORDER BY created_at, txid LIMIT 1');
+    this.#pendingRefunds = db.prepare<[], RefundRow>("SELECT proposal_id, txid, hex, inputs, amount_sat, fee_sat, state, reason FROM proposal_refunds WHERE state = 'pending' ORDER BY created_at");
+    this.#refundSent = db.prepare<[bigint, string]>("UPDATE proposal_refunds SET state = 'sent', sent_at = ? WHERE txid = ? AND state = 'pending'");
     this.#create = db.transaction((p: NewProposal, reason: string) => {
       this.#insert.run(p);
       this.#history.run(p.id, 'awaiting_deposit', p.created_at, reason);
@@ -163,16 +174,36 @@ export class FamilyRepository {
     this.#insertRefund.run({ ...r, created_at: at });
   }
 
+  /** The proposal's first refund. */
   refundOf(id: string): RefundRow | undefined {
     return this.#refundOf.get(id);
+  }
+
+  /** Every refund of the proposal, oldest first. */
+  refundsOf(id: string): RefundRow[] {
+    return this.#refundsOf.all(id);
+  }
+
+  setRefundDue(id: string, due: boolean): void {
+    this.#setRefundDue.run(due ? 1 : 0, id);
+  }
+
+  /** Proposals that money reached after their refund. */
+  refundDue(): ProposalRow[] {
+    return this.#refundDue.all();
+  }
+
+  /** A history row that is not a change of state (a later refund of a refunded proposal). */
+  addHistory(id: string, state: ProposalState, at: bigint, reason: string): void {
+    this.#addHistory.run(id, state, at, reason);
   }
 
   pendingRefunds(): RefundRow[] {
     return this.#pendingRefunds.all();
   }
 
-  /** Marks a pending refund sent; false when it was not pending. */
-  refundSent(id: string, at: bigint): boolean {
-    return this.#refundSent.run(at, id).changes > 0;
+  /** Marks a pending refund (by txid) sent; false when it was not pending. */
+  refundSent(txid: string, at: bigint): boolean {
+    return this.#refundSent.run(at, txid).changes > 0;
   }
 }

@@ -36,8 +36,11 @@ export const FAMILY_SCHEMA: ModuleSchema = {
         evaluation TEXT,
         created_at INTEGER NOT NULL,
         funded_at INTEGER,
+        -- 1 when money reached the account after its refund (a late deposit): it is paid back too.
+        refund_due INTEGER NOT NULL DEFAULT 0 CHECK (refund_due IN (0, 1)),
         updated_at INTEGER NOT NULL
       ) WITHOUT ROWID;
+      CREATE INDEX proposals_refund_due ON proposals (id) WHERE refund_due = 1;
       CREATE INDEX proposals_state ON proposals (state, funded_at);
       CREATE INDEX proposals_created ON proposals (created_at, id);
 
@@ -52,11 +55,14 @@ export const FAMILY_SCHEMA: ModuleSchema = {
       CREATE INDEX proposal_history_of ON proposal_history (proposal_id, id);
 
       -- A refund's transaction, recorded BEFORE it is broadcast, so a restart broadcasts the same one again
-      -- instead of paying twice. 'pending' until the chain has it, then 'sent'. One per proposal, ever.
+      -- instead of paying twice. 'pending' until the chain has it, then 'sent'. A proposal has one, and another
+      -- for each deposit that arrives after it; inputs (JSON outpoints) keeps a later one off the coins an
+      -- earlier one spent.
       CREATE TABLE proposal_refunds (
-        proposal_id TEXT PRIMARY KEY REFERENCES proposals (id),
-        txid TEXT NOT NULL UNIQUE,
+        txid TEXT PRIMARY KEY,
+        proposal_id TEXT NOT NULL REFERENCES proposals (id),
         hex TEXT NOT NULL,
+        inputs TEXT NOT NULL,
         amount_sat INTEGER NOT NULL CHECK (amount_sat > 0),
         fee_sat INTEGER NOT NULL CHECK (fee_sat >= 0),
         state TEXT NOT NULL CHECK (state IN ('pending', 'sent')),
@@ -64,6 +70,8 @@ export const FAMILY_SCHEMA: ModuleSchema = {
         created_at INTEGER NOT NULL,
         sent_at INTEGER
       ) WITHOUT ROWID;
+      CREATE INDEX proposal_refunds_of ON proposal_refunds (proposal_id, created_at);
+      CREATE UNIQUE INDEX proposal_refunds_one_pending ON proposal_refunds (proposal_id) WHERE state = 'pending';
     `,
     },
   ],

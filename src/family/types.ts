@@ -23,7 +23,8 @@ export interface FamilyDeps {
     from: string;
     to: string;
     creditSat: bigint;
-    beforeBroadcast: (tx: { txid: string; hex: string; amountSat: bigint; feeSat: bigint }) => void;
+    exclude?: ReadonlySet<string>;
+    beforeBroadcast: (tx: { txid: string; hex: string; inputs: string[]; amountSat: bigint; feeSat: bigint }) => void;
   }) => Promise<{ txid: string; amountSat: bigint; feeSat: bigint }>;
   /** Broadcasts a recorded transaction again (Treasury.rebroadcast). */
   rebroadcast: (txid: string, hex: string) => Promise<'known' | 'sent'>;

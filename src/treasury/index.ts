@@ -233,12 +233,14 @@ export class Treasury {
     from: string;
     to: string;
     creditSat: bigint;
-    beforeBroadcast: (tx: { txid: string; hex: string; amountSat: bigint; feeSat: bigint }) => void;
+    /** Outpoints (`<txid>:<vout>`) not to spend: those an earlier payment back spent, which the chain may not show yet. */
+    exclude?: ReadonlySet<string>;
+    beforeBroadcast: (tx: { txid: string; hex: string; inputs: string[]; amountSat: bigint; feeSat: bigint }) => void;
     signal?: AbortSignal;
   }): Promise<{ txid: string; amountSat: bigint; feeSat: bigint }> {
     const path = this.#repo.addressPath(opts.from);
     if (!path) throw new AgentError('INTERNAL', 'payBack: the address is not one of the wallet\'s');
-    const coins = this.#watched.unspent().filter((c) => c.address === opts.from && c.confirmed);
+    const coins = this.#watched.unspent().filter((c) => c.address === opts.from && c.confirmed && !opts.exclude?.has(`${c.txid}:${c.vout}`));
     const available = coins.reduce((a, c) => a + c.valueSat, 0n);
     if (available < opts.creditSat) throw new AgentError('WALLET_INSUFFICIENT_FUNDS', `the coins at the deposit address hold ${available} sat, less than the ${opts.creditSat} sat to pay back`, { neededSat: opts.creditSat, availableSat: available });
     const feeRateSatPerKvb = await this.feeRate(opts.signal);
@@ -254,7 +256,7 @@ export class Treasury {
       feeRateSatPerKvb,
       change: { index: change.index },
     });
-    opts.beforeBroadcast({ txid: built.txid, hex: built.hex, amountSat, feeSat: built.feeSat });
+    opts.beforeBroadcast({ txid: built.txid, hex: built.hex, inputs: built.inputs.map((i) => `${i.txid}:${i.vout}`), amountSat, feeSat: built.feeSat });
     await this.#chain.broadcast(built.hex, opts.signal);
     return { txid: built.txid, amountSat, feeSat: built.feeSat };
   }

@@ -275,3 +275,33 @@ test('a proposal left evaluating by an interruption is evaluated again by the ne
   assert.equal(v.state, 'evaluated');
   assert.deepEqual(v.history?.map((h) => h.state), ['awaiting_deposit', 'funded', 'evaluating', 'evaluated']);
 });
+
+test('money paid to a proposal after its refund goes back too, in a refund of its own', async (t) => {
+  const a = await startTestAgent(t);
+  const p = await propose(a, proposal(t, { quote: { spawnSat: 30_000, monthlySat: 20_000 } }, 8));
+  const payout = INVESTOR.deriveAddress(0, 8).address;
+  await fund(a, p);
+  await job(a.api, 'proposals.evaluate');
+  await job(a.api, 'proposals.refund');
+  const first = (await get(a, p.id)).refund!;
+  // The investor pays again, not knowing: counted once confirmed, then sent back.
+  await a.api('POST', '/v1/dev/pay', { address: p.depositAddress, amountSat: 20_000 });
+  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
+  await job(a.api, 'watcher');
+  await job(a.api, 'proposals.refund');
+  const v = await get(a, p.id);
+  assert.equal(v.state, 'refunded');
+  assert.deepEqual(v.refund, first, 'the proposal shows its refund; the later one is in its history');
+  const refunds = v.history?.filter((h) => h.state === 'refunded') ?? [];
+  assert.equal(refunds.length, 2);
+  assert.match(refunds[1]?.reason ?? '', /^paid after the refund: 1\d{4} sat sent back in [0-9a-f]{64}/);
+  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
+  await job(a.api, 'watcher');
+  const back = await received(a, payout);
+  assert.ok(back > BigInt(first.amountSat) + 19_000n && back < BigInt(first.amountSat) + 20_000n, `${back}`);
+  assert.equal(new Accounts(a.agent.db).balanceSat(`proposal:${p.id}`), 0n);
+  // Nothing more is due: another run sends nothing.
+  await job(a.api, 'proposals.refund');
+  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
+  assert.equal(await received(a, payout), back);
+});
