@@ -6,7 +6,7 @@ import { badResponse, clean, isRecord } from './api.ts';
 import { ADDRESS, bip21, ID, oneOf, record, sat, str } from './parse.ts';
 
 /** A proposal's states, in the order they are reached, then the two exits. */
-export const PROPOSAL_STATES = [
+const PROPOSAL_STATES = [
   'awaiting_deposit',
   'funded',
   'evaluating',
@@ -21,7 +21,7 @@ export const PROPOSAL_STATES = [
   'terminated',
   'refunded',
 ] as const;
-export type ProposalState = (typeof PROPOSAL_STATES)[number];
+type ProposalState = (typeof PROPOSAL_STATES)[number];
 
 const TXID = /^[0-9a-f]{64}$/;
 
@@ -46,7 +46,7 @@ export function parseCreated(v: unknown): CreatedProposal {
   };
 }
 
-export interface Check {
+interface Check {
   name: string;
   passed: boolean;
   detail: string;

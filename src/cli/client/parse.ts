@@ -25,7 +25,7 @@ export function str(o: Record<string, unknown>, k: string, what: string, re?: Re
   if (typeof v !== 'string' || (re && !re.test(v))) throw badResponse(`${what}: "${k}" is missing or malformed`);
   return v;
 }
-export function strOrNull(o: Record<string, unknown>, k: string, what: string): string | null {
+function strOrNull(o: Record<string, unknown>, k: string, what: string): string | null {
   return o[k] === null || o[k] === undefined ? null : clean(str(o, k, what));
 }
 export function sat(o: Record<string, unknown>, k: string, what: string): bigint {

@@ -26,7 +26,7 @@ export function isPlainHost(h: string): boolean {
 }
 
 /** The provider's quote, as the proposal carries it. */
-export interface ProviderQuote {
+interface ProviderQuote {
   spawnSat: bigint;
   monthlySat: bigint;
 }
@@ -140,7 +140,7 @@ export interface ProposalInput {
 }
 
 /** The fields of `POST /v1/proposals` but the signature, as JSON (satoshis as JSON integers). */
-export function proposalFields(i: ProposalInput, proposerKey: string): Record<string, unknown> {
+function proposalFields(i: ProposalInput, proposerKey: string): Record<string, unknown> {
   return {
     provider: i.provider,
     script: i.script,

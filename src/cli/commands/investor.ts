@@ -23,7 +23,7 @@ import { showPayment } from '../render/text.ts';
 import { makeUi, type Ui } from '../render/ui.ts';
 
 /** The key file's name in the data directory when --key is not given. */
-export const INVESTOR_KEY_FILE = 'investor.key';
+const INVESTOR_KEY_FILE = 'investor.key';
 
 interface ProposeOptions {
   script: string;
@@ -86,7 +86,7 @@ async function getProposal(api: AgentApi, id: string): Promise<Proposal> {
   return p;
 }
 
-export async function propose(ui: Ui, o: ProposeOptions, dataDir: string | undefined): Promise<void> {
+async function propose(ui: Ui, o: ProposeOptions, dataDir: string | undefined): Promise<void> {
   const input = await proposalInput(o);
   const api = new AgentApi(agentUrl(o.url));
   // Before anything is signed or sent: --pay against an agent on a real chain must not leave a proposal behind.
@@ -135,14 +135,14 @@ export async function propose(ui: Ui, o: ProposeOptions, dataDir: string | undef
   });
 }
 
-export async function proposal(ui: Ui, id: string, o: { url?: string }): Promise<void> {
+async function proposal(ui: Ui, id: string, o: { url?: string }): Promise<void> {
   if (!ID.test(id)) throw new AgentError('BAD_REQUEST', `${clean(id)} is not a proposal id`);
   const p = await getProposal(new AgentApi(agentUrl(o.url)), id);
   showProposal(ui, p);
   ui.emit(proposalJson(p));
 }
 
-export async function proposals(ui: Ui, o: { url?: string }): Promise<void> {
+async function proposals(ui: Ui, o: { url?: string }): Promise<void> {
   const ps = parseProposalList(await new AgentApi(agentUrl(o.url)).get('/v1/proposals'));
   showProposalList(ui, ps);
   ui.emit({ proposals: ps.map(proposalJson) });
