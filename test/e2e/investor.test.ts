@@ -33,11 +33,11 @@ interface Shown {
 }
 
 /**
- * The agent's own jobs that move proposals on (the watcher, and any of the family's), run now instead of at their
+ * The agent's own jobs that move proposals on (the watcher, and the family's evaluation), run now instead of at their
  * next period, as `--pay` runs the watcher: each job is idempotent, so an extra run changes nothing but timing.
  */
 async function nudge(a: TestAgent): Promise<void> {
-  for (const name of a.agent.scheduler.jobs().filter((n) => /watcher|proposal|family|evaluat/i.test(n))) {
+  for (const name of a.agent.scheduler.jobs().filter((n) => /watcher|evaluat/i.test(n))) {
     const r = await a.api('POST', `/v1/dev/jobs/${encodeURIComponent(name)}`);
     assert.equal(r.status, 200, `job ${name}: ${r.text}`);
   }

@@ -105,13 +105,14 @@ export function parseHosts(raw: string): string[] {
 }
 
 /**
- * `--interest BPS`: the interest asked, in basis points (1/100 of a percent), a whole number from 0 to 10000.
+ * `--interest BPS`: the interest asked, in basis points (1/100 of a percent), a whole number from 0 to 100000
+ * (1000%), the bound the agent's API accepts.
  * @throws AgentError BAD_REQUEST otherwise
  */
 export function parseBps(raw: string): number {
   const s = raw.trim();
-  const n = /^(0|[1-9][0-9]{0,4})$/.test(s) ? Number(s) : NaN;
-  if (!(n >= 0 && n <= 10_000)) throw new AgentError('BAD_REQUEST', '--interest must be a whole number of basis points from 0 to 10000 (500 is 5%)');
+  const n = /^(0|[1-9][0-9]{0,5})$/.test(s) ? Number(s) : NaN;
+  if (!(n >= 0 && n <= 100_000)) throw new AgentError('BAD_REQUEST', '--interest must be a whole number of basis points from 0 to 100000 (500 is 5%)');
   return n;
 }
 
