@@ -4,7 +4,7 @@
 // body on the wire verifies and the credentials it carries never reach the screen, the --json lines or an error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -218,16 +218,24 @@ test('storj propose as a process: the body on the wire verifies, the key file is
   for (const r of [human, json]) assert.ok(!(r.stdout + r.stderr).includes(secret), 'the credentials are never shown');
 });
 
-test('storj propose: an agent that echoes the credentials in its error shows the error, not them; storj proposal and proposals show every part', async (t) => {
+test('storj propose: an agent that echoes the credentials in its error shows the error, not them; --pay needs a devnet; storj proposal and proposals show every part', async (t) => {
   const secret = 'tok-echoed-3b9a';
-  const { base } = await standIn(t, (body) => [400, { error: { code: 'PROPOSAL_BAD_PAYOUT', message: `bad payout for ${String(body.credentials)}` }, body }]);
+  const { base, posted } = await standIn(t, (body) => [400, { error: { code: 'PROPOSAL_BAD_PAYOUT', message: `bad payout for ${String(body.credentials)}` }, body }]);
   const dir = tempDir(t, 'storj-investor-');
   const creds = join(dir, 'token');
   writeFileSync(creds, secret);
   const r = await storj(['--json', 'propose', '--script', join(scripts, 'local-cloud.js'), '--transcript', join(scripts, 'local-cloud.transcript.json'), '--investment', '100000', '--interest', '0', '--payout', PAYOUT, '--credentials', creds, '--key', join(dir, 'k'), '--url', base]);
+  assert.equal(posted.length, 1);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /^error PROPOSAL_BAD_PAYOUT: bad payout for \[credentials\]$/m);
   assert.ok(!(r.stdout + r.stderr).includes(secret));
+
+  // --pay against an agent that is not a devnet: refused before anything is signed or sent.
+  const p = await storj(['propose', '--script', join(scripts, 'local-cloud.js'), '--transcript', join(scripts, 'local-cloud.transcript.json'), '--investment', '100000', '--interest', '0', '--payout', PAYOUT, '--key', join(dir, 'k2'), '--url', base, '--pay']);
+  assert.notEqual(p.code, 0);
+  assert.match(p.stderr, /^error DEVNET_ONLY: --pay works only with a devnet agent/m);
+  assert.equal(posted.length, 1, 'no proposal was sent');
+  assert.ok(!existsSync(join(dir, 'k2')), 'no key was made');
 
   const shown = await storj(['proposal', 'prop_1', '--url', base]);
   assert.equal(shown.code, 0, shown.stderr);
