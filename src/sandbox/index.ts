@@ -20,6 +20,7 @@ export { CALLS, isPlainHost, type CallArgs, type CallName, type CallResults, typ
 export { SandboxSession, type CallOutcome, type LoadOutcome, type RequestRecord, type SandboxOptions } from './session.ts';
 export { parseTranscript, replayOf, ReplayTransport, sameJson, type Transcript } from './transcript.ts';
 export { netTransport, TransportError, type SendOptions, type Transport } from './transport.ts';
+export { evaluateScript, type Evaluation, type EvaluationCheck, type EvaluationInput } from './evaluate.ts';
 
 /**
  * Loads a script in a sandbox process and stops it: its meta (hosts plain host[:port]), the required calls
