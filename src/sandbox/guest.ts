@@ -139,7 +139,8 @@ class Guest {
         if (state.type === 'pending') return;
         if (state.type === 'rejected') return finish(this.fail(state.error, 'SANDBOX_SCRIPT_ERROR', `${call} rejected`));
         const out = this.fromGuest(state.value);
-        if (!out.ok) return finish(out);
+        // A value JSON cannot hold (a cycle, a bigint, a throwing toJSON) is a malformed result, unless a limit ended it.
+        if (!out.ok) return finish(out.code === 'SANDBOX_SCRIPT_ERROR' ? failure('SANDBOX_BAD_RESULT', `${call} returned ${out.reason}`) : out);
         if (out.json.length > limits.maxResultBytes) return finish(failure('SANDBOX_BAD_RESULT', `${call} returned more than ${limits.maxResultBytes} bytes of JSON`));
         finish(out);
       });
@@ -168,11 +169,15 @@ class Guest {
 
   /** Runs guest code, counting the time it takes against cpuMs. */
   private inGuest<T>(fn: () => T): T {
-    this.sliceStart = performance.now();
+    // Re-entered when a host function the script calls runs guest code (JSON.stringify of its argument): only
+    // the outermost slice counts, or its time would be counted twice.
+    if (this.sliceStart !== null) return fn();
+    const start = performance.now();
+    this.sliceStart = start;
     try {
       return fn();
     } finally {
-      this.cpuUsed += performance.now() - this.sliceStart;
+      this.cpuUsed += performance.now() - start;
       this.sliceStart = null;
     }
   }
@@ -189,7 +194,7 @@ class Guest {
   /** A guest value as JSON text, by the guest's original JSON.stringify (which may run its toJSON and getters). */
   private fromGuest(handle: QuickJSHandle): GuestOutcome {
     const r = this.inGuest(() => this.vm.callFunction(this.stringify, this.vm.undefined, handle));
-    if (r.error) return this.fail(r.error, 'SANDBOX_SCRIPT_ERROR', 'the value cannot be turned into JSON');
+    if (r.error) return this.fail(r.error, 'SANDBOX_SCRIPT_ERROR', 'a value that cannot be turned into JSON');
     return { ok: true, json: this.vm.typeof(r.value) === 'string' ? this.vm.getString(r.value) : 'null' };
   }
 

@@ -124,6 +124,12 @@ export class SandboxSession {
     return parsed.ok ? { ...out, value: parsed.value } : { ...failure('SANDBOX_BAD_RESULT', parsed.reason), log: out.log, requests: out.requests };
   }
 
+  /** The worker's pid while one runs (for the agent's process accounting, and tests). */
+  get pid(): number | undefined {
+    const child = this.worker?.child;
+    return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+  }
+
   /** Stops the worker (SIGKILL: it holds nothing worth a clean exit). */
   close(): void {
     this.worker?.child.kill('SIGKILL');
