@@ -55,6 +55,8 @@ export async function runGuest(source: string, call: string, args: unknown, limi
 /** A failure of the engine itself, not a value the script threw: in practice WASM memory that could not grow. */
 function engineFailure(e: unknown): SandboxFailure {
   const message = e instanceof Error ? e.message : String(e);
+  // Node's own stack can run out before QuickJS's limit does: the WASM frames of a deep recursion live there.
+  if (/call stack size/i.test(message)) return failure('SANDBOX_STACK_OVERFLOW', 'the call went over the stack limit');
   if (/memory|unreachable/i.test(message)) return failure('SANDBOX_OUT_OF_MEMORY', `the call ran out of memory (${message.slice(0, 200)})`);
   return failure('SANDBOX_SCRIPT_ERROR', `the sandbox failed: ${message.slice(0, 500)}`);
 }
@@ -63,7 +65,8 @@ class Guest {
   private vm!: QuickJSContext;
   private parse!: QuickJSHandle;
   private stringify!: QuickJSHandle;
-  private readonly startedAt = Date.now();
+  /** When the call's time began: once its QuickJS instance is ready, so that the engine's set-up is not charged to the script. */
+  private startedAt = Date.now();
   private cpuUsed = 0;
   private sliceStart: number | null = null;
   private interrupted: 'cpu' | 'call' | null = null;
@@ -95,6 +98,7 @@ class Guest {
     });
     const vm = rt.newContext();
     this.vm = vm;
+    this.startedAt = Date.now();
     // Taken before the script runs, which may replace the globals.
     const json = vm.getProp(vm.global, 'JSON');
     this.parse = vm.getProp(json, 'parse');

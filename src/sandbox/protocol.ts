@@ -55,6 +55,7 @@ export type ScriptRequest = Static<typeof ScriptRequestSchema>;
 
 const Id = Type.Integer({ minimum: 0 });
 const FromWorkerSchema = Type.Union([
+  Type.Object({ t: Type.Literal('ready') }),
   Type.Object({ t: Type.Literal('http'), id: Id, req: Id, request: ScriptRequestSchema }),
   Type.Object({ t: Type.Literal('sleep'), id: Id, req: Id, ms: Type.Number({ minimum: 0 }) }),
   Type.Object({ t: Type.Literal('log'), id: Id, line: Type.String() }),

@@ -27,6 +27,8 @@ import { TransportError, type Transport } from './transport.ts';
 const WORKER_ENTRY = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
 /** The worker's own JavaScript heap: small, since the script's memory is the WASM instance's, outside it. */
 const WORKER_NODE_ARGS = ['--expose-gc', '--max-old-space-size=64'];
+/** How long a worker may take to start (Node, tsx from source, QuickJS's WASM): generous on a loaded machine. */
+const START_MS = 60_000;
 
 /** One HTTP request a script made, as the agent saw it: never its headers, which may hold the credentials. */
 export interface RequestRecord {
@@ -136,10 +138,30 @@ export class SandboxSession {
     this.worker = null;
   }
 
-  private ensureWorker(): ChildProcess {
+  /** The running worker, or a new one once it says it is ready; null when one does not start in time. */
+  private async ensureWorker(): Promise<ChildProcess | null> {
     if (this.worker && this.worker.child.exitCode === null && this.worker.child.signalCode === null) return this.worker.child;
-    this.worker = startWorker(WORKER_ENTRY, [], { nodeArgs: WORKER_NODE_ARGS });
-    return this.worker.child;
+    const worker = startWorker(WORKER_ENTRY, [], { nodeArgs: WORKER_NODE_ARGS });
+    this.worker = worker;
+    const { child } = worker;
+    const ready = await new Promise<boolean>((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(ok);
+      };
+      const onMessage = (m: unknown): void => {
+        if (isFromWorker(m) && m.t === 'ready') done(true);
+      };
+      const onExit = (): void => done(false);
+      const timer = setTimeout(() => done(false), START_MS);
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+    if (ready) return child;
+    child.kill('SIGKILL');
+    return null;
   }
 
   /** One call in the worker: its messages served until it is done, it dies, or the wall clock kills it. */
@@ -149,18 +171,22 @@ export class SandboxSession {
     return turn;
   }
 
-  private runOnce(call: string, args: unknown, transport: Transport): Promise<CallOutcome<unknown>> {
+  private async runOnce(call: string, args: unknown, transport: Transport): Promise<CallOutcome<unknown>> {
     const { limits, opts } = this;
     const now = opts.now ?? Date.now;
     const sleep = opts.sleep ?? realSleep;
-    const child = this.ensureWorker();
+    const child = await this.ensureWorker();
+    if (!child) {
+      const tail = (this.worker?.stderrTail() ?? '').trim().split('\n').slice(-3).join(' | ').slice(0, 300);
+      return { ...failure('SANDBOX_KILLED', `the sandbox process did not start within ${START_MS} ms${tail ? `: ${tail}` : ''}`), log: [], requests: [] };
+    }
     const id = this.nextId++;
     const trace: Trace = { log: [], requests: [] };
     let logBytes = 0;
     let logCut = false;
     const aborter = new AbortController();
 
-    return new Promise((resolve) => {
+    return new Promise<CallOutcome<unknown>>((resolve) => {
       let ended = false;
       const end = (o: ({ ok: true; value: unknown } | SandboxFailure)): void => {
         if (ended) return;
@@ -193,7 +219,7 @@ export class SandboxSession {
           return;
         }
         const m: FromWorker = raw;
-        if (m.id !== id) return;
+        if (m.t === 'ready' || m.id !== id) return;
         switch (m.t) {
           case 'log': {
             if (logCut) return;

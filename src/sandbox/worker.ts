@@ -4,6 +4,7 @@
  * credential and no environment of the agent's; its HTTP requests and sleeps are the agent's to carry out.
  * It ends when the agent is gone (watchParent) or closes the channel.
  */
+import 'quickjs-emscripten';
 import { watchParent } from '../process/index.ts';
 import { runGuest, type GuestHost } from './guest.ts';
 import type { HttpReplyMessage, RunMessage, ScriptResponse, SleptMessage, ToWorker } from './protocol.ts';
@@ -87,3 +88,5 @@ process.on('message', (raw: unknown) => {
     else void run(m);
   } else reply(m);
 });
+// Loaded (QuickJS included): the agent's wall-clock limit of a call counts from here, not from Node's start.
+send({ t: 'ready' });
