@@ -59,10 +59,14 @@ function canonical(value: unknown): string {
     entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
   }
+  if (typeof value === 'bigint') return value.toString();
   return JSON.stringify(value) ?? 'null';
 }
 
-/** Whether two JSON values are equal, whatever the order of their keys (a call's expected `result`, say). */
+/**
+ * Whether two JSON values are equal, whatever the order of their keys; a bigint equals the same integer as a
+ * number, so a call's result (satoshis as bigint) compares with a transcript's expected `result`.
+ */
 export function sameJson(a: unknown, b: unknown): boolean {
   return canonical(a) === canonical(b);
 }
