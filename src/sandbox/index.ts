@@ -1,6 +1,6 @@
 /**
- * The sandbox's only door: runs providers' scripts (spawn-scripts/README.md) with nothing but the capabilities
- * handed in, in QuickJS inside a separate process (docs/sandbox.md).
+ * The sandbox's only door: runs providers' scripts with nothing but the capabilities handed in, in QuickJS inside
+ * a separate process (docs/sandbox.md).
  *
  * - `loadScript(source)`: the static checks, the meta and the exports.
  * - `runCall({...})`: one call in a process of its own. `SandboxSession` runs many calls in one process, for an

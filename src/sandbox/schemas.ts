@@ -1,6 +1,6 @@
 /**
  * The shapes of what a provider script hands back, checked before the agent sees any of it: `meta`, and each
- * call's result. They follow the script interface (spawn-scripts/README.md and spawn-scripts/provider.d.ts).
+ * call's result. They follow the provider script interface that the scripts in spawn-scripts/ are written to.
  * Satoshis cross the boundary as JSON safe integers and leave this file as bigint.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
@@ -14,11 +14,20 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 export const HOST_PATTERN = '^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::(?:[1-9][0-9]{0,4}))?$';
 const HOST_RE = new RegExp(HOST_PATTERN);
 
-/** Whether `host` is a plain host[:port] (HOST_PATTERN, a port up to 65535, at most 253 characters of name). */
+const IPV4_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
+
+/**
+ * Whether `host` is a plain host[:port]: HOST_PATTERN, a port up to 65535, at most 253 characters of name, and
+ * a name whose last label is a number only as a dotted-quad IPv4 address. URL's parser reads `1.2.3` as
+ * 1.2.0.3 and refuses `256.1.1.1`, so such a name could never match a request's host.
+ */
 export function isPlainHost(host: string): boolean {
   if (!HOST_RE.test(host)) return false;
   const [name = '', port] = host.split(':');
-  return name.length <= 253 && (port === undefined || Number(port) <= 65535);
+  if (name.length > 253 || (port !== undefined && Number(port) > 65535)) return false;
+  const labels = name.split('.');
+  if (!/^[0-9]+$/.test(labels.at(-1) ?? '')) return true;
+  return labels.length === 4 && labels.every((l) => IPV4_OCTET.test(l) && Number(l) <= 255);
 }
 
 const MAX_SAT = Number.MAX_SAFE_INTEGER;

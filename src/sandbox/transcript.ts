@@ -1,5 +1,5 @@
 /**
- * Transcripts (format `storj-transcript/1`, spawn-scripts/README.md): an investor's recording of a provider's
+ * Transcripts (format `storj-transcript/1`, docs/sandbox.md): an investor's recording of a provider's
  * answers, call by call. A replay answers a script's requests from one call's exchanges, in order. A request
  * matches when its method and URL are the recorded ones, and its body too when the recording gives one (a
  * JSON body is compared as JSON: key order and spacing do not matter). Anything else is a mismatch: the

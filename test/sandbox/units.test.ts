@@ -43,8 +43,8 @@ test('limits default, take overrides in range and refuse the rest by name', () =
 });
 
 test('plain hosts', () => {
-  for (const h of ['api.hetzner.cloud', 'host:8443', '127.0.0.1:8430', 'a-b.example.com', 'localhost']) assert.ok(isPlainHost(h), h);
-  for (const h of ['https://x.com', 'x.com/path', '*.x.com', 'u@x.com', 'X.COM', 'x.com:0', 'x.com:65536', '-x.com', 'x..com', '[::1]:80', 'x.com:', ' x.com']) {
+  for (const h of ['api.hetzner.cloud', 'host:8443', '127.0.0.1:8430', 'a-b.example.com', 'localhost', '10.0.0.255', '3com.example']) assert.ok(isPlainHost(h), h);
+  for (const h of ['https://x.com', 'x.com/path', '*.x.com', 'u@x.com', 'X.COM', 'x.com:0', 'x.com:65536', '-x.com', 'x..com', '[::1]:80', 'x.com:', ' x.com', '1.2.3', '256.1.1.1', '01.2.3.4', 'example.com.', 'host:08443', '']) {
     assert.ok(!isPlainHost(h), h);
   }
 });
