@@ -1,8 +1,11 @@
 /**
- * The sandbox's error codes. A run never throws them at its caller: it returns `{ ok: false, code, reason }`,
- * and the evaluation of a proposal records them. The statuses are for when one does reach an HTTP answer (a
- * proposal whose script or transcript is refused at submission).
+ * The sandbox's error codes, registered in the one catalogue when this module loads (src/errors/index.ts). A run
+ * never throws them at its caller: it returns `{ ok: false, code, reason }`, and the evaluation of a proposal
+ * records them. The statuses are for when one does reach an HTTP answer (a proposal whose script or transcript
+ * is refused at submission, as an AgentError the caller raises with the code and reason).
  */
+import { defineErrors, type CodesOf } from '../errors/index.ts';
+
 export const SANDBOX_ERRORS = {
   SANDBOX_BAD_SCRIPT: { status: 400, description: 'The provider script does not load as an ES module with the required exports, or is larger than the limit.' },
   SANDBOX_BAD_META: { status: 400, description: 'The provider script\'s `meta` is malformed, or a host in it is not a plain host[:port].' },
@@ -17,6 +20,11 @@ export const SANDBOX_ERRORS = {
   SANDBOX_REPLAY_MISMATCH: { status: 422, description: 'In a replay, the script sent a request other than the transcript\'s next one, or left some unsent.' },
   SANDBOX_PAYMENT_REFUSED: { status: 422, description: 'A payment request is above the quote or the budget, or repeats an id already paid.' },
 } as const;
+defineErrors('sandbox', SANDBOX_ERRORS);
+
+declare module '../errors/index.ts' {
+  interface ErrorCatalogue extends CodesOf<typeof SANDBOX_ERRORS> {}
+}
 
 export type SandboxErrorCode = keyof typeof SANDBOX_ERRORS;
 
