@@ -6,4 +6,4 @@
  */
 export { Supervisor, type ChildKind, type Waits } from './supervisor.ts';
 export { announce, withdraw, watchParent } from './child.ts';
-export { startWorker, type Worker, type WorkerOptions } from './worker.ts';
+export { startWorker, type Worker } from './worker.ts';

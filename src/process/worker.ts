@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { PARENT_FD_ENV } from './child.ts';
 
-export interface WorkerOptions {
+interface WorkerOptions {
   /** Options for node itself, before the entry (a heap cap, say). */
   nodeArgs?: readonly string[];
   /**

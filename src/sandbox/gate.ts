@@ -15,7 +15,7 @@ import type { ScriptMeta } from './schemas.ts';
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
 /** Headers the transport sets: a script's own would desynchronise the message or address another host. */
 const FRAMING = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-authorization', 'expect']);
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 /** The request the agent sends for the script, or why it refuses to. */
 export function gateRequest(request: ScriptRequest, meta: ScriptMeta, credentials: string | undefined): { ok: true; request: ScriptRequest } | { ok: false; reason: string } {

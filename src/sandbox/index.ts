@@ -13,12 +13,12 @@ import { SandboxSession, type CallOutcome, type LoadOutcome, type SandboxOptions
 import type { CallArgs, CallName, CallResults } from './schemas.ts';
 import type { Transport } from './transport.ts';
 
-export { SANDBOX_ERRORS, type SandboxErrorCode, type SandboxFailure } from './errors.ts';
+export type { SandboxErrorCode, SandboxFailure } from './errors.ts';
 export { DEFAULT_LIMITS, resolveLimits, type SandboxLimits } from './limits.ts';
 export { checkPayments, type PaymentCheck, type PaymentLimits } from './payments.ts';
 export { CALLS, isPlainHost, type CallArgs, type CallName, type CallResults, type Payment, type QuoteResult, type ScriptMeta } from './schemas.ts';
 export { SandboxSession, type CallOutcome, type LoadOutcome, type RequestRecord, type SandboxOptions } from './session.ts';
-export { parseTranscript, replayOf, ReplayTransport, sameJson, TRANSCRIPT_FORMAT, type Transcript } from './transcript.ts';
+export { parseTranscript, replayOf, ReplayTransport, sameJson, type Transcript } from './transcript.ts';
 export { netTransport, TransportError, type SendOptions, type Transport } from './transport.ts';
 
 /**

@@ -42,7 +42,7 @@ export interface ScriptResponse {
 const Headers = Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 8192 }));
 
 /** A request as the worker forwards it: the body already a string (a JSON body encoded by the worker). */
-export const ScriptRequestSchema = Type.Object(
+const ScriptRequestSchema = Type.Object(
   {
     method: Type.Union([Type.Literal('GET'), Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('PATCH'), Type.Literal('DELETE')]),
     url: Type.String({ minLength: 1, maxLength: 8192 }),

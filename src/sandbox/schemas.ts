@@ -11,7 +11,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
  * wildcard or IPv6 literal. URL.host gives the same form (lowercase, default port left out), so a request's
  * host is compared with these by string equality.
  */
-export const HOST_PATTERN = '^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::(?:[1-9][0-9]{0,4}))?$';
+const HOST_PATTERN = '^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::(?:[1-9][0-9]{0,4}))?$';
 const HOST_RE = new RegExp(HOST_PATTERN);
 
 const IPV4_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
@@ -38,7 +38,7 @@ const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength });
 /** RFC 9110 section 5.1: a header name is a token. */
 const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$";
 
-export const MetaSchema = Type.Object(
+const MetaSchema = Type.Object(
   {
     provider: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }),
     hosts: Type.Array(Type.String({ maxLength: 260 }), { minItems: 1, maxItems: 16 }),

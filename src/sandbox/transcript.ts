@@ -12,7 +12,7 @@ import type { ScriptRequest, ScriptResponse } from './protocol.ts';
 import { CALLS, misfit, type CallName } from './schemas.ts';
 import { TransportError, type SendOptions, type Transport } from './transport.ts';
 
-export const TRANSCRIPT_FORMAT = 'storj-transcript/1';
+const TRANSCRIPT_FORMAT = 'storj-transcript/1';
 
 const Exchange = Type.Object({
   request: Type.Object({
@@ -42,7 +42,6 @@ const TranscriptSchema = Type.Object({
 });
 
 export type Transcript = Static<typeof TranscriptSchema>;
-export type TranscriptCall = Transcript['calls'][number] & { call: CallName };
 type Recorded = Static<typeof Exchange>;
 
 /** A transcript (parsed JSON) checked, or why it is refused. */

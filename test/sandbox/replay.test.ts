@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { parseTranscript, replayOf, ReplayTransport, sameJson, SandboxSession, type Transcript } from '../../src/sandbox/index.ts';
+import { parseTranscript, replayOf, ReplayTransport, sameJson, SandboxSession, TransportError, type Transcript, type Transport } from '../../src/sandbox/index.ts';
 import { fixture, show } from './helpers.ts';
 
 const RECORDED: unknown = JSON.parse(readFileSync(new URL('./fixtures/good.transcript.json', import.meta.url), 'utf8'));
@@ -96,6 +96,24 @@ test('a mismatch fails the call even when the script catches the error, and the 
   } finally {
     opened.session.close();
   }
+});
+
+test('perturbed answers (a transport error, a 500, malformed JSON) end the call with the script\'s own error', async () => {
+  const perturbed: [Transport, RegExp][] = [
+    [{ send: () => Promise.reject(new TransportError('GET http://127.0.0.1:8443/plans/small: no answer within 15000 ms')) }, /HttpError: .*no answer within 15000 ms/],
+    [{ send: () => Promise.resolve({ status: 500, headers: {}, body: 'oops' }) }, /SyntaxError/],
+    [{ send: () => Promise.resolve({ status: 200, headers: {}, body: '{"satPerDay": ' }) }, /SyntaxError/],
+  ];
+  for (const [transport, reason] of perturbed) {
+    const out = await good.call('quote', { plan: 'small', days: 30 }, { transport });
+    assert.ok(!out.ok, show(out));
+    assert.equal(out.code, 'SANDBOX_SCRIPT_ERROR');
+    assert.match(out.reason, reason);
+  }
+  // An inflated price comes back as the script computes it: holding it to the quote is the payment check's job.
+  const inflated = await good.call('quote', { plan: 'small', days: 30 }, { transport: { send: () => Promise.resolve({ status: 200, headers: {}, body: '{"satPerDay": 1e9}' }) } });
+  assert.ok(inflated.ok, show(inflated));
+  assert.equal(inflated.value.spawnSat, 30_000_000_000n);
 });
 
 test('malformed transcripts are refused with a reason', () => {
