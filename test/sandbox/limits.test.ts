@@ -2,6 +2,7 @@
 // recursion hit the memory and stack limits, a sleep past the call's deadline ends the call, a frozen worker is
 // killed by the wall clock, and a flood of log output is truncated. The agent's own memory stays where it was.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import { SandboxSession } from '../../src/sandbox/index.ts';
@@ -36,6 +37,10 @@ test('a 1 GB allocation, in arrays or in one buffer, fails at the memory limit, 
   assert.match(await expectFailure('buffer', 'SANDBOX_OUT_OF_MEMORY'), /memory/);
   // The worker survives its script's failures, and the next call starts afresh.
   assert.equal(session.pid, pid);
+  // The gigabyte never existed, in the worker either: its peak RSS stays far below it (QuickJS's own limit,
+  // without the WASM memory's maximum, lets a script filling arrays reach well over a gigabyte).
+  const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  assert.ok(peak !== undefined && Number(peak) * 1024 < 512 * 1024 * 1024, `the worker peaked at ${peak} kB`);
   const ok = await session.call('quote', { plan: 'globals', days: 30 });
   assert.ok(ok.ok, show(ok));
   // A generous bound: the gigabyte was asked of the worker, never of this process.
