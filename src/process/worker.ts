@@ -41,6 +41,9 @@ export function startWorker(entry: string, args: readonly string[] = [], opts: W
     // over IPC only.
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'ipc'],
   });
+  // A send to a worker that has just died emits 'error' (ERR_IPC_CHANNEL_CLOSED); unheard, it would end this
+  // process. The worker's end is seen through 'exit', which the caller listens for.
+  child.on('error', () => undefined);
   const lifeline = child.stdio[3] as Readable | null;
   lifeline?.on('error', () => undefined);
   const keep = opts.stderrBytes ?? 4096;

@@ -234,7 +234,11 @@ export class SandboxSession {
             return;
           }
           case 'sleep':
-            void sleep(Math.min(m.ms, limits.callMs)).then(() => reply({ t: 'slept', id, req: m.req, now: now() }));
+            // A sleep that fails still ends: the script's wait is over either way.
+            void sleep(Math.min(m.ms, limits.callMs)).then(
+              () => reply({ t: 'slept', id, req: m.req, now: now() }),
+              () => reply({ t: 'slept', id, req: m.req, now: now() }),
+            );
             return;
           case 'http':
             void this.http(m.request, transport, trace, aborter.signal).then((r) => reply({ t: 'http', id, req: m.req, now: now(), ...r }));
