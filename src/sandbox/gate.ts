@@ -13,6 +13,9 @@ import type { ScriptRequest, ScriptResponse } from './protocol.ts';
 import type { ScriptMeta } from './schemas.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
+/** RFC 9110 section 5.1 (a header name is a token) and 5.5 (a value holds no CR, LF or NUL). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[^\r\n\0]*$/;
 /** Headers the transport sets: a script's own would desynchronise the message or address another host. */
 const FRAMING = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-authorization', 'expect']);
 const REDACTED = '[redacted]';
@@ -33,6 +36,7 @@ export function gateRequest(request: ScriptRequest, meta: ScriptMeta, credential
   const headers: Record<string, string> = {};
   const credentialHeader = meta.auth.type === 'bearer' ? 'authorization' : meta.auth.type === 'header' ? meta.auth.name.toLowerCase() : null;
   for (const [name, value] of Object.entries(request.headers)) {
+    if (!HEADER_NAME.test(name) || !HEADER_VALUE.test(value)) return { ok: false, reason: `the header ${JSON.stringify(name.slice(0, 64))} is not a valid HTTP header` };
     const lower = name.toLowerCase();
     if (FRAMING.has(lower) || lower === credentialHeader) continue;
     headers[lower] = value;

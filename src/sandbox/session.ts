@@ -77,12 +77,24 @@ export class SandboxSession {
   /** The end of the last call queued: calls run one after another. */
   private queue: Promise<unknown> = Promise.resolve();
 
+  /** The script's checked meta and exports: null only while `open` loads them, when no request is let through. */
+  private loaded: { meta: ScriptMeta; calls: readonly CallName[] } | null = null;
+
   private constructor(
     private readonly opts: SandboxOptions,
     readonly limits: SandboxLimits,
-    readonly meta: ScriptMeta,
-    readonly calls: readonly CallName[],
   ) {}
+
+  /** The script's meta, checked. */
+  get meta(): ScriptMeta {
+    if (!this.loaded) throw new Error('the session has not loaded its script');
+    return this.loaded.meta;
+  }
+
+  /** The calls the script exports. */
+  get calls(): readonly CallName[] {
+    return this.loaded?.calls ?? [];
+  }
 
   /**
    * Starts a worker and loads the script: its meta checked (./schemas.ts), its exports checked against it.
@@ -94,15 +106,14 @@ export class SandboxSession {
     if (Buffer.byteLength(opts.source) > limits.maxSourceBytes) {
       return { ...failure('SANDBOX_BAD_SCRIPT', `the script is larger than ${limits.maxSourceBytes} bytes`), log: [] };
     }
-    const loader = new SandboxSession(opts, limits, { hosts: [] } as unknown as ScriptMeta, []);
-    const out = await loader.run('meta', {}, NO_TRANSPORT);
+    const session = new SandboxSession(opts, limits);
+    const out = await session.run('meta', {}, NO_TRANSPORT);
     const checked = out.ok ? checkLoaded(out.value) : out;
     if (!checked.ok) {
-      loader.close();
+      session.close();
       return { ...checked, log: out.log };
     }
-    const session = new SandboxSession(opts, limits, checked.meta, checked.calls);
-    session.worker = loader.worker;
+    session.loaded = { meta: checked.meta, calls: checked.calls };
     return { ok: true, session, log: out.log };
   }
 
@@ -268,7 +279,11 @@ export class SandboxSession {
       record.error = `more than ${limits.maxRequests} requests in one call`;
       return { ok: false, error: record.error };
     }
-    const gated = gateRequest(raw, this.meta, this.opts.credentials);
+    if (!this.loaded) {
+      record.error = 'no request is made while the script loads';
+      return { ok: false, error: record.error };
+    }
+    const gated = gateRequest(raw, this.loaded.meta, this.opts.credentials);
     if (!gated.ok) {
       record.error = gated.reason;
       return { ok: false, error: gated.reason };

@@ -76,6 +76,15 @@ test('the gate lets through declared hosts only, https except on loopback, and a
   }
 });
 
+test('the gate refuses headers that are not HTTP headers', () => {
+  const cases: Record<string, string>[] = [{ 'bad name': 'x' }, { 'x-ok': 'a\r\nInjected: 1' }, { 'x-ok': 'nul\0' }];
+  for (const headers of cases) {
+    const out = gateRequest(req('https://api.example.com/', headers), META, undefined);
+    assert.ok(!out.ok, JSON.stringify(headers));
+    assert.match(out.reason, /not a valid HTTP header/);
+  }
+});
+
 test('answers are scrubbed of the credential', () => {
   assert.deepEqual(redactResponse({ status: 200, headers: { 'x-echo': 'Bearer tok-1' }, body: '{"t":"tok-1","u":"tok-1"}' }, 'tok-1'), {
     status: 200, headers: { 'x-echo': 'Bearer [redacted]' }, body: '{"t":"[redacted]","u":"[redacted]"}',
