@@ -33,7 +33,10 @@ const WORKER_NODE_ARGS = ['--expose-gc', '--max-old-space-size=64', ...permissio
 /** How long a worker may take to start (Node, tsx from source, QuickJS's WASM): generous on a loaded machine. */
 const START_MS = 60_000;
 
-/** One HTTP request a script made, as the agent saw it: never its headers, which may hold the credentials. */
+/**
+ * One HTTP request a script made, as the agent saw it: never its headers, which may hold the credentials.
+ * @public (for src/family; see ./index.ts)
+ */
 export interface RequestRecord {
   method: string;
   url: string;
