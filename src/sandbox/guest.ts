@@ -171,23 +171,26 @@ class Guest {
     return { ok: true, json: `{"meta":${meta.json},"calls":${JSON.stringify(calls)}}` };
   }
 
-  /** Runs guest code, counting the time it takes against cpuMs. */
+  /**
+   * Runs guest code, counting the CPU time it takes against cpuMs: this process's CPU time, not the wall clock,
+   * so that a machine under load does not cut a script short. The worker runs one call and nothing else.
+   */
   private inGuest<T>(fn: () => T): T {
     // Re-entered when a host function the script calls runs guest code (JSON.stringify of its argument): only
     // the outermost slice counts, or its time would be counted twice.
     if (this.sliceStart !== null) return fn();
-    const start = performance.now();
+    const start = cpuMs();
     this.sliceStart = start;
     try {
       return fn();
     } finally {
-      this.cpuUsed += performance.now() - start;
+      this.cpuUsed += cpuMs() - start;
       this.sliceStart = null;
     }
   }
 
   private cpuNow(): number {
-    return this.cpuUsed + (this.sliceStart === null ? 0 : performance.now() - this.sliceStart);
+    return this.cpuUsed + (this.sliceStart === null ? 0 : cpuMs() - this.sliceStart);
   }
 
   private toGuest(value: unknown): QuickJSHandle {
@@ -212,11 +215,27 @@ class Guest {
     return failure(code, `${what}: ${text}`);
   }
 
+  /**
+   * A host function for `ctx`. Once the call is interrupted it only throws: QuickJS polls its interrupt handler
+   * every so many operations, and when that poll falls inside guest code a host function runs (JSON.stringify
+   * of its argument), the interruption ends only that nested run. Without this a loop of host calls, which
+   * spends nearly all its time there, would never be stopped.
+   */
+  private hostFunction(name: string, impl: (...args: QuickJSHandle[]) => QuickJSHandle): QuickJSHandle {
+    const { vm } = this;
+    const interrupted = () => ({ error: vm.newError({ name: 'InternalError', message: 'interrupted' }) });
+    return vm.newFunction(name, (...args) => {
+      if (this.interrupted !== null) return interrupted();
+      const out = impl(...args);
+      return this.interrupted === null ? out : interrupted();
+    });
+  }
+
   /** The `ctx` of one call: http, sleep, now and log, nothing else. */
   private makeCtx(): QuickJSHandle {
     const { vm, host, limits } = this;
     const ctx = vm.newObject();
-    vm.setProp(ctx, 'http', vm.newFunction('http', (req) => {
+    vm.setProp(ctx, 'http', this.hostFunction('http', (req) => {
       const deferred = vm.newPromise();
       const settle = (fn: () => void): void => {
         this.safely(fn);
@@ -235,7 +254,7 @@ class Guest {
       }
       return deferred.handle;
     }));
-    vm.setProp(ctx, 'sleep', vm.newFunction('sleep', (msHandle) => {
+    vm.setProp(ctx, 'sleep', this.hostFunction('sleep', (msHandle) => {
       const deferred = vm.newPromise();
       const ms = msHandle === undefined ? NaN : vm.getNumber(msHandle);
       if (vm.typeof(msHandle ?? vm.undefined) !== 'number' || !Number.isFinite(ms) || ms < 0) {
@@ -248,8 +267,8 @@ class Guest {
       }
       return deferred.handle;
     }));
-    vm.setProp(ctx, 'now', vm.newFunction('now', () => vm.newNumber(host.now())));
-    vm.setProp(ctx, 'log', vm.newFunction('log', (...values) => {
+    vm.setProp(ctx, 'now', this.hostFunction('now', () => vm.newNumber(host.now())));
+    vm.setProp(ctx, 'log', this.hostFunction('log', (...values) => {
       host.log(values.map((v) => (vm.typeof(v) === 'string' ? vm.getString(v) : this.logText(v))).join(' '));
       return vm.undefined;
     }));
@@ -295,6 +314,12 @@ class Guest {
     if (body !== null && body.length > 1024 * 1024) return 'the body is over 1 MiB';
     return { method: r.method as ScriptRequest['method'], url: r.url, headers, body };
   }
+}
+
+/** This process's CPU time (user and system), in ms. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }
 
 /** A thrown guest value in words: `Name: message` for an Error, its JSON otherwise, at most 500 characters. */

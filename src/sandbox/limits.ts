@@ -10,7 +10,7 @@ export interface SandboxLimits {
   /** QuickJS's stack limit (runtime.setMaxStackSize). */
   stackBytes: number;
   /**
-   * The time one call may spend running the script's own code (not waiting for HTTP or sleep). Past it the
+   * The CPU time one call may spend running the script's own code (not waiting for HTTP or sleep). Past it the
    * interrupt handler stops the script: an endless loop ends here.
    */
   cpuMs: number;

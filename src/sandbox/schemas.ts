@@ -101,6 +101,7 @@ export interface Payment {
   amountSat: bigint;
 }
 
+/** A quote as the agent holds it. @public (for src/family; see ./index.ts) */
 export interface QuoteResult {
   spawnSat: bigint;
   monthlySat: bigint;

@@ -11,6 +11,8 @@
  * injected `now`.
  */
 import type { ChildProcess } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startWorker, type Worker } from '../process/index.ts';
 import { failure, SANDBOX_ERRORS, type SandboxErrorCode, type SandboxFailure } from './errors.ts';
@@ -24,13 +26,17 @@ import { TransportError, type Transport } from './transport.ts';
  * The worker's entry beside this file: worker.ts from source (run under tsx), worker.js in the build, as the
  * devnet's process does (src/devnet/process.ts).
  */
-const WORKER_ENTRY = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_ENTRY = fileURLToPath(new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url));
 /** The worker's own JavaScript heap: small, since the script's memory is the WASM instance's, outside it. */
-const WORKER_NODE_ARGS = ['--expose-gc', '--max-old-space-size=64'];
+const WORKER_NODE_ARGS = ['--expose-gc', '--max-old-space-size=64', ...permissionArgs()];
 /** How long a worker may take to start (Node, tsx from source, QuickJS's WASM): generous on a loaded machine. */
 const START_MS = 60_000;
 
-/** One HTTP request a script made, as the agent saw it: never its headers, which may hold the credentials. */
+/**
+ * One HTTP request a script made, as the agent saw it: never its headers, which may hold the credentials.
+ * @public (for src/family; see ./index.ts)
+ */
 export interface RequestRecord {
   method: string;
   url: string;
@@ -61,6 +67,22 @@ export interface SandboxOptions {
 }
 
 const NO_TRANSPORT: Transport = { send: () => Promise.reject(new TransportError('no transport: this run makes no HTTP requests')) };
+
+/**
+ * From the build, Node's permission model is one more wall around the worker: it may read only its own code
+ * (dist/src) and the packages (node_modules, where QuickJS's WASM file is), and may write no file, start no
+ * process and open no worker thread. A script that escaped QuickJS would still not read the agent's data dir.
+ * From source it is left off: tsx's loader needs worker threads and reads beyond those folders.
+ */
+function permissionArgs(): string[] {
+  if (FROM_SOURCE) return [];
+  const code = fileURLToPath(new URL('..', import.meta.url));
+  // The package's own node_modules as the resolver walks it (it may be a link) and where the packages really are.
+  const local = fileURLToPath(new URL('../../../node_modules', import.meta.url));
+  const quickjs = fileURLToPath(import.meta.resolve('quickjs-emscripten'));
+  const modules = realpathSync(quickjs.slice(0, quickjs.lastIndexOf(`${sep}node_modules${sep}`) + `${sep}node_modules`.length));
+  return ['--experimental-permission', '--disable-warning=ExperimentalWarning', `--allow-fs-read=${code}`, `--allow-fs-read=${local}`, `--allow-fs-read=${modules}`];
+}
 
 function realSleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
