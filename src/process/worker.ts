@@ -6,7 +6,7 @@
  * .js as it is, and a pipe to the parent lets the worker see the parent die (`watchParent`, ./child.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import type { Socket } from 'node:net';
 import { PARENT_FD_ENV } from './child.ts';
 
 interface WorkerOptions {
@@ -44,8 +44,16 @@ export function startWorker(entry: string, args: readonly string[] = [], opts: W
   // A send to a worker that has just died emits 'error' (ERR_IPC_CHANNEL_CLOSED); unheard, it would end this
   // process. The worker's end is seen through 'exit', which the caller listens for.
   child.on('error', () => undefined);
-  const lifeline = child.stdio[3] as Readable | null;
+  // Pipes to a child are sockets (net.Socket), which can be unref'd.
+  const lifeline = child.stdio[3] as Socket | null;
   lifeline?.on('error', () => undefined);
+  // Nothing of the worker holds this process open: a worker left running must not keep its parent from exiting
+  // (the worker then reads EOF on its lifeline and ends too). A caller that waits for a message or for the exit
+  // refs the channel (`child.channel.ref()`) or the child (`child.ref()`) while it waits.
+  lifeline?.unref();
+  (child.stderr as Socket | null)?.unref();
+  child.unref();
+  child.channel?.unref();
   const keep = opts.stderrBytes ?? 4096;
   let tail = '';
   child.stderr?.setEncoding('utf8');

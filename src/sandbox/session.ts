@@ -209,6 +209,8 @@ export class SandboxSession {
     const now = opts.now ?? Date.now;
     const sleep = opts.sleep ?? realSleep;
     const child = await this.ensureWorker();
+    // The channel holds this process open only while a call is under way (see startWorker).
+    child?.channel?.ref();
     if (!child) {
       const tail = (this.worker?.stderrTail() ?? '').trim().split('\n').slice(-3).join(' | ').slice(0, 300);
       return { ...failure('SANDBOX_KILLED', `the sandbox process did not start within ${START_MS} ms${tail ? `: ${tail}` : ''}`), log: [], requests: [] };
@@ -224,6 +226,7 @@ export class SandboxSession {
       const end = (o: ({ ok: true; value: unknown } | SandboxFailure)): void => {
         if (ended) return;
         ended = true;
+        child.channel?.unref();
         clearTimeout(killer);
         child.off('message', onMessage);
         child.off('exit', onExit);

@@ -6,6 +6,7 @@ import { startWorker } from '../../src/process/index.ts';
 
 setInterval(() => undefined, 1 << 30);
 const { child } = startWorker(fileURLToPath(new URL('./fixture-worker.ts', import.meta.url)));
+child.channel?.ref();
 child.send({ ping: 1 });
 await once(child, 'message');
 process.stdout.write(`${child.pid}\n`);

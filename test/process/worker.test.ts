@@ -14,12 +14,15 @@ test('a worker answers over IPC and sees only the environment it is given', asyn
   process.env.STORJ_TEST_SECRET = 'not-for-workers';
   try {
     const { child } = startWorker(ENTRY, [], { env: { GIVEN: '1' } });
+    // A worker holds its parent open only while the caller refs its channel.
+    child.channel?.ref();
     child.send({ ping: 1 });
     const [reply] = (await once(child, 'message')) as [{ echo: unknown; env: string[] }];
     assert.deepEqual(reply.echo, { ping: 1 });
     assert.ok(reply.env.includes('GIVEN'));
     assert.ok(!reply.env.includes('STORJ_TEST_SECRET'));
     assert.ok(!reply.env.includes('STORJ_PARENT_FD'), 'watchParent takes its variable away');
+    child.ref();
     const exited = once(child, 'exit');
     child.kill('SIGKILL');
     await exited;
