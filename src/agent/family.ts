@@ -5,13 +5,13 @@
 import type { PaymentSink } from '../chain/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
-import { Family, staticEvaluator, type Evaluator } from '../family/index.ts';
+import { Family, sandboxEvaluator, type Evaluator } from '../family/index.ts';
 import type { Treasury } from '../treasury/index.ts';
 import type { Wallet } from '../../wallet/index.ts';
 
 /**
- * The family, wired to the wallet (its sealer), the treasury (deposit addresses, refunds) and, until the sandbox
- * runs the scripts, the static evaluator (src/family/evaluation.ts).
+ * The family, wired to the wallet (its sealer), the treasury (deposit addresses, refunds) and the evaluator that runs
+ * each script in the sandbox (src/family/evaluation.ts).
  */
 export function buildFamily(deps: { db: Db; config: Config; wallet: Wallet; treasury: Treasury; now: () => Date; evaluate?: Evaluator }): Family {
   const { config, wallet, treasury } = deps;
@@ -24,7 +24,7 @@ export function buildFamily(deps: { db: Db; config: Config; wallet: Wallet; trea
     newAddress: () => treasury.newAddress('proposal').address,
     seal: (plaintext) => wallet.sealCredentials(plaintext),
     open: (sealed) => wallet.openCredentials(sealed),
-    evaluate: deps.evaluate ?? staticEvaluator,
+    evaluate: deps.evaluate ?? sandboxEvaluator,
     payBack: (opts) => treasury.payBack(opts),
     rebroadcast: (txid, hex) => treasury.rebroadcast(txid, hex),
   });

@@ -1,8 +1,8 @@
 /**
- * The static evaluation of a proposal: the checks that need no run of its script. It stands until the sandbox's
- * replay and perturbation runs are plugged in beside it. What it checks (each a named entry of the evaluation):
+ * The evaluation of a proposal. First the checks that need no run of its script (each a named entry of the
+ * evaluation), then the script's run in the sandbox (`sandboxEvaluator`, below):
  *
- * - `hosts`: every declared host is a plain host[:port] (./hosts.ts);
+ * - `hosts`: every declared host is a plain host[:port] (isPlainHost, the sandbox's own test of a host);
  * - `transcript-format`: the transcript parses as storj-transcript/1 (spawn-scripts/README.md, "Transcripts")
  *   for the proposal's provider: calls with a known name, object args, exchanges with a method and URL, a result;
  * - `transcript-calls`: it records quote, create, a status showing the server running, and renew;
@@ -12,7 +12,12 @@
  *   of its own, what fund and create ask for together is within spawnSat, and each renew for `days` within
  *   ceil(monthlySat x days / 30).
  */
-import { isLoopback, isPlainHost } from './hosts.ts';
+import { evaluateScript, isPlainHost } from '../sandbox/index.ts';
+
+/** Loopback hosts may be reached over plain http (spawn-scripts/README.md). */
+function isLoopback(hostname: string): boolean {
+  return hostname === '127.0.0.1' || hostname === 'localhost';
+}
 
 interface Check {
   name: string;
@@ -33,6 +38,7 @@ export interface EvaluationInput {
   hosts: readonly string[];
   transcript: unknown;
   quote: { spawnSat: bigint; monthlySat: bigint };
+  investmentSat: bigint;
 }
 
 export type Evaluator = (p: EvaluationInput) => Promise<Evaluation>;
@@ -80,6 +86,20 @@ function parseTranscript(t: unknown, provider: string): { calls: Call[] } | { er
 
 /** The static evaluator (see the module comment). Never throws: a malformed proposal fails its checks. */
 export const staticEvaluator: Evaluator = (p) => Promise.resolve(evaluateStatically(p));
+
+/**
+ * The whole evaluation: the static checks above, then, when they pass, the script itself in the sandbox
+ * (src/sandbox/evaluate.ts): its meta, the replay of every recorded call, its quote and payments, and every call
+ * again under provider errors, timeouts, malformed JSON and inflated prices. The sandbox's own check of the
+ * transcript's calls repeats `transcript-calls` and is left out.
+ */
+export const sandboxEvaluator: Evaluator = async (p) => {
+  const stat = evaluateStatically(p);
+  if (!stat.passed) return stat;
+  const run = await evaluateScript({ source: p.script, transcript: p.transcript, quote: p.quote, hosts: p.hosts, investmentSat: p.investmentSat });
+  const checks = [...stat.checks, ...run.checks.filter((c) => c.name !== 'transcript')];
+  return { passed: checks.every((c) => c.passed), checks };
+};
 
 export function evaluateStatically(p: EvaluationInput): Evaluation {
   const checks: Check[] = [];

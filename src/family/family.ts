@@ -11,7 +11,7 @@ import type { PaymentSink } from '../chain/index.ts';
 import { Accounts } from '../ledger/index.ts';
 import type { Job } from '../scheduler/index.ts';
 import { isAddressFor, verifySignedFields } from '../../wallet/index.ts';
-import { isPlainHost } from './hosts.ts';
+import { isPlainHost } from '../sandbox/index.ts';
 import type { Evaluation } from './evaluation.ts';
 import { evaluateFunded } from './jobs.ts';
 import { familySink, receivedSat } from './payments.ts';

@@ -9,4 +9,4 @@ import './errors.ts';
 export { FAMILY_SCHEMA } from './schema.ts';
 export { Family } from './family.ts';
 export { familyRoutes } from './routes.ts';
-export { staticEvaluator, type Evaluator } from './evaluation.ts';
+export { sandboxEvaluator, staticEvaluator, type Evaluator } from './evaluation.ts';

@@ -47,6 +47,7 @@ function input(p: ProposalRow): EvaluationInput {
     hosts: JSON.parse(p.hosts) as string[],
     transcript: JSON.parse(p.transcript) as unknown,
     quote: { spawnSat: p.spawn_sat, monthlySat: p.monthly_sat },
+    investmentSat: p.investment_sat,
   };
 }
 

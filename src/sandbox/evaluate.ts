@@ -4,7 +4,7 @@
  * its name, whether it passed, and a detail a proposer can act on; the proposal passes only when all pass.
  *
  * - **meta**: the script loads, its `meta` is valid and it exports the required calls.
- * - **hosts**: the proposal declares the hosts the script's `meta` declares, and every request of the
+ * - **declared hosts**: the proposal declares the hosts the script's `meta` declares, and every request of the
  *   transcript goes to one of them.
  * - **transcript**: it is a storj-transcript/1 document recording quote, create, status and renew (and destroy,
  *   when the script can destroy).
@@ -43,7 +43,7 @@ export interface EvaluationInput {
   now?: () => number;
 }
 
-export interface EvaluationCheck {
+interface EvaluationCheck {
   name: string;
   passed: boolean;
   detail: string;
@@ -89,7 +89,7 @@ export async function evaluateScript(input: EvaluationInput): Promise<Evaluation
       return done();
     }
     const transcript = parsed.transcript;
-    check('hosts', ...hostsCheck(input.hosts, meta.hosts, transcript));
+    check('declared hosts', ...hostsCheck(input.hosts, meta.hosts, transcript));
 
     // The replay, call by call, in the transcript's order.
     const paid = new Set<string>();

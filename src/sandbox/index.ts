@@ -19,22 +19,7 @@ export { isPlainHost, type CallName, type CallResults, type ScriptMeta } from '.
 export { SandboxSession, type CallOutcome, type LoadOutcome, type SandboxOptions } from './session.ts';
 export { parseTranscript, replayOf, ReplayTransport, sameJson, type Transcript } from './transcript.ts';
 export { netTransport, TransportError, type Transport } from './transport.ts';
-export { evaluateScript, type Evaluation, type EvaluationCheck, type EvaluationInput } from './evaluate.ts';
-
-// The rest of the door's API, for the proposals' evaluation and spawn (src/family), which nothing in this
-// repository imports yet: tagged so that knip does not report it until then.
-/** @public */
-export type { SandboxErrorCode, SandboxFailure } from './errors.ts';
-/** @public */
-export type { SandboxLimits } from './limits.ts';
-/** @public */
-export type { PaymentCheck, PaymentLimits } from './payments.ts';
-/** @public */
-export { CALLS, type CallArgs, type Payment, type QuoteResult } from './schemas.ts';
-/** @public */
-export type { RequestRecord } from './session.ts';
-/** @public */
-export type { SendOptions } from './transport.ts';
+export { evaluateScript, type Evaluation, type EvaluationInput } from './evaluate.ts';
 
 /**
  * Loads a script in a sandbox process and stops it: its meta (hosts plain host[:port]), the required calls

@@ -75,7 +75,7 @@ async function received(a: TestAgent, address: string): Promise<bigint> {
   return (await a.agent.chain.getAddressUtxos(address)).reduce((s, u) => s + u.valueSat, 0n);
 }
 
-test('a proposal is funded by its confirmed deposit and passes the static evaluation with every check listed', async (t) => {
+test('a proposal is funded by its confirmed deposit and passes evaluation, static and in the sandbox, with every check listed', async (t) => {
   const a = await startTestAgent(t);
   const p = await propose(a, proposal(t));
   assert.equal(p.state, 'awaiting_deposit');
@@ -89,7 +89,13 @@ test('a proposal is funded by its confirmed deposit and passes the static evalua
   v = await get(a, p.id);
   assert.equal(v.state, 'evaluated', JSON.stringify(v));
   assert.equal(v.evaluation?.passed, true);
-  assert.deepEqual(v.evaluation?.checks.map((c) => c.name), ['hosts', 'transcript-format', 'transcript-calls', 'transcript-hosts', 'quote-matches', 'payments-within-quote']);
+  const names = v.evaluation?.checks.map((c) => c.name) ?? [];
+  // The static checks first, then the script's run in the sandbox: its meta, the replay of each recorded call, and
+  // every call again under each perturbation.
+  assert.deepEqual(names.slice(0, 6), ['hosts', 'transcript-format', 'transcript-calls', 'transcript-hosts', 'quote-matches', 'payments-within-quote']);
+  for (const n of ['meta', 'declared hosts', 'replay create (2)', 'replay renew (5)', 'quote', 'payments', 'under provider errors', 'under timeouts', 'under malformed JSON', 'under inflated prices']) {
+    assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+  }
   assert.deepEqual(v.history?.map((h) => h.state), ['awaiting_deposit', 'funded', 'evaluating', 'evaluated']);
   assert.ok(v.history?.every((h) => h.reason.length > 0));
   const list = await a.api<{ proposals: View[] }>('GET', '/v1/proposals');

@@ -9,7 +9,7 @@ import { openAgentDb } from '../../src/agent/index.ts';
 import { Accounts } from '../../src/ledger/index.ts';
 import { canMove, STATES } from '../../src/family/states.ts';
 import { evaluateStatically, type EvaluationInput } from '../../src/family/evaluation.ts';
-import { isPlainHost } from '../../src/family/hosts.ts';
+import { isPlainHost } from '../../src/sandbox/index.ts';
 import { Wallet } from '../../wallet/index.ts';
 import { isAgentError } from '../../src/errors/index.ts';
 
@@ -88,6 +88,7 @@ function localCloud(): EvaluationInput {
     hosts: ['127.0.0.1:8430'],
     transcript: JSON.parse(readFileSync(join(root, 'spawn-scripts/local-cloud.transcript.json'), 'utf8')) as unknown,
     quote: { spawnSat: 30_000n, monthlySat: 30_000n },
+    investmentSat: 100_000n,
   };
 }
 

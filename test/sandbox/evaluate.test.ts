@@ -41,7 +41,7 @@ for (const [name, hosts] of PROVIDERS) {
     assert.deepEqual(failed(e), []);
     assert.equal(e.passed, true);
     const names = e.checks.map((c) => c.name);
-    for (const n of ['meta', 'transcript', 'hosts', 'quote', 'payments', 'under provider errors', 'under timeouts', 'under malformed JSON', 'under inflated prices']) {
+    for (const n of ['meta', 'transcript', 'declared hosts', 'quote', 'payments', 'under provider errors', 'under timeouts', 'under malformed JSON', 'under inflated prices']) {
       assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
     }
     assert.ok(names.some((n) => n.startsWith('replay create')) && names.some((n) => n.startsWith('replay renew')));
@@ -57,7 +57,7 @@ test('a proposal whose quote, hosts or transcript do not fit its script fails th
   assert.match(failed(quote).join('\n'), /^payments: create: the payments total 30000 sat, above the quote of 1000 sat/m);
 
   const hosts = await evaluateScript({ ...good, hosts: ['127.0.0.1:8430', 'evil.example'] });
-  assert.deepEqual(failed(hosts), ["hosts: the proposal declares 127.0.0.1:8430, evil.example, the script's meta 127.0.0.1:8430"]);
+  assert.deepEqual(failed(hosts), ["declared hosts: the proposal declares 127.0.0.1:8430, evil.example, the script's meta 127.0.0.1:8430"]);
 
   const t = structuredClone(good.transcript) as { calls: Array<{ call: string }> };
   t.calls = t.calls.filter((c) => c.call !== 'renew');

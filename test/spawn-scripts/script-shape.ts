@@ -2,6 +2,7 @@
 // (never imported or evaluated in Node, where a script would run with the test's powers), and its `meta` is read
 // from the literal it must be. spawn-scripts/README.md states the rules checked here.
 import ts from 'typescript';
+import { isPlainHost } from '../../src/sandbox/index.ts';
 
 const REQUIRED_CALLS = ['quote', 'create', 'status', 'renew'] as const;
 const OPTIONAL_CALLS = ['fund', 'destroy'] as const;
@@ -17,22 +18,8 @@ interface ScriptShape {
   problems: string[];
 }
 
-const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
-const HOSTNAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
-const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-
-/**
- * Whether `host` is a plain `host` or `host:port`, as a request URL's `host` would spell it: a lowercase name or
- * a dotted IPv4 address and an optional port 1-65535, with no scheme, user, path, wildcard or trailing dot. IPv6
- * literals are not accepted: a provider's API has a name, and loopback is 127.0.0.1.
- */
-export function isPlainHost(host: string): boolean {
-  const m = /^([^:]*)(?::([1-9]\d{0,4}))?$/.exec(host);
-  if (!m) return false;
-  const [, name = '', port] = m;
-  if (port !== undefined && Number(port) > 65535) return false;
-  return IPV4.test(name) || (HOSTNAME.test(name) && name.length <= 253 && !/^[\d.]+$/.test(name));
-}
+/** Whether `host` is a plain `host` or `host:port`: the sandbox's own test, which its gate applies to every request. */
+export { isPlainHost };
 
 /** The value of a literal expression, or `undefined` with a problem for anything computed. */
 function literal(node: ts.Expression, problems: string[], where: string): unknown {

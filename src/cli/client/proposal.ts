@@ -7,23 +7,9 @@ import { AgentError } from '../../errors/index.ts';
 import { satToJson } from '../../money/index.ts';
 import type { ProposerKey } from '../../../wallet/index.ts';
 import { isRecord } from './api.ts';
+import { isPlainHost } from '../../sandbox/index.ts';
 
 const TRANSCRIPT_FORMAT = 'storj-transcript/1';
-
-/**
- * A plain `host` or `host:port` as spawn-scripts/README.md allows it: a lowercase DNS name or dotted IPv4
- * address, no scheme, path, user, wildcard or IPv6 literal. The agent checks the same; this only fails earlier.
- */
-const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
-const HOST = new RegExp(`^${LABEL}(?:\\.${LABEL})*(?::([0-9]{1,5}))?$`);
-
-/** True for a plain host[:port] with a port from 1 to 65535. */
-export function isPlainHost(h: string): boolean {
-  const m = HOST.exec(h);
-  if (!m || h.length > 253 + 6) return false;
-  const port = m[1];
-  return port === undefined || (Number(port) >= 1 && Number(port) <= 65_535 && !port.startsWith('0'));
-}
 
 /** The provider's quote, as the proposal carries it. */
 interface ProviderQuote {
