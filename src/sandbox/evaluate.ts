@@ -12,6 +12,8 @@
  *   what the transcript says it returned.
  * - **quote**: the script's quote in the replay is the proposal's quote.
  * - **payments**: every payment request of the replay is within the quote and the investment, and no id repeats.
+ * - **log**: no call of the replay logged more than its cap (the rest was dropped: a script that floods its log
+ *   is not one to trust with money).
  * - **under \<perturbation\>**: every recorded call again, its answers perturbed (provider errors, timeouts,
  *   malformed JSON, inflated prices). A call may fail, as it should when its provider fails; it must end
  *   within its limits, return nothing malformed, and never ask to pay more than its own quote in that world.
@@ -59,6 +61,8 @@ const RECORDED: readonly CallName[] = ['quote', 'create', 'status', 'renew'];
 /** Failures that mean the script did not end within its limits. */
 const OVER_LIMITS = new Set(['SANDBOX_TIMEOUT', 'SANDBOX_OUT_OF_MEMORY', 'SANDBOX_STACK_OVERFLOW', 'SANDBOX_KILLED']);
 const DAYS_PER_MONTH = 30n;
+/** How a call's log says it was cut (./session.ts). */
+const LOG_TRUNCATED = '[log truncated';
 
 export async function evaluateScript(input: EvaluationInput): Promise<Evaluation> {
   const checks: EvaluationCheck[] = [];
@@ -96,9 +100,11 @@ export async function evaluateScript(input: EvaluationInput): Promise<Evaluation
     let paymentsOk = true;
     const paymentDetails: string[] = [];
     let quoted: { spawnSat: bigint; monthlySat: bigint } | undefined;
+    const flooded: string[] = [];
     for (const [i, entry] of transcript.calls.entries()) {
       const transport = new ReplayTransport(entry.exchanges);
       const out = await session.callJson(entry.call, entry.args, { transport });
+      if (out.log.some((line) => line.startsWith(LOG_TRUNCATED))) flooded.push(`${entry.call} (${i + 1})`);
       const mismatch = transport.verdict(out.ok);
       const name = `replay ${entry.call} (${i + 1})`;
       if (!out.ok) check(name, false, `${out.code}: ${out.reason}`);
@@ -124,6 +130,7 @@ export async function evaluateScript(input: EvaluationInput): Promise<Evaluation
       quoted ? `the script quotes ${quoted.spawnSat} sat to spawn and ${quoted.monthlySat} sat a month; the proposal says ${input.quote.spawnSat} and ${input.quote.monthlySat}` : 'the replayed quote failed',
     );
     check('payments', paymentsOk, paymentDetails.length > 0 ? paymentDetails.join('; ') : 'no payment requested');
+    check('log', flooded.length === 0, flooded.length === 0 ? 'every call logged within its cap' : `${flooded.join(', ')} logged past the cap, and the rest was dropped`);
 
     for (const [name, perturb] of PERTURBATIONS) {
       check(`under ${name}`, ...(await underPerturbation(session, transcript, perturb, input)));

@@ -4,76 +4,13 @@
 // a real agent over HTTP.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { startTestAgent, tempDir, type Api, type TestAgent } from '../helpers/agent.ts';
-import { ProposerKey, Wallet } from '../../wallet/index.ts';
+import { startTestAgent } from '../helpers/agent.ts';
+import { Wallet } from '../../wallet/index.ts';
 import { Family, staticEvaluator } from '../../src/family/index.ts';
 import { Accounts } from '../../src/ledger/index.ts';
 import { isAgentError } from '../../src/errors/index.ts';
 
-const root = join(import.meta.dirname, '..', '..');
-const SECRET = 'cred-7f3a9c1e5b2d4f60a8e7c6b5';
-const INVESTOR = Wallet.fromMnemonic({ mnemonic: 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about', network: 'regtest' });
-
-interface Proposed { id: string; depositAddress: string; depositSat: number; bip21: string; state: string }
-interface View {
-  id: string; state: string; receivedSat: number; depositSat: number;
-  evaluation?: { passed: boolean; checks: Array<{ name: string; passed: boolean; detail: string }> };
-  refund?: { amountSat: number; txid: string };
-  history?: Array<{ state: string; at: string; reason: string }>;
-}
-
-function proposal(t: { after(fn: () => unknown): void }, over: Record<string, unknown> = {}, payoutIndex = 0): Record<string, unknown> {
-  const { key } = ProposerKey.loadOrCreate(join(tempDir(t), 'proposer.key'));
-  const fields = {
-    provider: 'local-cloud',
-    script: readFileSync(join(root, 'spawn-scripts/local-cloud.js'), 'utf8'),
-    hosts: ['127.0.0.1:8430'],
-    transcript: JSON.parse(readFileSync(join(root, 'spawn-scripts/local-cloud.transcript.json'), 'utf8')) as unknown,
-    credentials: SECRET,
-    quote: { spawnSat: 30_000, monthlySat: 30_000 },
-    investmentSat: 100_000,
-    interestBps: 500,
-    payoutAddress: INVESTOR.deriveAddress(0, payoutIndex).address,
-    variant: 'clone',
-    proposerKey: key.publicKeyHex,
-    ...over,
-  };
-  return key.sign(fields);
-}
-
-async function job(api: Api, name: string): Promise<string> {
-  const r = await api<{ outcome: string; detail: string }>('POST', `/v1/dev/jobs/${name}`);
-  assert.equal(r.body.outcome, 'ok', r.text);
-  return r.body.detail;
-}
-
-async function propose(a: TestAgent, body: Record<string, unknown>): Promise<Proposed> {
-  const r = await a.api<Proposed>('POST', '/v1/proposals', body);
-  assert.equal(r.status, 201, r.text);
-  assert.ok(!r.text.includes(SECRET));
-  return r.body;
-}
-
-async function fund(a: TestAgent, p: Proposed): Promise<void> {
-  assert.equal((await a.api('POST', '/v1/dev/pay', { address: p.depositAddress, amountSat: p.depositSat })).status, 200);
-  await job(a.api, 'watcher');
-  assert.equal((await get(a, p.id)).state, 'awaiting_deposit', 'a deposit in the mempool does not count');
-  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
-  await job(a.api, 'watcher');
-}
-
-async function get(a: TestAgent, id: string): Promise<View> {
-  const r = await a.api<View>('GET', `/v1/proposals/${id}`);
-  assert.equal(r.status, 200, r.text);
-  assert.ok(!r.text.includes(SECRET), 'credentials are never returned');
-  return r.body;
-}
-
-async function received(a: TestAgent, address: string): Promise<bigint> {
-  return (await a.agent.chain.getAddressUtxos(address)).reduce((s, u) => s + u.valueSat, 0n);
-}
+import { fund, get, INVESTOR, job, proposal, propose, received, SECRET, type View } from './helpers.ts';
 
 test('a proposal is funded by its confirmed deposit and passes evaluation, static and in the sandbox, with every check listed', async (t) => {
   const a = await startTestAgent(t);

@@ -45,8 +45,9 @@ export function agentEnv(dataDir: string, devnet: Devnet, extra: Record<string, 
   };
 }
 
-export async function initTestDataDir(dataDir: string): Promise<void> {
-  await initDataDir({ dataDir, network: 'regtest', passphrase: TEST_PASSPHRASE, kdf: TEST_KDF });
+/** Makes a regtest data dir with a wallet; returns its mnemonic, nodeId and admin token, for tests that look for secrets. */
+export async function initTestDataDir(dataDir: string): Promise<{ mnemonic: string; nodeId: string; adminToken: string }> {
+  return initDataDir({ dataDir, network: 'regtest', passphrase: TEST_PASSPHRASE, kdf: TEST_KDF });
 }
 
 export interface TestAgent {

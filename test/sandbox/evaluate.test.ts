@@ -41,7 +41,7 @@ for (const [name, hosts] of PROVIDERS) {
     assert.deepEqual(failed(e), []);
     assert.equal(e.passed, true);
     const names = e.checks.map((c) => c.name);
-    for (const n of ['meta', 'transcript', 'declared hosts', 'quote', 'payments', 'under provider errors', 'under timeouts', 'under malformed JSON', 'under inflated prices']) {
+    for (const n of ['meta', 'transcript', 'declared hosts', 'quote', 'payments', 'log', 'under provider errors', 'under timeouts', 'under malformed JSON', 'under inflated prices']) {
       assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
     }
     assert.ok(names.some((n) => n.startsWith('replay create')) && names.some((n) => n.startsWith('replay renew')));
