@@ -7,3 +7,5 @@
 import './errors.ts';
 export { Devnet } from './devnet.ts';
 export { ensureDevnetProcess, stopDevnetProcess, readDevnetInfo } from './process.ts';
+export { ensureCloudProcess, stopCloudProcess, readCloudInfo, type CloudProcessInfo, type EnsureCloudOptions } from './cloud/process.ts';
+export { openCloud, DEFAULT_CLOUD_PORT, type OpenCloud, type OpenCloudOptions } from './cloud/run.ts';

@@ -5,3 +5,4 @@
  */
 export { Supervisor, type ChildKind, type Waits } from './supervisor.ts';
 export { announce, withdraw, watchParent } from './child.ts';
+export { isGone, signal } from './proc.ts';
