@@ -11,5 +11,5 @@ export { verifyIdentity } from './identity.ts';
 export { canonicalJson, ProposerKey, verifySignedFields } from './signed.ts';
 export { MemorySpendLog, SpendPolicy } from './policy.ts';
 export type { SpendLog } from './policy.ts';
-export { dustThresholdSat, P2WPKH_DUST_SAT, P2WPKH_INPUT_VBYTES } from './tx.ts';
+export { dustThresholdSat, isAddressFor, P2WPKH_DUST_SAT, P2WPKH_INPUT_VBYTES, sweepFeeSat } from './tx.ts';
 export type { WalletUtxo } from './tx.ts';

@@ -339,3 +339,25 @@ export function buildTransaction(keys: AccountKeys, params: BuildTransactionPara
   }
   return { hex: tx.toHex(), txid: tx.getId(), feeSat, vsize: tx.virtualSize(), changeSat, inputs, outputs: txOutputs };
 }
+
+/** True when `address` is a valid address on `network` (one for another network, or malformed, is not). */
+export function isAddressFor(address: string, network: WalletNetwork): boolean {
+  try {
+    outputScriptFor(address, network);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The fee for a transaction that spends `inputs` P2WPKH coins to `to`, counted as if it also had a P2WPKH change
+ * output: an upper bound on what buildTransaction charges for the same inputs and one output, so paying
+ * `coins - sweepFeeSat(...)` is always affordable, and the little left over (one output's fee, below the dust
+ * limit at ordinary rates) goes to the fee rather than to change.
+ * @throws AgentError WALLET_BAD_ADDRESS for an address not on `network`
+ */
+export function sweepFeeSat(inputs: number, to: string, network: WalletNetwork, feeRateSatPerKvb: bigint): bigint {
+  const changeSized = new Uint8Array(22); // OP_0 <20-byte key hash>: a P2WPKH output script
+  return feeFor(estimateVsize(inputs, [outputScriptFor(to, network), changeSized]), feeRateSatPerKvb);
+}

@@ -8,6 +8,7 @@ import type { Psbt } from 'bitcoinjs-lib';
 import nacl from 'tweetnacl';
 import { AgentError, isAgentError } from '../src/errors/index.ts';
 import { identityKeyPair } from './identity.ts';
+import { credentialsKey, open as openSealed, seal } from './sealer.ts';
 import { AccountKeys } from './keys.ts';
 import type { Chain, DerivedAddress } from './keys.ts';
 import {
@@ -81,6 +82,7 @@ export class Wallet {
   readonly #seed: Uint8Array;
   readonly #keys: AccountKeys;
   readonly #identitySecret: Uint8Array;
+  readonly #credentialsKey: Uint8Array;
 
   private constructor(token: symbol, seed: Uint8Array, network: WalletNetwork, createdAt: Date) {
     if (token !== CONSTRUCT) throw new AgentError('INTERNAL', 'use Wallet.create, Wallet.open or Wallet.fromMnemonic');
@@ -92,6 +94,7 @@ export class Wallet {
     this.#keys = new AccountKeys(this.#seed, network);
     const id = identityKeyPair(this.#seed);
     this.#identitySecret = id.secretKey;
+    this.#credentialsKey = credentialsKey(this.#seed);
     this.nodeId = Buffer.from(id.publicKey).toString('hex');
   }
 
@@ -198,6 +201,23 @@ export class Wallet {
   signIdentity(msg: Uint8Array): Uint8Array {
     if (!(msg instanceof Uint8Array)) throw new AgentError('WALLET_BAD_ARGUMENT', 'the message to sign must be bytes');
     return nacl.sign.detached(msg, this.#identitySecret);
+  }
+
+  /**
+   * Seals a secret lent to the agent (an investor's provider credentials) under a key derived from the seed
+   * (wallet/sealer.ts), with a fresh nonce: what is stored is useless without this wallet.
+   * @throws AgentError WALLET_BAD_ARGUMENT when `plaintext` is not a string
+   */
+  sealCredentials(plaintext: string): string {
+    return seal(this.#credentialsKey, plaintext);
+  }
+
+  /**
+   * Opens what sealCredentials made.
+   * @throws AgentError WALLET_BAD_ARGUMENT when it is malformed, altered or sealed by another wallet
+   */
+  openCredentials(sealed: string): string {
+    return openSealed(this.#credentialsKey, sealed);
   }
 
   /**

@@ -21,6 +21,8 @@ import { agentInfo, operatorView } from './views.ts';
 import { devControlClient } from './dev-control.ts';
 import { freeBytes, Health, releaseBallastIfFull } from './health.ts';
 import { Wallet } from '../../wallet/index.ts';
+import { familyRoutes, type Family } from '../family/index.ts';
+import { buildFamily, composeSinks } from './family.ts';
 
 /** The package's version, from package.json two folders up from src/agent, or three from the build's dist/src/agent. */
 export const VERSION: string = ((): string => {
@@ -80,6 +82,7 @@ export interface Agent {
   readonly chain: ChainBackend;
   readonly chainDescription: string;
   readonly host: Host;
+  readonly family: Family;
   /** The files' bytes (content-addressed); the host decides what is kept. */
   readonly blobs: BlobStore;
   readonly watcher: PaymentWatcher;
@@ -174,14 +177,17 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       freeBytes: blobsFreeBytes,
       log,
     });
+    const family: Family = buildFamily({ db, config, wallet, treasury, now });
     const watcher: PaymentWatcher = new PaymentWatcher({
       db,
       chain,
       ours: (script) => treasury.addressOfScript(script),
       policy: { required: config.confirmations, zeroConfMaxSat: config.zeroConfMaxSat, zeroConfTotalMaxSat: config.zeroConfTotalMaxSat },
-      sink: host.paymentSink,
+      sink: composeSinks(host.paymentSink, family.paymentSink),
       now,
       mempoolAddresses: () => host.mempoolAddresses(),
+      // An investor's deposit counts only at its confirmations, even when a polled transaction also pays it.
+      zeroConfAllowed: (address) => !family.isDepositAddress(address),
     });
     // A full disk must not keep the agent from starting: what cannot be written now is retried (on the timer
     // below, or on demand: a first quote computes the prices it needs), and /healthz says why it is degraded.
@@ -204,6 +210,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       { name: 'chain', jobs: [watcher.job()] },
       // File links point at the separate origin for customers' bytes when one is set (src/host/file-headers.ts).
       { name: 'host', routes: hostRoutes(host, () => config.filesUrl || boundUrl), jobs: host.jobs() },
+      { name: 'family', routes: familyRoutes(family, { bodyLimit: config.proposalBodyMaxBytes }), jobs: family.jobs() },
       {
         name: 'agent',
         routes: agentRoutes({
@@ -272,6 +279,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       chain,
       chainDescription: conn.describe,
       host,
+      family,
       blobs,
       watcher,
       scheduler,

@@ -11,8 +11,9 @@ import { CHAIN_SCHEMA } from '../chain/index.ts';
 import { HOST_SCHEMA } from '../host/index.ts';
 import { LEDGER_SCHEMA } from '../ledger/index.ts';
 import { SCHEDULER_SCHEMA } from '../scheduler/index.ts';
+import { FAMILY_SCHEMA } from '../family/index.ts';
 
-export const SCHEMAS: readonly ModuleSchema[] = [TREASURY_SCHEMA, CHAIN_SCHEMA, HOST_SCHEMA, LEDGER_SCHEMA, SCHEDULER_SCHEMA];
+export const SCHEMAS: readonly ModuleSchema[] = [TREASURY_SCHEMA, CHAIN_SCHEMA, HOST_SCHEMA, LEDGER_SCHEMA, SCHEDULER_SCHEMA, FAMILY_SCHEMA];
 
 /** Opens the agent's database at `path` with every module's tables, migrated (src/db/migrations.ts). */
 export function openAgentDb(path: string, opts: OpenOptions = {}): Db {

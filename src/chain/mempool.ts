@@ -97,7 +97,7 @@ export async function pollMempool(ctx: WatcherContext, stats: Stats, signal?: Ab
             state: 'mempool',
             blockHeight: null,
             blockHash: null,
-            zeroConf: mayCount.has(tx.txid),
+            zeroConf: mayCount.has(tx.txid) && ctx.zeroConfAllowed(address),
             now,
           });
           newPayments++;

@@ -17,6 +17,7 @@ export interface WatcherContext {
   readonly sink: PaymentSink;
   readonly keepBlocks: number;
   readonly mempoolAddresses: () => string[];
+  readonly zeroConfAllowed: (address: string) => boolean;
   readonly startHeight: () => number | undefined;
   readonly nowMs: () => bigint;
 }

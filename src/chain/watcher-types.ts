@@ -54,6 +54,12 @@ export interface PaymentWatcherOptions {
   now?: () => Date;
   /** Addresses polled for 0-conf payments: recently quoted, unpaid ones (the host module supplies this query). */
   mempoolAddresses?: () => string[];
+  /**
+   * Whether a payment to `address` may ever count before its confirmations (default: every address may, within
+   * the caps). A mempool transaction polled for one address may pay others of ours too; an address answered false
+   * here (an investor's deposit, which must be confirmed) has its payment recorded as one that waits.
+   */
+  zeroConfAllowed?: (address: string) => boolean;
   /** How many recent block hashes are kept to find a fork point; a deeper reorg is REORG_TOO_DEEP. Default 144 (a day). */
   keepBlocks?: number;
   /** Where to begin when nothing has been scanned yet (e.g. the height at which the wallet was created); default: the tip. */

@@ -58,6 +58,7 @@ export class PaymentWatcher {
       sink: opts.sink,
       keepBlocks,
       mempoolAddresses: opts.mempoolAddresses ?? (() => []),
+      zeroConfAllowed: opts.zeroConfAllowed ?? (() => true),
       startHeight: opts.startHeight ?? (() => undefined),
       nowMs: () => BigInt(now().getTime()),
     };

@@ -58,6 +58,12 @@ export interface Config {
   readonly diskReserveBytes: number;
   /** Base URL customers' files are served from, when it is another origin than publicUrl (empty: publicUrl). */
   readonly filesUrl: string;
+  /** Largest POST /v1/proposals body (script, transcript and the rest), in bytes. */
+  readonly proposalBodyMaxBytes: number;
+  /** Largest provider script in a proposal, in UTF-8 bytes. */
+  readonly proposalScriptMaxBytes: number;
+  /** How long a funded proposal may wait to be selected before its deposit is refunded. */
+  readonly proposalSelectTimeoutSeconds: number;
   /** Trust X-Forwarded-For from a reverse proxy in front of the agent when telling clients apart (true only behind one). */
   readonly trustProxy: boolean;
   /** Free routes (quotes, proposals, status, info): requests one client may make per window. */
@@ -142,6 +148,7 @@ const hostPort = (raw: unknown): { host: string; port: number } => {
 
 const GiB = 1024n ** 3n;
 const MiB = 1024 * 1024;
+const KiB = 1024;
 
 const FIELDS: { [K in keyof Config]: Field<Config[K]> } = {
   network: {
@@ -193,6 +200,9 @@ const FIELDS: { [K in keyof Config]: Field<Config[K]> } = {
   spendPerDayMaxSat: { default: () => 5_000_000n, parse: sat(0n, 21_000_000n * 100_000_000n), doc: 'rolling 24 h spend cap (sat)' },
   diskReserveBytes: { default: () => 64 * MiB, parse: int(0, Number.MAX_SAFE_INTEGER), doc: 'free disk kept for the database (bytes)' },
   filesUrl: { default: () => '', parse: (raw) => url(true)(raw).replace(/\/+$/, ''), doc: 'base URL of a separate origin for files' },
+  proposalBodyMaxBytes: { default: () => 512 * KiB, parse: int(1 * KiB, 16 * MiB), doc: 'largest proposal body (bytes)' },
+  proposalScriptMaxBytes: { default: () => 128 * KiB, parse: int(1, 16 * MiB), doc: 'largest provider script (bytes)' },
+  proposalSelectTimeoutSeconds: { default: () => 30 * 86_400, parse: int(60, 3_650 * 86_400), doc: 'refund a funded proposal not selected within (s)' },
   trustProxy: { default: () => false, parse: bool, doc: 'trust X-Forwarded-For (true behind a reverse proxy)' },
   rateLimitMax: { default: () => 120, parse: int(1, 1_000_000), doc: 'free requests per client per window' },
   rateLimitWindowSeconds: { default: () => 60, parse: int(1, 86_400), doc: 'rate limit window (s)' },

@@ -35,6 +35,10 @@ const REDACT_PATHS = [
   '*.passphrase',
   'mnemonic',
   '*.mnemonic',
+  // An investor's provider credentials (POST /v1/proposals): bodies are never logged, but a line that passed
+  // them as a field would still not show them.
+  'credentials',
+  '*.credentials',
 ];
 
 export interface LogOptions {

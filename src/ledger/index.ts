@@ -10,6 +10,7 @@ import { LedgerRepository } from './repository.ts';
 import { GIB, type EntryKind } from './types.ts';
 
 export { DAY_MS, GIB } from './types.ts';
+export { Accounts } from './accounts.ts';
 
 /** Kinds recorded with `record`; storage charges are written only by the sweep. */
 export type RecordKind = Exclude<EntryKind, 'storage'>;

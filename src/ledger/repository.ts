@@ -7,7 +7,7 @@
  * of them awaits (src/db/index.ts).
  */
 import type { Db } from '../db/index.ts';
-import { DAY_MS, GIB, type EntryKind } from './types.ts';
+import { DAY_MS, GIB, type AccountEntryKind, type EntryKind } from './types.ts';
 
 /** A file's entry as `entries` reads it: its own entries and its storage charges, in one shape. */
 export interface EntryRow {
@@ -175,4 +175,78 @@ function prepareSweep(db: Db, due: string) {
     insert: db.prepare<SweepParams>(`INSERT INTO storage_charges (sweep_id, file_seq, amount_msat) SELECT :sweep, seq, -${CHARGE_SQL} FROM files WHERE ${due} ORDER BY seq`),
     debit: db.prepare<SweepParams>(`UPDATE files SET balance_msat = balance_msat - ${CHARGE_SQL}, charged_until = :now WHERE ${due}`),
   };
+}
+
+/** An account's entry as `AccountRepository.entries` reads it. */
+export interface AccountEntryRow {
+  kind: AccountEntryKind;
+  ref: string;
+  amount_sat: bigint;
+  at: bigint;
+}
+
+/** An account whose balance disagrees with the sum of its entries. */
+export interface AccountMismatch {
+  account: string;
+  balanceSat: bigint;
+  sumSat: bigint;
+}
+
+/** The statements over `accounts` and `account_entries` (./schema.ts, migration 3), prepared once. */
+export class AccountRepository {
+  readonly #open;
+  readonly #insert;
+  readonly #apply;
+  readonly #record;
+  readonly #balance;
+  readonly #entries;
+  readonly #count;
+  readonly #verify;
+
+  constructor(db: Db) {
+    this.#open = db.prepare<[string, string, bigint]>('INSERT OR IGNORE INTO accounts (id, kind, created_at) VALUES (?, ?, ?)');
+    this.#insert = db.prepare<[string, string, string, bigint, bigint]>('INSERT OR IGNORE INTO account_entries (account, kind, ref, amount_sat, at) VALUES (?, ?, ?, ?, ?)');
+    this.#apply = db.prepare<[bigint, string]>('UPDATE accounts SET balance_sat = balance_sat + ? WHERE id = ?');
+    this.#record = db.transaction((account: string, kind: AccountEntryKind, ref: string, amountSat: bigint, at: bigint): boolean => {
+      if (this.#insert.run(account, kind, ref, amountSat, at).changes === 0) return false;
+      this.#apply.run(amountSat, account);
+      return true;
+    });
+    this.#balance = db.prepare<[string], bigint>('SELECT balance_sat FROM accounts WHERE id = ?').pluck();
+    this.#entries = db.prepare<[string], AccountEntryRow>('SELECT kind, ref, amount_sat, at FROM account_entries WHERE account = ? ORDER BY id');
+    this.#count = db.prepare<[string, string, string, string], bigint>('SELECT count(*) FROM account_entries WHERE account = ? AND kind = ? AND ref >= ? AND ref < ?').pluck();
+    this.#verify = db.prepare<[], AccountMismatch>(
+      `SELECT a.id AS account, a.balance_sat AS balanceSat, coalesce(e.total, 0) AS sumSat
+       FROM accounts a LEFT JOIN (SELECT account, sum(amount_sat) AS total FROM account_entries GROUP BY account) e ON e.account = a.id
+       WHERE a.balance_sat != coalesce(e.total, 0)`,
+    );
+  }
+
+  /** Makes the account if it does not exist (a second call does nothing). */
+  open(account: string, kind: string, at: bigint): void {
+    this.#open.run(account, kind, at);
+  }
+
+  /** Appends an entry and moves the balance with it (a savepoint inside an open transaction); false when already recorded. */
+  record(account: string, kind: AccountEntryKind, ref: string, amountSat: bigint, at: bigint): boolean {
+    return this.#record(account, kind, ref, amountSat, at);
+  }
+
+  /** The account's balance, undefined for an unknown account. */
+  balance(account: string): bigint | undefined {
+    return this.#balance.get(account);
+  }
+
+  entries(account: string): AccountEntryRow[] {
+    return this.#entries.all(account);
+  }
+
+  /** How many entries of `kind` the account has with a ref in [from, to). */
+  count(account: string, kind: AccountEntryKind, from: string, to: string): bigint {
+    return this.#count.get(account, kind, from, to) ?? 0n;
+  }
+
+  mismatches(): AccountMismatch[] {
+    return this.#verify.all();
+  }
 }

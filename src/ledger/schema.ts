@@ -1,5 +1,5 @@
 /**
- * The ledger's tables: its entries, storage sweeps and storage charges.
+ * The ledger's tables: its entries, storage sweeps and storage charges, and the accounts that are not files.
  * Never edit a migration that has shipped: add a new one (src/db/migrations.ts). Amounts are INTEGER
  * satoshis/millisatoshis (read back as bigint); times are INTEGER unix milliseconds.
  */
@@ -75,6 +75,33 @@ export const LEDGER_SCHEMA: ModuleSchema = {
         SELECT s.id, c.file_seq, c.amount_msat FROM storage_charges c JOIN storage_sweeps s ON s.at = c.sweep_at ORDER BY s.id, c.file_seq;
       DROP TABLE storage_charges;
       ALTER TABLE storage_charges_v5 RENAME TO storage_charges;
+    `,
+    },
+    {
+      version: 3,
+      name: 'accounts that are not files',
+      sql: `
+      -- Money held for something other than a file (an investor's proposal), in satoshis: what came in on chain
+      -- and what went back out. balance_sat is the running sum of the account's entries, changed only in the
+      -- same transaction as an entry (Accounts.verify proves the two agree).
+      CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('proposal')),
+        balance_sat INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      -- Append-only. (account, kind, ref) is unique, so an outpoint is credited once, its reversal undone once,
+      -- and a refund and its fee debited once.
+      CREATE TABLE account_entries (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts (id),
+        kind TEXT NOT NULL CHECK (kind IN ('deposit', 'reversal', 'refund', 'fee')),
+        ref TEXT NOT NULL,
+        amount_sat INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        UNIQUE (account, kind, ref)
+      );
     `,
     },
   ],

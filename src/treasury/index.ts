@@ -7,8 +7,8 @@ export { TREASURY_SCHEMA } from './schema.ts';
 import type { Db } from '../db/index.ts';
 import { PaymentWatcher } from '../chain/index.ts';
 import type { ChainBackend, CoinTotals, UnspentPayment } from '../chain/index.ts';
-import { AgentError } from '../errors/index.ts';
-import { SpendPolicy, type SpendLog, type Wallet, type WalletUtxo } from '../../wallet/index.ts';
+import { AgentError, isAgentError } from '../errors/index.ts';
+import { SpendPolicy, sweepFeeSat, type SpendLog, type Wallet, type WalletUtxo } from '../../wallet/index.ts';
 import { TreasuryRepository } from './repository.ts';
 import type { AddressPurpose } from './types.ts';
 
@@ -35,7 +35,8 @@ class DbSpendLog implements SpendLog {
 export interface Balance {
   confirmedSat: bigint;
   unconfirmedSat: bigint;
-  utxos: Array<WalletUtxo & { confirmed: boolean }>;
+  /** `held`: paid to an investor's deposit address, so the investor's money, which send() never spends. */
+  utxos: Array<WalletUtxo & { confirmed: boolean; held?: true }>;
 }
 
 /** What the treasury asks of the payment watcher (src/chain/watcher.ts): the coins it has seen, never its table. */
@@ -126,7 +127,7 @@ export class Treasury {
    */
   async balance(signal?: AbortSignal): Promise<Balance> {
     const out: Balance = { confirmedSat: 0n, unconfirmedSat: 0n, utxos: [] };
-    const add = (u: WalletUtxo & { confirmed: boolean }) => {
+    const add = (u: WalletUtxo & { confirmed: boolean; held?: true }) => {
       out.utxos.push(u);
       if (u.confirmed) out.confirmedSat += u.valueSat;
       else out.unconfirmedSat += u.valueSat;
@@ -137,7 +138,7 @@ export class Treasury {
     for (const c of this.#watched.unspent()) {
       if (ownSet.has(c.address)) continue;
       const a = this.#repo.addressPath(c.address);
-      if (a) add({ txid: c.txid, vout: c.vout, valueSat: c.valueSat, chain: Number(a.chain) as 0 | 1, index: Number(a.idx), confirmed: c.confirmed });
+      if (a) add({ txid: c.txid, vout: c.vout, valueSat: c.valueSat, chain: Number(a.chain) as 0 | 1, index: Number(a.idx), confirmed: c.confirmed, ...(a.purpose === 'proposal' ? { held: true as const } : {}) });
     }
     return out;
   }
@@ -193,12 +194,13 @@ export class Treasury {
 
   /**
    * Pays `amountSat` to `to` from the wallet's coins, with change to a fresh change address, under the spend
-   * policy; broadcast once, never retried.
+   * policy; broadcast once, never retried. Coins paid to investors' deposit addresses are not the agent's and are
+   * never chosen here: they go back to their investor (payBack), so a send cannot leave a refund without its coins.
    * @throws AgentError WALLET_POLICY_REFUSED, WALLET_INSUFFICIENT_FUNDS, WALLET_BAD_ADDRESS, WALLET_DUST, CHAIN_TX_REJECTED, CHAIN_UNAVAILABLE
    */
   async send(to: string, amountSat: bigint, opts: { feeRateSatPerKvb?: bigint; signal?: AbortSignal } = {}): Promise<{ txid: string; feeSat: bigint; changeSat: bigint }> {
     const feeRateSatPerKvb = opts.feeRateSatPerKvb ?? (await this.feeRate(opts.signal));
-    const { utxos } = await this.balance(opts.signal);
+    const utxos = (await this.balance(opts.signal)).utxos.filter((u) => !u.held);
     if (utxos.length === 0) throw new AgentError('WALLET_INSUFFICIENT_FUNDS', 'the wallet has no coins', { neededSat: amountSat, availableSat: 0n });
     const change = this.newAddress('change');
     const result = await this.#wallet.send({
@@ -211,5 +213,80 @@ export class Treasury {
       broadcast: (hex) => this.#chain.broadcast(hex, opts.signal),
     });
     return { txid: result.txid, feeSat: result.feeSat, changeSat: result.changeSat };
+  }
+
+  /**
+   * Pays back money held for someone else (an investor's deposit): spends only the confirmed coins received at
+   * `from`, which must be one of the wallet's addresses, to `to`, paying `creditSat - fee`, with no change unless
+   * the coins hold more than `creditSat`. The transaction is handed to `beforeBroadcast` (to be recorded) before it
+   * is broadcast, once; whatever happens after that, the caller holds the transaction to broadcast again.
+   *
+   * The spend policy's caps are not applied: they bound what a bug or an intruder could pay of the agent's own
+   * money per transaction and per day, while this spends coins that were never the agent's, only those paid to
+   * `from`, and never more than `creditSat`. A large investment refunded under a per-transaction cap would be
+   * stuck, which the investor's terms do not allow.
+   * @throws AgentError WALLET_INSUFFICIENT_FUNDS when the coins at `from` no longer cover `creditSat` (spent
+   *   elsewhere, or not yet confirmed), WALLET_DUST when the fee leaves nothing worth sending, WALLET_BAD_ADDRESS,
+   *   CHAIN_TX_REJECTED, CHAIN_UNAVAILABLE
+   */
+  async payBack(opts: {
+    from: string;
+    to: string;
+    creditSat: bigint;
+    /** Outpoints (`<txid>:<vout>`) not to spend: those an earlier payment back spent, which the chain may not show yet. */
+    exclude?: ReadonlySet<string>;
+    beforeBroadcast: (tx: { txid: string; hex: string; inputs: string[]; amountSat: bigint; feeSat: bigint }) => void;
+    signal?: AbortSignal;
+  }): Promise<{ txid: string; amountSat: bigint; feeSat: bigint }> {
+    const path = this.#repo.addressPath(opts.from);
+    if (!path) throw new AgentError('INTERNAL', 'payBack: the address is not one of the wallet\'s');
+    const coins = this.#watched.unspent().filter((c) => c.address === opts.from && c.confirmed && !opts.exclude?.has(`${c.txid}:${c.vout}`));
+    const available = coins.reduce((a, c) => a + c.valueSat, 0n);
+    if (available < opts.creditSat) throw new AgentError('WALLET_INSUFFICIENT_FUNDS', `the coins at the deposit address hold ${available} sat, less than the ${opts.creditSat} sat to pay back`, { neededSat: opts.creditSat, availableSat: available });
+    const feeRateSatPerKvb = await this.feeRate(opts.signal);
+    const feeSat = sweepFeeSat(coins.length, opts.to, this.#wallet.network, feeRateSatPerKvb);
+    const amountSat = opts.creditSat - feeSat;
+    if (amountSat <= 0n) throw new AgentError('WALLET_DUST', `the fee (${feeSat} sat) takes all of the ${opts.creditSat} sat to pay back`, { valueSat: Number(amountSat), dustSat: Number(feeSat) });
+    const change = this.newAddress('change');
+    const chain = Number(path.chain) as 0 | 1;
+    const index = Number(path.idx);
+    const built = this.#wallet.buildTransaction({
+      utxos: coins.map((c) => ({ txid: c.txid, vout: c.vout, valueSat: c.valueSat, chain, index })),
+      outputs: [{ address: opts.to, valueSat: amountSat }],
+      feeRateSatPerKvb,
+      change: { index: change.index },
+    });
+    opts.beforeBroadcast({ txid: built.txid, hex: built.hex, inputs: built.inputs.map((i) => `${i.txid}:${i.vout}`), amountSat, feeSat: built.feeSat });
+    await this.#chain.broadcast(built.hex, opts.signal);
+    return { txid: built.txid, amountSat, feeSat: built.feeSat };
+  }
+
+  /**
+   * Broadcasts again a transaction recorded before an interruption. Harmless if it went out the first time: a
+   * transaction the chain already knows (in a block or in the mempool) is not sent again.
+   * @returns 'known' when the chain already had it, 'sent' when it took it now
+   * @throws AgentError CHAIN_TX_REJECTED when the chain refuses it and does not know it (its coins were spent by
+   *   another transaction), CHAIN_UNAVAILABLE
+   */
+  async rebroadcast(txid: string, hex: string, signal?: AbortSignal): Promise<'known' | 'sent'> {
+    if (await this.#knows(txid, signal)) return 'known';
+    try {
+      await this.#chain.broadcast(hex, signal);
+      return 'sent';
+    } catch (e) {
+      // Mined or accepted between the look and the broadcast: the node refuses a transaction it already has.
+      if (isAgentError(e, 'CHAIN_TX_REJECTED') && (await this.#knows(txid, signal))) return 'known';
+      throw e;
+    }
+  }
+
+  async #knows(txid: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await this.#chain.getTxStatus(txid, signal);
+      return true;
+    } catch (e) {
+      if (isAgentError(e, 'CHAIN_NOT_FOUND')) return false;
+      throw e;
+    }
   }
 }

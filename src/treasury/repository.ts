@@ -18,6 +18,7 @@ interface OwnAddressRow {
 interface AddressPathRow {
   chain: bigint;
   idx: bigint;
+  purpose: AddressPurpose;
 }
 
 export class TreasuryRepository {
@@ -36,7 +37,7 @@ export class TreasuryRepository {
     // The partial index wallet_addresses_own (src/treasury/schema.ts): a handful of rows, however many files there are.
     this.#own = db.prepare<[], OwnAddressRow>(`SELECT address, chain, idx FROM wallet_addresses WHERE purpose IN ('receive', 'change') ORDER BY chain, idx`);
     this.#addressOfScript = db.prepare<[Buffer], string>('SELECT address FROM wallet_addresses WHERE script = ?').pluck();
-    this.#byAddress = db.prepare<[string], AddressPathRow>('SELECT chain, idx FROM wallet_addresses WHERE address = ?');
+    this.#byAddress = db.prepare<[string], AddressPathRow>('SELECT chain, idx, purpose FROM wallet_addresses WHERE address = ?');
     this.#nextIndex = db.prepare<[number], bigint>('SELECT coalesce(max(idx) + 1, 0) AS next FROM wallet_addresses WHERE chain = ?').pluck();
     this.#insertAddress = db.prepare<[number, number, string, Buffer, AddressPurpose, bigint]>(
       'INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (?, ?, ?, ?, ?, ?)',

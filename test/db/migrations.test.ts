@@ -63,9 +63,9 @@ test('a database newer than the code is refused rather than used: a module ahead
   db.prepare("UPDATE schema_versions SET version = version + 1 WHERE module = 'host'").run();
   assert.throws(() => migrate(db, SCHEMAS), /"host" schema is at version 3, newer than this agent \(2\)/);
   db.prepare("UPDATE schema_versions SET version = version - 1 WHERE module = 'host'").run();
-  db.prepare("INSERT INTO schema_versions (module, version) VALUES ('family', 1)").run();
-  assert.throws(() => migrate(db, SCHEMAS), /a module "family" that this agent does not have/);
-  db.prepare("DELETE FROM schema_versions WHERE module = 'family'").run();
+  db.prepare("INSERT INTO schema_versions (module, version) VALUES ('cloud', 1)").run();
+  assert.throws(() => migrate(db, SCHEMAS), /a module "cloud" that this agent does not have/);
+  db.prepare("DELETE FROM schema_versions WHERE module = 'cloud'").run();
   db.pragma('user_version = 9');
   assert.throws(() => migrate(db, SCHEMAS), /newer than this agent/);
 });

@@ -188,3 +188,27 @@ test('a payment recorded unconfirmed before the 0-conf verdict was kept (migrati
   await w.sync();
   assert.deepEqual(sink.counted.map((p) => [p.txid, p.confirmations]), [[txid, 1]]);
 });
+
+test('an address that may not count early (an investor\'s deposit) waits for its confirmations even when polled and within the caps', async (t) => {
+  const db = memoryDb(t);
+  const upload = addAddress(db);
+  const deposit = addAddress(db);
+  const sink = new RecordingSink();
+  const w = new PaymentWatcher({
+    db, ours: ourScripts(db), chain, sink,
+    policy: { required: 1, zeroConfMaxSat: 1_000_000n, zeroConfTotalMaxSat: 1_000_000n },
+    // Both polled, as when a transaction paying a quote's address also pays a deposit address.
+    mempoolAddresses: () => [upload, deposit],
+    zeroConfAllowed: (address) => address !== deposit,
+  });
+  await w.sync();
+  const toUpload = await devnet.pay(upload, 5_000n);
+  const toDeposit = await devnet.pay(deposit, 5_000n);
+  const seen = await w.sync();
+  assert.equal(seen.newPayments, 2);
+  assert.deepEqual(sink.counted.map((p) => p.txid), [toUpload], 'only the upload counts unconfirmed');
+  assert.equal(zeroConf(db, toDeposit), 0n);
+  await devnet.mine(1);
+  await w.sync();
+  assert.deepEqual(sink.counted.map((p) => [p.txid, p.confirmations]), [[toUpload, 0], [toDeposit, 1]]);
+});

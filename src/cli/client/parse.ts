@@ -14,13 +14,13 @@ export type { UploadStatus } from '../../host/index.ts';
 /** The form of an upload id and a file id. */
 export const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
-const ADDRESS = /^[A-Za-z0-9]{14,90}$/;
+export const ADDRESS = /^[A-Za-z0-9]{14,90}$/;
 
-function record(v: unknown, what: string): Record<string, unknown> {
+export function record(v: unknown, what: string): Record<string, unknown> {
   if (!isRecord(v)) throw badResponse(`${what}: the agent's answer is not a JSON object`);
   return v;
 }
-function str(o: Record<string, unknown>, k: string, what: string, re?: RegExp): string {
+export function str(o: Record<string, unknown>, k: string, what: string, re?: RegExp): string {
   const v = o[k];
   if (typeof v !== 'string' || (re && !re.test(v))) throw badResponse(`${what}: "${k}" is missing or malformed`);
   return v;
@@ -28,7 +28,7 @@ function str(o: Record<string, unknown>, k: string, what: string, re?: RegExp): 
 function strOrNull(o: Record<string, unknown>, k: string, what: string): string | null {
   return o[k] === null || o[k] === undefined ? null : clean(str(o, k, what));
 }
-function sat(o: Record<string, unknown>, k: string, what: string): bigint {
+export function sat(o: Record<string, unknown>, k: string, what: string): bigint {
   const v = o[k];
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw badResponse(`${what}: "${k}" is not a whole number of satoshis`);
   return BigInt(v);
@@ -38,12 +38,12 @@ function size(o: Record<string, unknown>, k: string, what: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw badResponse(`${what}: "${k}" is not a size in bytes`);
   return v;
 }
-function oneOf<T extends string>(o: Record<string, unknown>, k: string, what: string, values: readonly T[]): T {
+export function oneOf<T extends string>(o: Record<string, unknown>, k: string, what: string, values: readonly T[]): T {
   const v = o[k];
   if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) throw badResponse(`${what}: "${k}" is not one of ${values.join(', ')}`);
   return v as T;
 }
-function bip21(o: Record<string, unknown>, k: string, what: string, address: string): string {
+export function bip21(o: Record<string, unknown>, k: string, what: string, address: string): string {
   const v = str(o, k, what);
   // A QR code of someone else's address is the one thing the customer cannot check by eye: it must be the address shown.
   if (bip21Address(v)?.toLowerCase() !== address.toLowerCase()) throw badResponse(`${what}: "${k}" is not a BIP21 URI for ${address}`);
