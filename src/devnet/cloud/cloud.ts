@@ -191,10 +191,11 @@ export class Cloud {
     return wire(server);
   }
 
-  /** Stops the server's process, if it has one, and forgets its pid. */
+  /** Stops the server's process, if it has one, and forgets its pid and url: nothing answers there any more. */
   private async halt(server: Server): Promise<void> {
     const pid = server.pid;
     server.pid = null;
+    server.url = null;
     if (pid !== null && pid > 0) await stopServerProcess(pid, this.serverDir(server.id));
   }
 
@@ -283,6 +284,7 @@ export class Cloud {
       if (!isServerProcess(server.pid, dir)) {
         server.state = 'stopped';
         server.pid = null;
+        server.url = null;
       } else if (server.state === 'booting' && server.url !== null && (await answers(server.url))) {
         if (server.state === 'booting') server.state = 'running';
       }
