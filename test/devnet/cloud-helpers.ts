@@ -7,7 +7,7 @@ import type { Plan, WireServer } from '../../src/devnet/cloud/cloud.ts';
 import type { Invoice } from '../../src/devnet/cloud/state.ts';
 
 /** Every field any answer of the cloud has; a test reads those its call answers with (a missing one fails its assert). */
-export interface Body {
+interface Body {
   server: WireServer;
   invoice: Invoice;
   error: { code: string; message: string };

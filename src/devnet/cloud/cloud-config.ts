@@ -6,7 +6,7 @@
  * never a guess.
  */
 
-export interface WriteFile {
+interface WriteFile {
   path: string;
   content: string;
   /** Octal mode, 0644 unless `permissions` says otherwise. */
@@ -18,7 +18,7 @@ export interface CloudConfig {
   runcmd: string[][];
 }
 
-export class CloudConfigError extends Error {}
+class CloudConfigError extends Error {}
 
 /** A plain, single- or double-quoted scalar. */
 function scalar(raw: string): string {

@@ -13,11 +13,11 @@ import { newId, saveState, type CloudState, type Invoice, type Server } from './
 
 export const DAY_MS = 86_400_000;
 /** An unpaid invoice expires an hour after it was made. */
-export const INVOICE_TTL_MS = 3_600_000;
+const INVOICE_TTL_MS = 3_600_000;
 /** As Hetzner Cloud's limit. */
-export const MAX_USER_DATA_BYTES = 32 * 1024;
+const MAX_USER_DATA_BYTES = 32 * 1024;
 /** Ten years: beyond it a term is a mistake, and its price could leave the safe integers. */
-export const MAX_DAYS = 3660;
+const MAX_DAYS = 3660;
 
 export interface Plan {
   id: string;
@@ -27,7 +27,7 @@ export interface Plan {
   satPerDay: number;
 }
 
-export const DEFAULT_PLANS: readonly Plan[] = [
+const DEFAULT_PLANS: readonly Plan[] = [
   { id: 'small', vcpus: 1, memoryMb: 1024, diskGb: 25, satPerDay: 1000 },
   { id: 'medium', vcpus: 2, memoryMb: 2048, diskGb: 50, satPerDay: 2000 },
 ];

@@ -16,8 +16,8 @@ import { isGone, signal } from '../../process/index.ts';
 import { parseCloudConfig } from './cloud-config.ts';
 
 /** The marker file every image carries; a tampered image's says so (the battery's failure path). */
-export const IMAGE_MARKER = '/etc/storj-image';
-export const IMAGE_NAME = 'local-cloud-image/1';
+const IMAGE_MARKER = '/etc/storj-image';
+const IMAGE_NAME = 'local-cloud-image/1';
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 /** The stand-in for the agent's code that `storj` runs until the cloud is told which entry to run. */
@@ -31,7 +31,7 @@ export interface ImageSettings {
 }
 
 /** The commands the image ships: `storj` is the agent's own command line. */
-export const IMAGE_COMMANDS = ['storj'] as const;
+const IMAGE_COMMANDS = ['storj'] as const;
 
 export interface Booted {
   pid: number;
@@ -41,7 +41,7 @@ export interface Booted {
 }
 
 /** A path of the server's filesystem as a path under its root: `..` cannot climb above the root. */
-export function underRoot(root: string, path: string): string {
+function underRoot(root: string, path: string): string {
   return join(root, posix.resolve('/', path));
 }
 
@@ -66,7 +66,7 @@ function writeUnder(root: string, path: string, content: string, mode: number): 
 }
 
 /** A port nobody listens on at this moment, for the server's `url`. */
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

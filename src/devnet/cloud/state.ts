@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type InvoiceState = 'unpaid' | 'seen' | 'paid' | 'expired';
-export type ServerState = 'awaiting_payment' | 'booting' | 'running' | 'stopped' | 'expired' | 'deleted';
+type InvoiceState = 'unpaid' | 'seen' | 'paid' | 'expired';
+type ServerState = 'awaiting_payment' | 'booting' | 'running' | 'stopped' | 'expired' | 'deleted';
 
 export interface Invoice {
   id: string;
@@ -53,7 +53,7 @@ export interface CloudState {
   invoices: Record<string, Invoice>;
 }
 
-export const STATE_FILE = 'cloud-state.json';
+const STATE_FILE = 'cloud-state.json';
 
 /** `srv_` or `inv_` followed by 16 hex digits. */
 export function newId(prefix: 'srv' | 'inv'): string {
