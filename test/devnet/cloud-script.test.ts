@@ -33,6 +33,7 @@ before(async () => {
 
 after(async () => {
   session?.close();
+  await cloud?.cloud.haltAll();
   await cloud?.close();
   await devnet?.close();
   rmSync(dir, { recursive: true, force: true });

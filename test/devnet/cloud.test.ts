@@ -25,6 +25,7 @@ before(async () => {
   devnet = await Devnet.start();
 });
 after(async () => {
+  await open?.cloud.haltAll();
   await open?.close();
   await devnet?.close();
   rmSync(dir, { recursive: true, force: true });
@@ -179,6 +180,18 @@ test('the local cloud', async (t) => {
     await call(base, 'POST', '/v1/dev/advance', { seconds: 3600 });
     assert.equal((await call(base, 'GET', `/v1/invoices/${invoice.id}`)).json.invoice.state, 'expired');
     assert.equal((await call(base, 'GET', `/v1/servers/${server.id}`)).json.server.state, 'deleted');
+  });
+
+  await t.test('a seen payment that is double-spent out of the mempool leaves the invoice unpaid again', async () => {
+    const { invoice } = (await call(base, 'POST', '/v1/servers', { plan: 'small', days: 1, userData: '#cloud-config\n' })).json;
+    const txid = await devnet.pay(invoice.address, 1000n);
+    await tick();
+    assert.equal((await call(base, 'GET', `/v1/invoices/${invoice.id}`)).json.invoice.state, 'seen');
+    await devnet.reorg({ depth: 0, doubleSpend: [txid] });
+    await tick();
+    const again = (await call(base, 'GET', `/v1/invoices/${invoice.id}`)).json.invoice;
+    assert.equal(again.state, 'unpaid');
+    assert.equal(again.txid, null);
   });
 
   await t.test('errors per the doc', async () => {

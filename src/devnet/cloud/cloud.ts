@@ -245,7 +245,12 @@ export class Cloud {
     } else if (found) {
       invoice.state = 'seen';
       invoice.txid = found.txid;
-    } else if (invoice.state === 'unpaid' && this.now() >= invoice.expiresAt) {
+    } else if (invoice.state === 'seen') {
+      // The payment left the mempool (replaced, or double-spent): unpaid again, and it may expire.
+      invoice.state = 'unpaid';
+      invoice.txid = null;
+    }
+    if (invoice.state === 'unpaid' && this.now() >= invoice.expiresAt) {
       invoice.state = 'expired';
       const server = this.state.servers[invoice.serverId];
       if (invoice.purpose === 'create' && server?.state === 'awaiting_payment') {
@@ -289,6 +294,15 @@ export class Cloud {
         if (server.state === 'booting') server.state = 'running';
       }
     }
+    this.save();
+  }
+
+  /**
+   * Stops every server's process, leaving the records as they are: for a devnet that is thrown away (a test's
+   * clean-up). A cloud that merely stops leaves its servers running, as a provider's VPSes outlive its API.
+   */
+  async haltAll(): Promise<void> {
+    for (const server of Object.values(this.state.servers)) await this.halt(server);
     this.save();
   }
 
