@@ -4,24 +4,34 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Devnet, ensureCloudProcess, readCloudInfo, stopCloudProcess } from '../../src/devnet/index.ts';
 import { isGone } from '../../src/process/index.ts';
-import { call, tempDir, until } from './cloud-helpers.ts';
+import { stopServerProcess } from '../../src/devnet/cloud/image.ts';
+import { loadState } from '../../src/devnet/cloud/state.ts';
+import { call, until } from './cloud-helpers.ts';
 
 const PARENT = fileURLToPath(new URL('./cloud-parent.ts', import.meta.url));
 const USER_DATA = '#cloud-config\nruncmd:\n  - [storj, child]\n';
 
 test('the cloud outlives a kill -9 of its parent and keeps its state across a kill -9 of itself', async (t) => {
-  const dir = tempDir(t);
+  const dir = mkdtempSync(join(tmpdir(), 'storj-cloud-'));
   const devnet = await Devnet.start();
-  t.after(() => devnet.close());
-  t.after(() => stopCloudProcess(dir, { timeoutMs: 5000 }));
-
   const parent = spawn(process.execPath, ['--import', 'tsx', PARENT, dir, devnet.url], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => parent.kill('SIGKILL'));
+  // One clean-up, in order (a test that fails half-way leaves no process behind): the parent, the servers' processes,
+  // the cloud, the chain, then the files.
+  t.after(async () => {
+    parent.kill('SIGKILL');
+    for (const server of Object.values(loadState(dir)?.servers ?? {})) {
+      if (server.pid !== null) await stopServerProcess(server.pid, join(dir, 'servers', server.id));
+    }
+    await stopCloudProcess(dir, { timeoutMs: 5000 });
+    await devnet.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const [line] = (await once(parent.stdout, 'data')) as [Buffer];
   const first = JSON.parse(line.toString()) as { pid: number; url: string; started: boolean };
   assert.equal(first.started, true);
