@@ -2,7 +2,8 @@
 // commands it ships run, and the test-only tampered image.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCloudConfig } from '../../src/devnet/cloud/cloud-config.ts';
 import { boot, isServerProcess, STUB_ENTRY, stopServerProcess } from '../../src/devnet/cloud/image.ts';
@@ -57,12 +58,18 @@ test('parseCloudConfig refuses what it cannot read', () => {
 });
 
 test('boot: files under the root only, shipped commands run, others recorded; a tampered image says so', async (t) => {
-  const dir = tempDir(t);
+  const dir = mkdtempSync(join(tmpdir(), 'storj-cloud-image-'));
+  const started: Array<[number, string]> = [];
+  // Processes first, then files: a process is known for the server's only while its root exists.
+  t.after(async () => {
+    for (const [pid, serverDir] of started) await stopServerProcess(pid, serverDir);
+    rmSync(dir, { recursive: true, force: true });
+  });
   const userData = '#cloud-config\nwrite_files:\n  - path: /../../../outside\n    content: x\nruncmd:\n  - [apt-get, install, -y, nodejs]\n  - [rm, -rf, /]\n  - [storj, child, /etc/x]\n';
   for (const tampered of [false, true]) {
     const serverDir = join(dir, tampered ? 'tampered' : 'plain');
     const booted = await boot(serverDir, userData, 'srv_0123456789abcdef', { storjEntry: STUB_ENTRY, tampered });
-    t.after(() => stopServerProcess(booted.pid, serverDir));
+    started.push([booted.pid, serverDir]);
     assert.deepEqual(booted.skipped, ['apt-get install -y nodejs', 'rm -rf /']);
     assert.equal(readFileSync(join(serverDir, 'root', 'outside'), 'utf8'), 'x');
     assert.equal(existsSync(join(dir, 'outside')), false);
