@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Devnet, ensureCloudProcess, readCloudInfo, stopCloudProcess } from '../../src/devnet/index.ts';
+import { advanceCloudClock, Devnet, ensureCloudProcess, readCloudInfo, stopCloudProcess } from '../../src/devnet/index.ts';
 import { isGone } from '../../src/process/index.ts';
 import { stopServerProcess } from '../../src/devnet/cloud/image.ts';
 import { loadState } from '../../src/devnet/cloud/state.ts';
@@ -61,12 +61,17 @@ test('the cloud outlives a kill -9 of its parent and keeps its state across a ki
   assert.equal(paid.state, 'paid');
   assert.equal((await fetch(running.url)).status, 200, 'the server kept running');
 
+  // The agent's advance moves the cloud's clock: a day past the term, the server is expired and its process gone.
+  const now = await advanceCloudClock(dir, 2 * 86_400);
+  assert.ok(now !== null && now >= (running.paidUntil ?? Infinity));
+  assert.equal((await call(second.url, 'GET', `/v1/servers/${server.id}`)).json.server.state, 'expired');
+  await assert.rejects(fetch(running.url));
+  assert.equal(await advanceCloudClock(join(dir, 'elsewhere'), 1), null, 'no cloud runs there');
+
   // Adopted, not started twice.
   assert.equal((await ensureCloudProcess(dir, { esploraUrl: devnet.url })).started, false);
 
-  // A clean stop leaves no pid file; the server is deleted first so that no process is left behind.
-  assert.equal((await call(second.url, 'DELETE', `/v1/servers/${server.id}`)).json.server.state, 'deleted');
-  await assert.rejects(fetch(running.url));
+  // A clean stop leaves no pid file.
   assert.equal(await stopCloudProcess(dir), true);
   assert.equal(existsSync(join(dir, 'cloud.json')), false);
 });

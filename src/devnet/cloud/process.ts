@@ -80,3 +80,23 @@ export async function stopCloudProcess(dir: string, opts: { timeoutMs?: number }
 export async function readCloudInfo(dir: string): Promise<CloudProcessInfo | null> {
   return cloudSupervisor(dir).read();
 }
+
+/**
+ * Moves the clock of the cloud running for `dir` forward with the devnet's (its POST /v1/dev/advance), for the
+ * agent's own POST /v1/dev/advance.
+ * @returns the cloud's new time (ms since the epoch), or null when no cloud is running for `dir`.
+ * @throws Error when the cloud answers with an error
+ */
+export async function advanceCloudClock(dir: string, seconds: number): Promise<number | null> {
+  const running = await cloudSupervisor(dir).live();
+  if (!running) return null;
+  const res = await fetch(`${running.url}/v1/dev/advance`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ seconds }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const body = (await res.json()) as { now?: unknown };
+  if (!res.ok || typeof body.now !== 'number') throw new Error(`the local cloud refused to advance its clock (${res.status})`);
+  return body.now;
+}
