@@ -75,3 +75,23 @@ test('the cloud outlives a kill -9 of its parent and keeps its state across a ki
   assert.equal(await stopCloudProcess(dir), true);
   assert.equal(existsSync(join(dir, 'cloud.json')), false);
 });
+
+test('a cloud started with tamperedImage boots every server from the tampered image', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'storj-cloud-'));
+  const devnet = await Devnet.start();
+  t.after(async () => {
+    for (const server of Object.values(loadState(dir)?.servers ?? {})) {
+      if (server.pid !== null) await stopServerProcess(server.pid, join(dir, 'servers', server.id));
+    }
+    await stopCloudProcess(dir, { timeoutMs: 5000 });
+    await devnet.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const cloud = await ensureCloudProcess(dir, { esploraUrl: devnet.url, port: 0, pollMs: 50, tamperedImage: true });
+  const { server, invoice } = (await call(cloud.url, 'POST', '/v1/servers', { plan: 'small', days: 1, userData: USER_DATA })).json;
+  await devnet.pay(invoice.address, BigInt(invoice.amountSat));
+  await devnet.mine(1);
+  const running = await until(async () => (await call(cloud.url, 'GET', `/v1/servers/${server.id}`)).json.server, (s) => s.state === 'running', 400, 'running');
+  const hello = (await (await fetch(running.url ?? '')).json()) as { image: string };
+  assert.equal(hello.image, 'local-cloud-image/1 (tampered)');
+});
