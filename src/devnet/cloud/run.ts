@@ -3,7 +3,7 @@
  * passphrase stays in the cloud's directory), its HTTP API, and the loop that watches invoices and servers.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EsploraClient } from '../../chain/index.ts';
 import { Wallet } from '../../../wallet/index.ts';
@@ -39,11 +39,19 @@ export interface OpenCloud {
 async function stateFor(dir: string): Promise<CloudState> {
   const saved = loadState(dir);
   if (saved) return saved;
-  const passphrase = randomBytes(32).toString('hex');
   const walletDir = join(dir, 'wallet');
-  const { wallet } = await Wallet.create({ dir: walletDir, passphrase, network: 'regtest' });
-  writeFileSync(join(walletDir, 'passphrase'), passphrase, { mode: 0o600 });
-  const state: CloudState = { network: 'regtest', xpub: wallet.accountXpub(), nextAddressIndex: 0, clockOffsetMs: 0, servers: {}, invoices: {} };
+  const passphraseFile = join(walletDir, 'passphrase');
+  // The passphrase is written before the keystore, and a first start cut short after it is resumed, not refused.
+  let xpub: string;
+  if (Wallet.exists(walletDir)) {
+    xpub = (await Wallet.open({ dir: walletDir, passphrase: readFileSync(passphraseFile, 'utf8') })).accountXpub();
+  } else {
+    const passphrase = randomBytes(32).toString('hex');
+    mkdirSync(walletDir, { recursive: true, mode: 0o700 });
+    writeFileSync(passphraseFile, passphrase, { mode: 0o600 });
+    xpub = (await Wallet.create({ dir: walletDir, passphrase, network: 'regtest' })).wallet.accountXpub();
+  }
+  const state: CloudState = { network: 'regtest', xpub, nextAddressIndex: 0, clockOffsetMs: 0, servers: {}, invoices: {} };
   saveState(dir, state);
   return state;
 }
