@@ -172,6 +172,7 @@ test('the local cloud', async (t) => {
     const gone = await call(base, 'GET', `/v1/servers/${serverId}`);
     assert.equal(gone.status, 404);
     assert.equal(gone.json.error.code, 'NOT_FOUND');
+    assert.equal(existsSync(join(dir, 'servers', serverId)), false, 'a forgotten server leaves no files');
   });
 
   await t.test('an unpaid first invoice expires after an hour and its server is deleted', async () => {

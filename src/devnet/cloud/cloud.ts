@@ -4,7 +4,7 @@
  * is `seen` once one transaction pays its address at least its amount, and `paid` once that transaction has one
  * confirmation. Every change is saved at once (src/devnet/cloud/state.ts), so the cloud resumes after any stop.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChainBackend } from '../../chain/index.ts';
 import { xpubReceiveAddress } from '../../../wallet/index.ts';
@@ -236,6 +236,7 @@ export class Cloud {
   }
 
   private async settleInvoice(invoice: Invoice): Promise<void> {
+    const before = JSON.stringify(invoice);
     const found = await this.payment(invoice);
     if (invoice.state !== 'unpaid' && invoice.state !== 'seen') return; // settled meanwhile
     if (found?.confirmed) {
@@ -258,7 +259,8 @@ export class Cloud {
         server.endedAt = this.now();
       }
     }
-    this.save();
+    // Saved only on a change: a pass runs every second, and most find nothing new.
+    if (JSON.stringify(invoice) !== before) this.save();
   }
 
   private async applyPayment(invoice: Invoice): Promise<void> {
@@ -273,8 +275,14 @@ export class Cloud {
   private async settleServer(server: Server): Promise<void> {
     const now = this.now();
     const dir = this.serverDir(server.id);
+    const before = JSON.stringify(server);
     if (server.state === 'deleted') {
-      if (server.endedAt !== null && now >= server.endedAt + DAY_MS) delete this.state.servers[server.id];
+      if (server.endedAt !== null && now >= server.endedAt + DAY_MS) {
+        // Forgotten: its record and its disk (its process was stopped when it was deleted).
+        delete this.state.servers[server.id];
+        rmSync(dir, { recursive: true, force: true });
+        this.save();
+      }
     } else if (server.state === 'expired') {
       if (server.endedAt !== null && now >= server.endedAt + DAY_MS) {
         server.state = 'deleted';
@@ -294,7 +302,7 @@ export class Cloud {
         if (server.state === 'booting') server.state = 'running';
       }
     }
-    this.save();
+    if (JSON.stringify(server) !== before) this.save();
   }
 
   /**
