@@ -31,7 +31,7 @@ export default tseslint.config(
   {
     // Programs whose output is their job: the storj command prints to the terminal, and the devnet's own
     // process (src/devnet/main.ts) has its usage and start-up lines as its log.
-    files: ['src/cli/**/*.ts', 'src/devnet/main.ts'],
+    files: ['src/cli/**/*.ts', 'src/devnet/main.ts', 'src/devnet/cloud-main.ts'],
     rules: { 'no-console': 'off' },
   },
   {

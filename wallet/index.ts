@@ -6,6 +6,7 @@
 // Its error codes, in the catalogue from the moment the module loads.
 import './errors.ts';
 export { Wallet } from './wallet.ts';
+export { xpubReceiveAddress } from './watch-only.ts';
 export { verifyIdentity } from './identity.ts';
 export { canonicalJson, ProposerKey, verifySignedFields } from './signed.ts';
 export { MemorySpendLog, SpendPolicy } from './policy.ts';

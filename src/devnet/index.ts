@@ -7,3 +7,13 @@
 import './errors.ts';
 export { Devnet } from './devnet.ts';
 export { ensureDevnetProcess, stopDevnetProcess, readDevnetInfo } from './process.ts';
+// The local cloud: a hosting provider on loopback paid on the devnet chain (docs/local-cloud.md), as its own process.
+export { ensureCloudProcess, stopCloudProcess, readCloudInfo } from './cloud/process.ts';
+/** @public */
+export { advanceCloudClock } from './cloud/process.ts';
+export { openCloud, type OpenCloud } from './cloud/run.ts';
+// For the agent's wiring (npm start beside the devnet chain), which nothing imports yet: tagged for knip until then.
+/** @public */
+export type { CloudProcessInfo, EnsureCloudOptions } from './cloud/process.ts';
+/** @public */
+export { DEFAULT_CLOUD_PORT, type OpenCloudOptions } from './cloud/run.ts';

@@ -7,3 +7,4 @@
 export { Supervisor, type ChildKind, type Waits } from './supervisor.ts';
 export { announce, withdraw, watchParent } from './child.ts';
 export { startWorker, type Worker } from './worker.ts';
+export { isGone, signal } from './proc.ts';
