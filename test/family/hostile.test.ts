@@ -76,7 +76,7 @@ const CASES: Case[] = [
   {
     name: 'a payment request above the quote',
     script: SCRIPT.replace(CREATE_RETURN, "return { serverId: made.server.id, pay: [{ id: made.invoice.id, address: made.invoice.address, amountSat: 90000 }] };"),
-    reason: /payments: create: the payments total 90000 sat, above the quote of 30000 sat/,
+    reason: /payments \(create: the payments total 90000 sat, above the quote of 30000 sat/,
   },
   {
     name: 'a second payment for the same request',
