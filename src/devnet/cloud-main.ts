@@ -8,7 +8,7 @@
 import './errors.ts';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { announce, withdraw } from '../process/index.ts';
+import { announce, stopOnSignals } from '../process/index.ts';
 import { CLOUD, cloudSupervisor } from './cloud/process.ts';
 import { DEFAULT_CLOUD_PORT, openCloud } from './cloud/run.ts';
 
@@ -60,24 +60,7 @@ async function main(): Promise<number> {
   await announce(CLOUD, dir, { url: cloud.url });
   console.log(JSON.stringify({ url: cloud.url, pid: process.pid }));
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    console.error(`[cloud] ${signal}: closing`);
-    cloud
-      .close()
-      .then(() => withdraw(CLOUD, dir))
-      .then(
-        () => process.exit(0),
-        (e: unknown) => {
-          console.error(`[cloud] close failed: ${(e as Error).message}`);
-          process.exit(1);
-        },
-      );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(CLOUD, dir, 'cloud', () => cloud.close());
   return -1; // keep running: the HTTP server holds the event loop open
 }
 

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Devnet } from './devnet.ts';
-import { announce, withdraw } from '../process/index.ts';
+import { announce, stopOnSignals } from '../process/index.ts';
 import { DEVNET, devnetSupervisor } from './process.ts';
 
 const USAGE = 'usage: tsx src/devnet/main.ts --dir DIR [--port N] [--host H]';
@@ -64,24 +64,7 @@ async function main(): Promise<number> {
   await announce(DEVNET, dir, { url: devnet.url, controlUrl: devnet.controlUrl });
   console.log(JSON.stringify({ ...info, height: devnet.height(), faucet: devnet.faucetAddress, startMs: Date.now() - started }));
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    console.error(`[devnet] ${signal}: closing`);
-    devnet
-      .close()
-      .then(() => withdraw(DEVNET, dir))
-      .then(
-        () => process.exit(0),
-        (e: unknown) => {
-          console.error(`[devnet] close failed: ${(e as Error).message}`);
-          process.exit(1);
-        },
-      );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(DEVNET, dir, 'devnet', () => devnet.close());
   return -1; // keep running: the HTTP server holds the event loop open
 }
 

@@ -38,3 +38,28 @@ export function watchParent(onGone: () => void = () => process.kill(process.pid,
   pipe.unref();
   return true;
 }
+
+/**
+ * A supervised child's shutdown: on SIGTERM or SIGINT, once, it closes what it serves, withdraws its pid file and
+ * exits (0, or 1 when closing failed), saying so on stderr as `[label] ...`. The server it runs holds the event
+ * loop open until then.
+ */
+export function stopOnSignals(kind: { readonly name: string }, dir: string, label: string, close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`[${label}] ${signal}: closing\n`);
+    close()
+      .then(() => withdraw(kind, dir))
+      .then(
+        () => process.exit(0),
+        (e: unknown) => {
+          process.stderr.write(`[${label}] close failed: ${(e as Error).message}\n`);
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

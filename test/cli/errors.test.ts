@@ -7,14 +7,12 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { errorDefinition } from '../../src/errors/index.ts';
 import '../../src/cli/errors.ts';
 import { tempDir } from '../helpers/agent.ts';
-import { runStorj, type Run } from '../helpers/cli.ts';
+import { expectFailures, runStorj, type FailureCase } from '../helpers/cli.ts';
 
 const storj = (args: string[]) => runStorj(args, {}, { clear: ['STORJ_URL', 'STORJ_LISTEN', 'STORJ_PASSPHRASE', 'STORJ_MNEMONIC'], timeoutMs: 120_000 });
 
-const LINE = /^error ([A-Z][A-Z0-9_]*): (\S.*)$/m;
 
 
 /** A local port that nothing listens on: the port of a server just closed. */
@@ -35,7 +33,7 @@ test('every failing command exits non-zero with one `error CODE: message` line, 
   const agent = `http://127.0.0.1:${await closedPort()}`;
 
   // [arguments, the code expected, what the message must say]
-  const cases: [string[], string, RegExp][] = [
+  const cases: FailureCase[] = [
     // commander refuses the arguments
     [['upload'], 'BAD_REQUEST', /missing required argument 'file'/],
     [['frobnicate'], 'BAD_REQUEST', /unknown command 'frobnicate'/],
@@ -58,22 +56,7 @@ test('every failing command exits non-zero with one `error CODE: message` line, 
     [['init', '--network', 'regtest', '-d', join(notADir, 'sub')], 'INTERNAL', /ENOTDIR/],
   ];
   // Two at a time: each is a whole node process under tsx.
-  const results: Run[] = [];
-  for (let i = 0; i < cases.length; i += 2) {
-    results.push(...(await Promise.all(cases.slice(i, i + 2).map(([args]) => storj(args)))));
-  }
-  cases.forEach(([args, code, message], i) => {
-    const r = results[i];
-    assert.ok(r);
-    const what = `storj ${args.join(' ')}:\n${r.stderr}${r.stdout}`;
-    assert.notEqual(r.code, 0, `exits non-zero: ${what}`);
-    const m = LINE.exec(r.stderr);
-    assert.ok(m, `an error CODE: message line: ${what}`);
-    assert.equal(m[1], code, what);
-    assert.ok(errorDefinition(m[1]) !== undefined, `${m[1]} is in the catalogue`);
-    assert.match(m[2] ?? '', message, what);
-    assert.ok(!/^error: /m.test(r.stderr), `no line without a code: ${what}`);
-  });
+  await expectFailures(cases, (args) => storj(args));
 });
 
 test('with --json a failure is also the last JSON line on stdout, with its code', async () => {

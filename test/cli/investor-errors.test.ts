@@ -6,14 +6,12 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { errorDefinition } from '../../src/errors/index.ts';
 import '../../src/cli/errors.ts';
 import '../../wallet/index.ts';
 import { tempDir } from '../helpers/agent.ts';
-import { runStorj, type Run } from '../helpers/cli.ts';
+import { expectFailures, runStorj, type FailureCase } from '../helpers/cli.ts';
 
 const storj = (args: string[], env: Record<string, string>) => runStorj(args, env, { clear: ['STORJ_URL', 'STORJ_LISTEN', 'STORJ_DATA_DIR'], timeoutMs: 120_000 });
-const LINE = /^error ([A-Z][A-Z0-9_]*): (\S.*)$/m;
 const scripts = join(import.meta.dirname, '..', '..', 'spawn-scripts');
 const PAYOUT = 'bcrt1qg77uncpl9cgfygqz7uv9yxq9w2neapjh385gp0';
 
@@ -44,7 +42,7 @@ test('storj propose, proposal and proposals: each bad argument or file is one `e
     const all: Record<string, string | undefined> = { ...flags, ...over };
     return ['propose', ...Object.entries(all).flatMap(([k, v]) => (v === undefined ? [] : [k, v])), '--url', agent, ...extra];
   };
-  const cases: [string[], string, RegExp][] = [
+  const cases: FailureCase[] = [
     [propose({ '--script': undefined }), 'BAD_REQUEST', /required option '--script <file>' not specified/],
     [propose({ '--payout': undefined }), 'BAD_REQUEST', /required option '--payout <address>' not specified/],
     [propose({ '--script': join(dir, 'missing.js') }), 'BAD_REQUEST', /--script: cannot read .*missing\.js \(ENOENT\)/],
@@ -69,22 +67,7 @@ test('storj propose, proposal and proposals: each bad argument or file is one `e
     [propose({ '--key': join(dir, 'made.key') }), 'AGENT_UNREACHABLE', /no answer from the agent/],
     [['proposals', '--url', agent], 'AGENT_UNREACHABLE', /no answer from the agent/],
   ];
-  const results: Run[] = [];
-  for (let i = 0; i < cases.length; i += 2) {
-    results.push(...(await Promise.all(cases.slice(i, i + 2).map(([args]) => storj(args, { STORJ_DATA_DIR: join(dir, 'data') })))));
-  }
-  cases.forEach(([args, code, message], i) => {
-    const r = results[i];
-    assert.ok(r);
-    const what = `storj ${args.join(' ')}:\n${r.stderr}${r.stdout}`;
-    assert.notEqual(r.code, 0, `exits non-zero: ${what}`);
-    const m = LINE.exec(r.stderr);
-    assert.ok(m, `an error CODE: message line: ${what}`);
-    assert.equal(m[1], code, what);
-    assert.ok(errorDefinition(m[1]) !== undefined, `${m[1]} is in the catalogue`);
-    assert.match(m[2] ?? '', message, what);
-    assert.ok(!/^error: /m.test(r.stderr), `no line without a code: ${what}`);
-  });
+  await expectFailures(cases, (args) => storj(args, { STORJ_DATA_DIR: join(dir, 'data') }));
   assert.ok(existsSync(join(dir, 'made.key')), 'the key is made once the arguments are good');
   assert.ok(!existsSync(join(dir, 'data', 'investor.key')), 'no default key was made by a run that failed its checks');
 });
