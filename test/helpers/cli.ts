@@ -35,7 +35,7 @@ export function runStorj(args: string[], env: Record<string, string>, opts: { cl
 }
 
 /** The one line a failed `storj` prints on stderr: `error CODE: message`. */
-export const ERROR_LINE = /^error ([A-Z][A-Z0-9_]*): (\S.*)$/m;
+const ERROR_LINE = /^error ([A-Z][A-Z0-9_]*): (\S.*)$/m;
 
 /** A failure `storj` must end with: its arguments, the code, and what the message says. */
 export type FailureCase = [args: string[], code: string, message: RegExp];
