@@ -8,7 +8,7 @@
 import './errors.ts';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { announce, stopOnSignals } from '../process/index.ts';
+import { announce, runMain, stopOnSignals } from '../process/index.ts';
 import { CLOUD, cloudSupervisor } from './cloud/process.ts';
 import { DEFAULT_CLOUD_PORT, openCloud } from './cloud/run.ts';
 
@@ -64,12 +64,4 @@ async function main(): Promise<number> {
   return -1; // keep running: the HTTP server holds the event loop open
 }
 
-main().then(
-  (code) => {
-    if (code >= 0) process.exit(code);
-  },
-  (e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

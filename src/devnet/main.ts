@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Devnet } from './devnet.ts';
-import { announce, stopOnSignals } from '../process/index.ts';
+import { announce, runMain, stopOnSignals } from '../process/index.ts';
 import { DEVNET, devnetSupervisor } from './process.ts';
 
 const USAGE = 'usage: tsx src/devnet/main.ts --dir DIR [--port N] [--host H]';
@@ -68,12 +68,4 @@ async function main(): Promise<number> {
   return -1; // keep running: the HTTP server holds the event loop open
 }
 
-main().then(
-  (code) => {
-    if (code >= 0) process.exit(code);
-  },
-  (e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

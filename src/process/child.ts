@@ -63,3 +63,19 @@ export function stopOnSignals(kind: { readonly name: string }, dir: string, labe
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }
+
+/**
+ * Runs a child's `main`: an exit code ends the process with it; -1 means it serves until a signal
+ * (`stopOnSignals`); a throw is printed and ends it with 1.
+ */
+export function runMain(main: () => Promise<number>): void {
+  main().then(
+    (code) => {
+      if (code >= 0) process.exit(code);
+    },
+    (e: unknown) => {
+      process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -5,6 +5,6 @@
  * `watchParent`.
  */
 export { Supervisor, type ChildKind, type Waits } from './supervisor.ts';
-export { announce, stopOnSignals, withdraw, watchParent } from './child.ts';
+export { announce, runMain, stopOnSignals, withdraw, watchParent } from './child.ts';
 export { startWorker, type Worker } from './worker.ts';
 export { isGone, signal } from './proc.ts';

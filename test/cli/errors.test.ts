@@ -5,24 +5,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import '../../src/cli/errors.ts';
 import { tempDir } from '../helpers/agent.ts';
 import { expectFailures, runStorj, type FailureCase } from '../helpers/cli.ts';
+import { closedUrl } from '../net/helpers.ts';
 
 const storj = (args: string[]) => runStorj(args, {}, { clear: ['STORJ_URL', 'STORJ_LISTEN', 'STORJ_PASSPHRASE', 'STORJ_MNEMONIC'], timeoutMs: 120_000 });
 
 
 
-/** A local port that nothing listens on: the port of a server just closed. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 test('every failing command exits non-zero with one `error CODE: message` line, CODE from the catalogue', async (t) => {
   const dir = tempDir(t, 'storj-cli-errors-');
@@ -30,7 +22,7 @@ test('every failing command exits non-zero with one `error CODE: message` line, 
   writeFileSync(file, 'some bytes\n');
   const notADir = join(dir, 'plain-file');
   writeFileSync(notADir, 'x');
-  const agent = `http://127.0.0.1:${await closedPort()}`;
+  const agent = await closedUrl();
 
   // [arguments, the code expected, what the message must say]
   const cases: FailureCase[] = [

@@ -4,28 +4,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import '../../src/cli/errors.ts';
 import '../../wallet/index.ts';
 import { tempDir } from '../helpers/agent.ts';
 import { expectFailures, runStorj, type FailureCase } from '../helpers/cli.ts';
+import { closedUrl } from '../net/helpers.ts';
 
 const storj = (args: string[], env: Record<string, string>) => runStorj(args, env, { clear: ['STORJ_URL', 'STORJ_LISTEN', 'STORJ_DATA_DIR'], timeoutMs: 120_000 });
 const scripts = join(import.meta.dirname, '..', '..', 'spawn-scripts');
 const PAYOUT = 'bcrt1qg77uncpl9cgfygqz7uv9yxq9w2neapjh385gp0';
 
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 test('storj propose, proposal and proposals: each bad argument or file is one `error CODE: message` line, before any request', async (t) => {
   const dir = tempDir(t, 'storj-investor-errors-');
-  const agent = `http://127.0.0.1:${await closedPort()}`;
+  const agent = await closedUrl();
   const notJson = join(dir, 'bad.json');
   writeFileSync(notJson, '{"format": "storj-transcript/1",');
   const empty = join(dir, 'empty.js');
