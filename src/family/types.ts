@@ -34,3 +34,18 @@ export interface FamilyDeps {
 
 /** A proposal's ledger account. */
 export const accountOf = (proposalId: string): string => `proposal:${proposalId}`;
+
+/**
+ * What a child's user data carries (rendered by ./user-data.ts, read by the child at first boot): where its parent
+ * answers, the one-time ticket it registers with, the code it must run, and the chain it watches. Never a key.
+ */
+export interface SpawnSpec {
+  parentUrl: string;
+  parentNodeId: string;
+  /** One-time spawn ticket (32 random bytes, base64url); the parent keeps only its sha256. */
+  ticket: string;
+  /** sha256 (hex) of the parent's bundle, GET {parentUrl}/v1/bundle. */
+  codeHash: string;
+  network: Network;
+  esploraUrl: string;
+}
