@@ -56,7 +56,7 @@ async function kindOf(abs: string, path: string): Promise<'file' | 'dir'> {
   try {
     s = await lstat(abs);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new AgentError('BUNDLE_INVALID', `the bundle needs ${path}, which is missing from ${abs}`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new AgentError('BUNDLE_INVALID', `${abs} is missing: the bundle needs ${path}`);
     throw e;
   }
   if (s.isFile()) return 'file';
