@@ -54,8 +54,9 @@ void test('GET /v1/bundle serves the bundle with the codeHash of /v1/info as its
   assert.ok('/v1/bundle' in doc.body.paths && '/v1/identity' in doc.body.paths, 'both routes are in the OpenAPI document');
 });
 
-void test('POST /v1/identity signs the nonce with the identity key; a nonce that is not 64 lowercase hex characters is 400', async (t) => {
-  const a = await startTestAgent(t);
+void test('POST /v1/identity signs the nonce with the identity key; a bad nonce is 400; it and the bundle take the shared free budget', async (t) => {
+  // A budget of 12 free requests per client in an hour: this test makes exactly that many before the last two.
+  const a = await startTestAgent(t, { env: { STORJ_RATE_LIMIT_MAX: '12', STORJ_RATE_LIMIT_WINDOW_SECONDS: '3600' } });
   const nonce = randomBytes(32).toString('hex');
   const r = await a.api<{ nodeId: string; signature: string }>('POST', '/v1/identity', { nonce });
   assert.equal(r.status, 200);
@@ -74,6 +75,17 @@ void test('POST /v1/identity signs the nonce with the identity key; a nonce that
     assert.equal(bad.status, 400, JSON.stringify(body));
     assert.equal(bad.body.error.code, 'BAD_REQUEST');
   }
+  // 1 + 7 so far; /v1/info and the bundle count against the same budget.
+  assert.equal((await a.api('POST', '/v1/identity', { nonce: other })).status, 200);
+  assert.equal((await a.api('GET', '/v1/info')).status, 200);
+  assert.equal((await fetch(`${a.agent.url}/v1/bundle`)).status, 200);
+  assert.equal((await a.api('POST', '/v1/identity', { nonce })).status, 200);
+  const limited = await a.api<{ error: { code: string } }>('POST', '/v1/identity', { nonce });
+  assert.equal(limited.status, 429);
+  assert.equal(limited.body.error.code, 'RATE_LIMITED');
+  const bundleLimited = await fetch(`${a.agent.url}/v1/bundle`);
+  assert.equal(bundleLimited.status, 429);
+  assert.ok(bundleLimited.headers.get('retry-after'));
 });
 
 void test('identityMessage refuses a nonce that is not 64 lowercase hex characters', () => {
