@@ -33,6 +33,8 @@ export function operatorView(a: {
   config: Config;
   wallet: Pick<Wallet, 'nodeId' | 'accountXpub'>;
   chain: string | undefined;
+  /** The local cloud's URL, when the agent runs one. */
+  cloud?: string | undefined;
   now: Date;
   coins: Pick<CoinTotals, 'confirmedSat' | 'unconfirmedSat'>;
   prices: PriceSet | undefined;
@@ -43,6 +45,7 @@ export function operatorView(a: {
     nodeId: a.wallet.nodeId,
     network: config.network,
     chain: a.chain,
+    ...(a.cloud ? { localCloud: a.cloud } : {}),
     now: a.now.toISOString(),
     wallet: { accountXpub: a.wallet.accountXpub(), confirmedSat: Number(a.coins.confirmedSat), unconfirmedSat: Number(a.coins.unconfirmedSat) },
     prices: prices

@@ -205,13 +205,19 @@ export class Cloud {
 
   /** Starts a paid server: `booting` at once, with the url its process will answer on; the boot runs on its own. */
   private async start(server: Server): Promise<void> {
+    if (this.boots.has(server.id) && server.port !== null) {
+      // Expired and renewed while its boot was still in flight: that boot goes on, on the port it was given.
+      server.state = 'booting';
+      server.url = `http://127.0.0.1:${server.port}`;
+      this.save();
+      return;
+    }
     const port = await freePort();
     server.state = 'booting';
     server.pid = null;
     server.port = port;
     server.url = `http://127.0.0.1:${port}`;
     this.save();
-    if (this.boots.has(server.id)) return; // a boot still in flight (expired and renewed meanwhile) goes on
     this.boots.set(server.id, this.runBoot(server, port).finally(() => this.boots.delete(server.id)));
   }
 
