@@ -89,6 +89,8 @@ export function registerOperatorCommands(program: Command): void {
       // "listening on".
       const agent = await startAgent({ config: final, passphrase, stopDevnet: 'always', logger: true });
       console.log(`storj-agent ${VERSION} on ${final.network} (${agent.chainDescription})`);
+      // Before "listening on", the line that says the agent is up (tests wait for it).
+      if (agent.cloudUrl) console.log(`local cloud on ${agent.cloudUrl}`);
       console.log(`listening on ${agent.url}`);
       if (agent.metricsUrl) console.log(`metrics on ${agent.metricsUrl}/metrics`);
       let closing = false;
