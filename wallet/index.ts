@@ -8,7 +8,7 @@ import './errors.ts';
 export { Wallet } from './wallet.ts';
 export { xpubReceiveAddress } from './watch-only.ts';
 export { verifyIdentity } from './identity.ts';
-export { canonicalJson, ProposerKey, verifySignedFields } from './signed.ts';
+export { canonicalJson, ProposerKey, signedRegistration, verifySignedFields, type SignedRegistration } from './signed.ts';
 export { MemorySpendLog, SpendPolicy } from './policy.ts';
 export type { SpendLog } from './policy.ts';
 export { dustThresholdSat, isAddressFor, P2WPKH_DUST_SAT, P2WPKH_INPUT_VBYTES, sweepFeeSat } from './tx.ts';
