@@ -103,7 +103,8 @@ export async function bootChild<A extends BootedAgent>(opts: ChildBootOptions, s
           signal: stop.signal,
           log: opts.log,
         }).then((r) => {
-          if (r.outcome === 'registered' && !stop.signal.aborted) meta.set(META_REGISTERED, JSON.stringify({ at: new Date().toISOString(), ...(r.proposalId ? { proposalId: r.proposalId } : {}) }));
+          // Recorded even when close() has begun: it waits for this before the database closes.
+          if (r.outcome === 'registered') meta.set(META_REGISTERED, JSON.stringify({ at: new Date().toISOString(), ...(r.proposalId ? { proposalId: r.proposalId } : {}) }));
           return r.outcome;
         });
   return {
