@@ -183,17 +183,21 @@ test('a 401 from the parent stops the retries, logged as an error line without t
   }
 });
 
-test('a spawn file that is missing or malformed ends the boot with error CODE: message, before any wallet exists', async (t) => {
+test('a spawn file that is missing or malformed, or no data dir, ends the boot with error CODE: message, before any wallet exists', async (t) => {
   const dir = tempDir(t, 'storj-child-');
   writeFileSync(join(dir, 'spawn.json'), JSON.stringify({ parentUrl: 'http://127.0.0.1:1', extra: 1 }));
   const runs = [join(dir, 'spawn.json'), join(dir, 'absent.json')].map((file) =>
     spawnCaptured(t, process.execPath, ['--import', 'tsx', 'src/cli/storj.ts', 'run', '--spawn', file, '--data-dir', join(dir, 'data')], { cwd: root, env: { PATH: process.env.PATH ?? '' } }, 'SIGKILL'),
   );
+  const noDataDir = spawnCaptured(t, process.execPath, ['--import', 'tsx', 'src/cli/storj.ts', 'run', '--spawn', join(dir, 'spawn.json')], { cwd: root, env: { PATH: process.env.PATH ?? '' } }, 'SIGKILL');
   for (const p of runs) {
     await p.exited;
     assert.equal(p.child.exitCode, 1);
     assert.match(p.output(), /^error FAMILY_BAD_SPAWN_SPEC: /m);
   }
+  await noDataDir.exited;
+  assert.equal(noDataDir.child.exitCode, 1);
+  assert.match(noDataDir.output(), /^error BAD_REQUEST: --spawn needs --data-dir/m);
   assert.ok(!Wallet.exists(join(dir, 'data', 'wallet')));
 });
 

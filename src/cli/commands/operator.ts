@@ -72,7 +72,7 @@ export function registerOperatorCommands(program: Command): void {
   program
     .command('run')
     .description('run the agent (on regtest with no esploraUrl: the embedded devnet, creating data dir and wallet on first start)')
-    .option('--spawn <file>', "run as a parent's spawned child from this spawn file (needs --data-dir; first boot makes the wallet)")
+    .option('--spawn <file>', "run as a parent's spawned child from this spawn file (its data dir: --data-dir; the first boot makes the wallet)")
     .action(async (o: { spawn?: string }) => {
       // Everything the agent writes is its own: the data dir is 0700 and the database 0600 whatever the umask
       // (src/agent, src/db), and this keeps whatever else it or its devnet creates closed too.
@@ -116,8 +116,8 @@ export function registerOperatorCommands(program: Command): void {
 
   /** `storj run --spawn FILE`: a spawned child (src/agent/child-boot.ts), its passphrase kept in its data dir. */
   async function startSpawned(spawnFile: string): Promise<{ agent: Agent; close(): Promise<void> }> {
-    const dataDir = program.opts<{ dataDir?: string }>().dataDir;
-    if (!dataDir) throw new AgentError('BAD_REQUEST', '--spawn needs --data-dir');
+    const dataDir = program.opts<{ dataDir?: string }>().dataDir ?? process.env.STORJ_DATA_DIR;
+    if (!dataDir) throw new AgentError('BAD_REQUEST', '--spawn needs --data-dir (or STORJ_DATA_DIR)');
     const child = await startChild({ spawnFile, dataDir, env: process.env, logger: true, log: { info: (l) => console.log(l), error: (l) => console.error(l) } });
     if (child.firstBoot) console.log(`First boot: created a ${child.agent.config.network} wallet in ${dataDir} (nodeId ${child.agent.wallet.nodeId}).`);
     return child;
