@@ -92,21 +92,33 @@ export async function bootChild<A extends BootedAgent>(opts: ChildBootOptions, s
   const config = loadConfig({ env: opts.env, overrides: { dataDir: opts.dataDir, network: spec.network, esploraUrl: spec.esploraUrl } });
   const agent = await startAgent({ config, passphrase, stopDevnet: 'never', logger: opts.logger ?? false });
   const meta = new MetaStore(agent.db);
-  meta.set(META_PARENT, JSON.stringify({ nodeId: spec.parentNodeId, url: spec.parentUrl }));
+  let registered: boolean;
+  try {
+    meta.set(META_PARENT, JSON.stringify({ nodeId: spec.parentNodeId, url: spec.parentUrl }));
+    registered = meta.get(META_REGISTERED) !== undefined;
+  } catch (e) {
+    await agent.close();
+    throw e;
+  }
   const stop = new AbortController();
-  const registration: Promise<RegistrationOutcome> =
-    meta.get(META_REGISTERED) !== undefined
-      ? Promise.resolve(alreadyRegistered(opts.log, spec.parentUrl))
-      : registerWithParent({
-          parentUrl: spec.parentUrl,
-          body: signedRegistration(agent.wallet, { ticket: spec.ticket, url: childUrl(agent), codeHash: spec.codeHash }),
-          signal: stop.signal,
-          log: opts.log,
-        }).then((r) => {
-          // Recorded even when close() has begun: it waits for this before the database closes.
-          if (r.outcome === 'registered') meta.set(META_REGISTERED, JSON.stringify({ at: new Date().toISOString(), ...(r.proposalId ? { proposalId: r.proposalId } : {}) }));
-          return r.outcome;
-        });
+  const registration: Promise<RegistrationOutcome> = registered
+    ? Promise.resolve(alreadyRegistered(opts.log, spec.parentUrl))
+    : registerWithParent({
+        parentUrl: spec.parentUrl,
+        body: signedRegistration(agent.wallet, { ticket: spec.ticket, url: childUrl(agent), codeHash: spec.codeHash }),
+        signal: stop.signal,
+        log: opts.log,
+      }).then((r) => {
+        // Recorded even when close() has begun: it waits for this before the database closes.
+        if (r.outcome === 'registered') {
+          try {
+            meta.set(META_REGISTERED, JSON.stringify({ at: new Date().toISOString(), ...(r.proposalId ? { proposalId: r.proposalId } : {}) }));
+          } catch (e) {
+            opts.log.error(`registered with the parent, but could not record it (${e instanceof Error ? e.message : 'failed'}); the next boot registers again`);
+          }
+        }
+        return r.outcome;
+      });
   return {
     agent,
     firstBoot,
