@@ -24,7 +24,11 @@ import { identityMessage, Wallet } from '../../wallet/index.ts';
 import { buildBundle, bundleRoutes, packageRoot } from '../bundle/index.ts';
 import { familyRoutes, type Family } from '../family/index.ts';
 import { buildFamily, composeSinks } from './family.ts';
+<<<<<<< HEAD
 import { startLocalCloud, type LocalCloud } from './local-cloud.ts';
+=======
+import { bootChild, type ChildAgent, type ChildBootOptions } from './child-boot.ts';
+>>>>>>> child
 
 /** The package's version, from package.json two folders up from src/agent, or three from the build's dist/src/agent. */
 export const VERSION: string = ((): string => {
@@ -36,6 +40,7 @@ export const VERSION: string = ((): string => {
 export const REGTEST_DEFAULT_PASSPHRASE = 'storj-regtest-devnet';
 
 export { initDataDir, paths } from './data-dir.ts';
+export { META_PARENT, META_REGISTERED } from './child-boot.ts';
 export { openAgentDb } from './modules.ts';
 
 export interface ChainConnection {
@@ -349,6 +354,11 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     await conn?.close();
     throw e;
   }
+}
+
+/** A spawned child's boot, `storj run --spawn FILE` (./child-boot.ts), starting the agent as startAgent does. */
+export function startChild(opts: ChildBootOptions): Promise<ChildAgent<Agent>> {
+  return bootChild(opts, startAgent);
 }
 
 /** How long /healthz waits for the chain backend (its client retries, which could otherwise take minutes). */
