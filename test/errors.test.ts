@@ -9,6 +9,8 @@ import { AgentError, defineErrors, errorCatalogue } from '../src/errors/index.ts
 import '../src/agent/index.ts';
 import '../src/cli/errors.ts';
 import '../src/devnet/index.ts';
+// The end-to-end encryption's load with the CLI commands that use them.
+import '../src/e2e/index.ts';
 
 const ERRORS = Object.fromEntries(errorCatalogue());
 
@@ -20,7 +22,7 @@ function documented(): Map<string, number> {
   const table = section.split(/^## /m)[0] ?? '';
   const rows = new Map<string, number>();
   for (const line of table.split('\n')) {
-    const m = /^\|\s*`([A-Z_]+)`\s*\|\s*(\d{3})\s*\|/.exec(line);
+    const m = /^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|\s*(\d{3})\s*\|/.exec(line);
     if (m?.[1] && m[2]) rows.set(m[1], Number(m[2]));
   }
   return rows;
@@ -52,7 +54,7 @@ test('an AgentError carries its catalogue status', () => {
 
 test('each code is declared by one module, and a second declaration of it fails when its module loads', () => {
   const modules = new Set([...errorCatalogue().values()].map((d) => d.module));
-  for (const m of ['shared', 'money', 'wallet', 'chain', 'storage', 'scheduler', 'host', 'devnet', 'cli']) assert.ok(modules.has(m), `${m} declares its codes`);
+  for (const m of ['shared', 'money', 'wallet', 'chain', 'storage', 'scheduler', 'host', 'devnet', 'cli', 'e2e']) assert.ok(modules.has(m), `${m} declares its codes`);
   assert.equal(errorCatalogue().get('FILE_FROZEN')?.module, 'host');
   assert.throws(() => defineErrors('another', { FILE_FROZEN: { status: 402, description: 'the same code again' } }), /FILE_FROZEN of another is already declared by host/);
   assert.equal(errorCatalogue().get('FILE_FROZEN')?.module, 'host', 'the first declaration stands');

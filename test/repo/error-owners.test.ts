@@ -11,6 +11,7 @@ import { errorCatalogue } from '../../src/errors/index.ts';
 import '../../src/agent/index.ts';
 import '../../src/cli/errors.ts';
 import '../../src/devnet/index.ts';
+import '../../src/e2e/index.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 

@@ -3,17 +3,18 @@ import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Transform, pipeline } from 'node:stream';
+import { Transform, pipeline, type Duplex } from 'node:stream';
 import { AgentError } from '../../errors/index.ts';
 import { badResponse, IDLE_TIMEOUT_MS, MAX_JSON_BYTES, reason, remoteError, RemoteError } from './api.ts';
 
 /**
  * PUTs a file to `url`, streamed from disk (never read into memory) with `Content-Length`, hashing the bytes
  * as they are sent so the agent's sha256 can be checked against exactly what went over the wire.
- * `onProgress` gets the bytes sent so far.
- * @throws AgentError AGENT_UNREACHABLE when the connection fails or stalls; RemoteError for an error answer.
+ * `onProgress` gets the bytes sent so far. `through`, when given, turns the file's bytes into those sent (the
+ * encryption of `storj upload --encrypt`); `length` is then the length of what it makes.
+ * @throws AgentError AGENT_UNREACHABLE when the connection fails or stalls; the error `through` fails with; RemoteError for an error answer.
  */
-export function putFile(url: string, token: string, path: string, length: number, onProgress: (sent: number) => void): Promise<{ reply: unknown; sentSha256: string }> {
+export function putFile(url: string, token: string, path: string, length: number, onProgress: (sent: number) => void, through?: Duplex): Promise<{ reply: unknown; sentSha256: string }> {
   const u = new URL(url);
   const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
   const hash = createHash('sha256');
@@ -69,8 +70,11 @@ export function putFile(url: string, token: string, path: string, length: number
       // has read the body: its answer, not the broken pipe, is what the user needs to see.
       if (!answered) setTimeout(() => { if (!answered) fail(e); }, 500);
     });
-    pipeline(createReadStream(path), counter, req, (e) => {
-      if (e && !answered) setTimeout(() => { if (!answered) fail(e); }, 500);
+    pipeline([createReadStream(path), ...(through ? [through] : []), counter, req], (e) => {
+      // A failure of this side's own (the file changed size under the encryption) is the answer: the agent's
+      // refusal of the short body that follows would only hide it.
+      if (e instanceof AgentError) fail(e);
+      else if (e && !answered) setTimeout(() => { if (!answered) fail(e); }, 500);
     });
   });
 }

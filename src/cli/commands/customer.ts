@@ -16,11 +16,12 @@ export function registerCustomerCommands(program: Command, opts: { json: () => b
     .option('--downloads <n>', 'full downloads to prepay (default 1)')
     .option('--url <agentUrl>', urlHelp)
     .option('--pay', "devnet only: pay from the devnet's miner and confirm, so the whole upload is one command")
-    .action((file: string, o: { days?: string; downloads?: string; url?: string; pay?: boolean }) => upload(makeUi(opts.json()), file, o));
+    .option('--encrypt', "encrypt the file before it leaves this machine; the key is only in the printed link, after '#'")
+    .action((file: string, o: { days?: string; downloads?: string; url?: string; pay?: boolean; encrypt?: boolean }) => upload(makeUi(opts.json()), file, o));
   program
     .command('download')
-    .description('download a link (or a file id, with --url), checking its sha256 against the ETag')
-    .argument('<link>', 'http(s)://AGENT/f/FILE_ID, or a bare FILE_ID')
+    .description("download a link (or a file id, with --url), checking its sha256 against the ETag; a link's #key decrypts it")
+    .argument('<link>', 'http(s)://AGENT/f/FILE_ID[#KEY], or a bare FILE_ID[#KEY]')
     .option('-o, --output <path>', 'where to save (a file or a directory; default: the name the agent gives, else the file id)')
     .option('--url <agentUrl>', urlHelp)
     .action((link: string, o: { output?: string; url?: string }) => download(makeUi(opts.json()), link, o));

@@ -1,6 +1,9 @@
 /**
  * `storj download`: a link (or a file id) streamed into a temp file beside the destination, checked against the
  * sha256 the agent sends as the ETag, then renamed into place; nothing is kept when anything fails.
+ *
+ * A link with a key after its `#` (`storj upload --encrypt`, docs/encryption.md) is decrypted as it arrives, and
+ * saved under the name sealed inside it. Only the part before the `#` is ever sent, or printed.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
@@ -9,7 +12,8 @@ import { dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { AgentError } from '../../errors/index.ts';
+import { decryptStream, splitLink, type Metadata } from '../../e2e/index.ts';
+import { AgentError, isAgentError } from '../../errors/index.ts';
 import { agentUrl, clean, IDLE_TIMEOUT_MS, readCapped, reason, remoteError } from '../client/api.ts';
 import { ID } from '../client/parse.ts';
 import { showDemand } from '../render/text.ts';
@@ -71,7 +75,9 @@ function etagSha256(etag: string | null): string | undefined {
 }
 
 export async function download(ui: Ui, target: string, o: { output?: string; url?: string }): Promise<void> {
-  const { url, fileId } = linkTarget(target, o.url);
+  const link = splitLink(target.trim());
+  const key = link.key;
+  const { url, fileId } = linkTarget(link.url, o.url);
   // Where the bytes go. The temp file is made first, next to the destination (so the final rename stays on one
   // file system), so a bad path fails before any byte is paid for.
   const explicit = o.output === undefined ? undefined : resolve(o.output);
@@ -116,13 +122,34 @@ export async function download(ui: Ui, target: string, o: { output?: string; url
     }
     const lengthHeader = res.headers.get('content-length');
     const length = lengthHeader !== null && /^[0-9]{1,15}$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
-    const name = dispositionName(res.headers.get('content-disposition')) ?? fileId ?? 'download';
-    const dest = explicit !== undefined && !intoDir ? explicit : join(dir, name);
-    // A name the agent chose never replaces an existing file; a path the user chose (-o) does.
-    if (explicit === undefined && existsSync(dest)) {
-      ctl.abort();
-      throw new AgentError('CONFLICT', `${dest} already exists; choose a path with -o`);
+    const destination = (name: string | undefined) => {
+      const d = explicit !== undefined && !intoDir ? explicit : join(dir, name ?? fileId ?? 'download');
+      // A name the agent (or whoever encrypted the file) chose never replaces an existing file; a path the user chose (-o) does.
+      if (explicit === undefined && existsSync(d)) throw new AgentError('CONFLICT', `${d} already exists; choose a path with -o`);
+      return d;
+    };
+    // An encrypted file's name is sealed inside it: known once its metadata has been opened.
+    let dest: string | undefined;
+    let metadata: Metadata | undefined;
+    if (!key) {
+      try {
+        dest = destination(dispositionName(res.headers.get('content-disposition')));
+      } catch (e) {
+        ctl.abort();
+        throw e;
+      }
     }
+    const decrypt = key
+      ? [
+          decryptStream({
+            key,
+            onMetadata: (m) => {
+              metadata = m;
+              dest = destination(safeName(m.name));
+            },
+          }),
+        ]
+      : [];
     const hash = createHash('sha256');
     let received = 0;
     bar = progress(ui, 'downloading', length);
@@ -138,9 +165,13 @@ export async function download(ui: Ui, target: string, o: { output?: string; url
     });
     try {
       // flush: fsync before the stream closes the file, so what is renamed into place is on disk.
-      await pipeline(Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>), counter, handle.createWriteStream({ flush: true }));
+      await pipeline([Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>), counter, ...decrypt, handle.createWriteStream({ flush: true })]);
     } catch (e) {
-      throw ctl.signal.reason instanceof AgentError ? ctl.signal.reason : new AgentError('AGENT_UNREACHABLE', `the download broke off after ${received} bytes (${reason(e)}); nothing was kept`, undefined, { cause: e });
+      if (ctl.signal.reason instanceof AgentError) throw ctl.signal.reason;
+      // The decryption's verdict (a wrong key, a damaged file) or a name already taken: stop the transfer there.
+      ctl.abort();
+      if (isAgentError(e)) throw e;
+      throw new AgentError('AGENT_UNREACHABLE', `the download broke off after ${received} bytes (${reason(e)}); nothing was kept`, undefined, { cause: e });
     }
     handle = undefined; // closed by its stream
     b.stop();
@@ -149,9 +180,15 @@ export async function download(ui: Ui, target: string, o: { output?: string; url
     if (got !== expected) {
       throw new AgentError('HASH_MISMATCH', `the bytes received hash to sha256 ${got}, not ${expected} as the ETag says; the download was deleted`);
     }
+    if (dest === undefined) throw new AgentError('AGENT_BAD_RESPONSE', 'the download ended before the file could be named');
     await rename(tmp, dest);
-    ui.say(`saved ${dest} (${received} bytes, sha256 ${got} checked)`);
-    ui.emit({ path: dest, ...(fileId ? { fileId } : {}), url, size: received, sha256: got });
+    if (metadata) {
+      ui.say(`saved ${dest} (${metadata.size} bytes, decrypted and authenticated; the ${received} encrypted bytes' sha256 ${got} checked)`);
+      ui.emit({ path: dest, ...(fileId ? { fileId } : {}), url, size: metadata.size, encrypted: true, ciphertextSize: received, ciphertextSha256: got });
+    } else {
+      ui.say(`saved ${dest} (${received} bytes, sha256 ${got} checked)`);
+      ui.emit({ path: dest, ...(fileId ? { fileId } : {}), url, size: received, sha256: got });
+    }
   } catch (e) {
     await handle?.close().catch(() => undefined);
     await removeTmp();

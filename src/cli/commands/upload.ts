@@ -4,10 +4,15 @@
  *
  * The upload token is a secret that only this process holds: it is sent in the PUT's Authorization header and
  * is never printed or written to disk.
+ *
+ * `--encrypt` encrypts the file as it is sent (docs/encryption.md), with a new key that only the printed link
+ * carries, after its `#`. The quote is for the ciphertext's size, and the agent is told neither the file's name
+ * nor its media type: both are sealed inside the file.
  */
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import mime from 'mime-types';
+import { ciphertextSize, encryptStream, newKey, shareLink } from '../../e2e/index.ts';
 import { AgentError } from '../../errors/index.ts';
 import { formatBtc, satToJson } from '../../money/index.ts';
 import { AgentApi, agentUrl, clean } from '../client/api.ts';
@@ -75,7 +80,14 @@ async function waitForPayment(api: AgentApi, q: Quote, ui: Ui, last: { status?: 
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export async function upload(ui: Ui, file: string, o: { days?: string; downloads?: string; url?: string; pay?: boolean }): Promise<void> {
+/** `name` cut, by whole characters, to what the sealed metadata holds beside a media type (docs/encryption.md). */
+function sealedName(name: string): string {
+  const chars = Array.from(name);
+  while (Buffer.byteLength(chars.join('')) > 900) chars.pop();
+  return chars.join('');
+}
+
+export async function upload(ui: Ui, file: string, o: { days?: string; downloads?: string; url?: string; pay?: boolean; encrypt?: boolean }): Promise<void> {
   const days = positiveInt(o.days, '--days', 36_500);
   const downloads = positiveInt(o.downloads, '--downloads', 1_000_000);
   let st;
@@ -85,8 +97,11 @@ export async function upload(ui: Ui, file: string, o: { days?: string; downloads
     throw new AgentError('BAD_REQUEST', `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   if (!st.isFile()) throw new AgentError('BAD_REQUEST', `${file} is not a regular file`);
-  if (st.size === 0) throw new AgentError('BAD_REQUEST', `${file} is empty; the agent hosts files of at least one byte`);
-  const size = st.size;
+  // An encrypted empty file is not empty: it is a header and one sealed empty record.
+  if (st.size === 0 && !o.encrypt) throw new AgentError('BAD_REQUEST', `${file} is empty; the agent hosts files of at least one byte`);
+  const plainSize = st.size;
+  const key = o.encrypt ? newKey() : undefined;
+  const size = key ? ciphertextSize(plainSize) : plainSize;
   const api = new AgentApi(agentUrl(o.url));
   if (o.pay) await requireDevnet(api);
 
@@ -97,14 +112,15 @@ export async function upload(ui: Ui, file: string, o: { days?: string; downloads
       size,
       ...(days !== undefined ? { days } : {}),
       ...(downloads !== undefined ? { downloads } : {}),
-      ...(filename !== undefined ? { filename } : {}),
-      ...(contentType !== undefined ? { contentType } : {}),
+      ...(filename !== undefined && !key ? { filename } : {}),
+      ...(contentType !== undefined && !key ? { contentType } : {}),
     }),
   );
   // The id comes first, so whoever is interrupted can come back to it; the token never appears.
   const quoteJson = { uploadId: q.id, address: q.address, amountSat: satToJson(q.amountSat), bip21: q.bip21, expiresAt: q.expiresAt };
   ui.emit({ quote: quoteJson });
-  ui.say(`upload ${q.id}: ${filename ?? file}, ${size} bytes, ${days ?? 1} day(s) of storage and ${downloads ?? 1} download(s)`);
+  const sizeText = key ? `${plainSize} bytes, ${size} encrypted (the name and type are sealed inside)` : `${size} bytes`;
+  ui.say(`upload ${q.id}: ${filename ?? file}, ${sizeText}, ${days ?? 1} day(s) of storage and ${downloads ?? 1} download(s)`);
   ui.say(`pay ${q.amountSat} sat (${formatBtc(q.amountSat)} BTC) to ${q.address} before ${q.expiresAt}:`);
   showPayment(ui, q.bip21);
 
@@ -136,7 +152,8 @@ export async function upload(ui: Ui, file: string, o: { days?: string; downloads
   const bar = progress(ui, 'uploading', size);
   let sent;
   try {
-    sent = await putFile(`${api.base}/v1/uploads/${encodeURIComponent(q.id)}`, q.uploadToken, file, size, (n) => bar.update(n));
+    const encryption = key ? encryptStream({ key, size: plainSize, name: sealedName(filename ?? ''), contentType: contentType ?? '' }) : undefined;
+    sent = await putFile(`${api.base}/v1/uploads/${encodeURIComponent(q.id)}`, q.uploadToken, file, size, (n) => bar.update(n), encryption);
   } finally {
     bar.stop();
     stopUploadHint();
@@ -147,8 +164,12 @@ export async function upload(ui: Ui, file: string, o: { days?: string; downloads
     throw new AgentError('HASH_MISMATCH', `the agent stored sha256 ${stored.sha256} but the bytes sent hash to ${sent.sentSha256} (did ${file} change while it was sent?)`);
   }
   ui.say(`stored ${stored.size} bytes; sha256 ${stored.sha256} (checked)`);
+  // The key exists only here and in the link: the agent never had it, and nothing else keeps it.
+  const link = key ? shareLink(stored.url, key) : stored.url;
   ui.say(`file   ${stored.fileId}`);
-  ui.say(`link   ${stored.url}`);
-  ui.say(`status: storj status ${stored.fileId}   download: storj download ${stored.url}`);
-  ui.emit({ ...quoteJson, ...(txid ? { txid } : {}), fileId: stored.fileId, url: stored.url, size: stored.size, sha256: stored.sha256 });
+  ui.say(`link   ${link}`);
+  if (key) ui.say('The key is the part after #: whoever has the whole link can decrypt, and without it nobody can (the agent included).');
+  // Quoted: some shells read a # inside a word as a pattern.
+  ui.say(`status: storj status ${stored.fileId}   download: storj download ${key ? `'${link}'` : link}`);
+  ui.emit({ ...quoteJson, ...(txid ? { txid } : {}), fileId: stored.fileId, url: link, size: stored.size, sha256: stored.sha256, ...(key ? { encrypted: true, plainSize } : {}) });
 }
