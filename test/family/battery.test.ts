@@ -277,11 +277,15 @@ test('the battery against a real child agent on the same devnet', async (t) => {
     onlyFailed(r, { health: /GET \/healthz: no usable answer \(timeout: no answer within 3000 ms\)/ });
   });
 
-  await t.test('a child that is not there fails every check, and the parent\'s abort ends the battery', async () => {
+  await t.test('a child that is not there fails every check, a bad bound fails them all, and the parent\'s abort ends the battery', async () => {
     const r = await runBattery(input('http://127.0.0.1:1'));
     assert.equal(r.passed, false);
     for (const c of r.checks) assert.equal(c.passed, false, c.name);
     assert.match(byName(r).health?.detail ?? '', /no usable answer \(network: ECONNREFUSED\)/);
+    const bad = await runBattery(input(child.agent.url, { bounds: { fileBytes: 10 } }));
+    assert.equal(bad.passed, false);
+    for (const c of bad.checks) assert.match(c.detail, /the battery could not start .*bounds\.fileBytes must be an integer in 64\.\./, c.name);
+    assert.equal(bad.spentSat, 0n);
     const ac = new AbortController();
     ac.abort(new Error('the parent stops'));
     await assert.rejects(runBattery(input(child.agent.url, { signal: ac.signal })), /the parent stops/);

@@ -48,6 +48,29 @@ export const DEFAULT_BOUNDS: Readonly<BatteryBounds> = Object.freeze({
   maxJsonBytes: 1024 * 1024,
 });
 
+/**
+ * Bounds whose every figure is usable: integers in range, a price band that is a band.
+ * @throws RangeError naming the first bound that is not
+ */
+export function checkBounds(b: BatteryBounds): BatteryBounds {
+  const ints: Array<[keyof BatteryBounds, number, number]> = [
+    ['timeoutMs', 1, 600_000],
+    ['xpubWindow', 1, 100_000],
+    ['fileBytes', 64, 64 * 1024 * 1024],
+    ['paymentTimeoutMs', 0, 7 * 86_400_000],
+    ['pollMs', 0, 3_600_000],
+    ['exhaustMaxBytes', 0, Number.MAX_SAFE_INTEGER],
+    ['bundleMaxBytes', 1, Number.MAX_SAFE_INTEGER],
+    ['maxJsonBytes', 1024, Number.MAX_SAFE_INTEGER],
+  ];
+  for (const [key, min, max] of ints) {
+    const v = b[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new RangeError(`bounds.${key} must be an integer in ${min}..${max}`);
+  }
+  if (b.priceMinBps < 0n || b.priceMaxBps < b.priceMinBps) throw new RangeError('bounds.priceMinBps..priceMaxBps must be a band of non-negative basis points');
+  return b;
+}
+
 export interface BatteryChild {
   url: string;
   nodeId: string;
