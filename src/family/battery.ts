@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { printable } from '../net/index.ts';
-import { CheckFailed, Probe, type ProbeOptions } from './battery/probe.ts';
+import { CheckFailed, Probe } from './battery/probe.ts';
 import { checkBounds, DEFAULT_BOUNDS, type BatteryBounds, type BatteryChild, type BatteryParent, type Ctx } from './battery/context.ts';
 import { codeHash, health, identity, info, xpub } from './battery/checks.ts';
 import { paymentRequired, range, uploadDownload } from './battery/paid.ts';
@@ -29,7 +29,6 @@ export interface BatteryInput {
   random?: (bytes: number) => Uint8Array;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => number;
-  transport?: ProbeOptions['transport'];
 }
 
 interface BatteryCheck {
@@ -81,7 +80,7 @@ export async function runBattery(input: BatteryInput): Promise<BatteryResult> {
   let setupFailure = '';
   try {
     checkBounds(bounds);
-    probe = new Probe({ url: input.child.url, timeoutMs: bounds.timeoutMs, maxJsonBytes: bounds.maxJsonBytes, signal, transport: input.transport });
+    probe = new Probe({ url: input.child.url, timeoutMs: bounds.timeoutMs, maxJsonBytes: bounds.maxJsonBytes, signal });
   } catch (e) {
     setupFailure = `the battery could not start (the child's URL or a bound): ${e instanceof Error ? e.message : String(e)}`;
   }

@@ -114,6 +114,6 @@ export async function quote(ctx: Ctx, body: { size: number; days: number; downlo
 /** The child's wallet is the registered one: a fresh quote's address derives from the registered accountXpub. */
 export async function xpub(ctx: Ctx): Promise<string> {
   const q = await quote(ctx, { size: ctx.bounds.fileBytes, days: 1, downloads: 1 });
-  const index = xpubIndexOf(ctx, q.address);
+  const index = await xpubIndexOf(ctx, q.address);
   return `a fresh quote's address is receive address ${index} of the registered accountXpub (looked for among the first ${ctx.bounds.xpubWindow})`;
 }

@@ -114,14 +114,24 @@ export interface Ctx {
   derived: string[];
 }
 
+/** Derivations between two yields to the event loop: each takes a few milliseconds of pure-JS elliptic curve work. */
+const DERIVE_BATCH = 16;
+
 /**
- * The index of `address` among the first `bounds.xpubWindow` receive addresses of the registered account.
+ * The index of `address` among the first `bounds.xpubWindow` receive addresses of the registered account. Derived
+ * addresses are kept for the next search, and the search yields to the event loop between batches, so a long one
+ * does not hold up the agent's other work.
  * @throws CheckFailed when the registered key does not parse, or the address is not among them
+ * @throws the signal's reason when the battery's signal aborts
  */
-export function xpubIndexOf(ctx: Ctx, address: string): number {
+export async function xpubIndexOf(ctx: Ctx, address: string): Promise<number> {
   const { child, parent, bounds } = ctx;
   for (let i = 0; i < bounds.xpubWindow; i++) {
     if (ctx.derived[i] === undefined) {
+      if (i % DERIVE_BATCH === 0) {
+        await new Promise((resolve) => setImmediate(resolve));
+        ctx.signal?.throwIfAborted();
+      }
       try {
         ctx.derived[i] = xpubReceiveAddress(child.accountXpub, parent.network, i);
       } catch (e) {

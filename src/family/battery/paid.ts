@@ -60,7 +60,7 @@ export async function uploadDownload(ctx: Ctx): Promise<string> {
   const q = await quote(ctx, { size, days: 1, downloads: 2 });
   const amountSat = satOf(q.amountSat, "the quote's amountSat");
   // Never pay an address the registered wallet does not hold.
-  xpubIndexOf(ctx, q.address);
+  await xpubIndexOf(ctx, q.address);
   const txid = await payWithinBudget(ctx, q.address, amountSat);
   await awaitPaid(ctx, q.id);
   const put = await ctx.probe.send('PUT', `/v1/uploads/${q.id}`, { body: bytes, headers: { authorization: `Bearer ${q.uploadToken}`, 'content-type': 'application/octet-stream' } });

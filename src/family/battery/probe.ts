@@ -33,8 +33,6 @@ export interface ProbeOptions {
   /** Largest JSON answer read. */
   maxJsonBytes: number;
   signal?: AbortSignal | undefined;
-  /** Injected by tests that need another transport; a fresh axios instance by default. */
-  transport?: ConstructorParameters<typeof HttpClient>[0]['transport'];
 }
 
 /** One child's client, for the battery's checks. */
@@ -45,7 +43,7 @@ export class Probe {
 
   /** @throws TypeError for a URL that is not http(s) (the caller turns it into failed checks) */
   constructor(o: ProbeOptions) {
-    this.#http = new HttpClient({ baseUrl: o.url, timeoutMs: o.timeoutMs, retries: 0, ...(o.transport ? { transport: o.transport } : {}) });
+    this.#http = new HttpClient({ baseUrl: o.url, timeoutMs: o.timeoutMs, retries: 0 });
     this.#maxJsonBytes = o.maxJsonBytes;
     this.#signal = o.signal;
   }
