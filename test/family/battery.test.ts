@@ -235,6 +235,29 @@ test('the battery against a real child agent on the same devnet', async (t) => {
     assert.equal(r.spentSat, 0n);
   });
 
+  await t.test('a quote asking more than the prices allow fails upload-download, and the battery pays nothing', async (t) => {
+    const url = await proxy(
+      t,
+      child.agent.url,
+      plus(codeRoutes(child), {
+        change: ({ method, path }, res) => {
+          if (method !== 'POST' || path !== '/v1/uploads' || res.status !== 201) return res;
+          const q = JSON.parse(res.body.toString()) as { amountSat: number };
+          return json(201, { ...q, amountSat: q.amountSat * 10 });
+        },
+      }),
+    );
+    const before = paid.length;
+    const r = await runBattery(input(url));
+    onlyFailed(r, {
+      'upload-download': /the quote for 1024 bytes, 1 day and 2 downloads asks \d+ sat, more than the \d+ sat it would at the top of the price band/,
+      range: /no file/,
+      '402': /expected 402 PAYMENT_REQUIRED with the quote's \d+ sat/,
+    });
+    assert.equal(paid.length, before);
+    assert.equal(r.spentSat, 0n);
+  });
+
   await t.test('corrupted download bytes fail upload-download', async (t) => {
     const url = await proxy(
       t,

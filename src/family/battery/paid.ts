@@ -5,11 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
+import { ceilDiv, MSAT_PER_SAT } from '../../money/index.ts';
+import { egressMsat, GIB, storageMsatPerDay } from '../../ledger/index.ts';
 import { fail, parseAnswer, satOf, shown } from './probe.ts';
 import { childInfo, quote } from './checks.ts';
 import { xpubIndexOf, type Ctx } from './context.ts';
-
-const GIB = 1024n ** 3n;
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -23,6 +23,20 @@ async function payWithinBudget(ctx: Ctx, address: string, amountSat: bigint): Pr
   if (amountSat > left) fail(`the quote asks ${amountSat} sat, over what is left of the battery's budget (${left} of ${ctx.budgetSat} sat)`);
   ctx.spentSat += amountSat;
   return ctx.pay(address, amountSat);
+}
+
+/**
+ * The most a quote for `days` of storage and `downloads` full downloads of `size` bytes may ask: what it would cost
+ * at the parent's prices raised to the top of the band, and never less than the parent's minimum deposit so raised
+ * (src/host/pricing.ts prices a quote the same way).
+ */
+function highestQuoteSat(ctx: Ctx, size: bigint, days: bigint, downloads: bigint): bigint {
+  const { prices } = ctx.parent;
+  const top = (v: bigint): bigint => ceilDiv(v * ctx.bounds.priceMaxBps, 10_000n);
+  const serviceMsat = storageMsatPerDay(size, top(prices.storageMsatPerGibDay)) * days + egressMsat(size, top(prices.egressMsatPerGib)) * downloads;
+  const service = ceilDiv(serviceMsat, MSAT_PER_SAT);
+  const minimum = top(prices.minimumDepositSat);
+  return service > minimum ? service : minimum;
 }
 
 const UploadStatus = Type.Object({ state: Type.String() });
@@ -59,6 +73,8 @@ export async function uploadDownload(ctx: Ctx): Promise<string> {
   // Two downloads' worth: the whole file here, a Range of it in the next check.
   const q = await quote(ctx, { size, days: 1, downloads: 2 });
   const amountSat = satOf(q.amountSat, "the quote's amountSat");
+  const highest = highestQuoteSat(ctx, BigInt(size), 1n, 2n);
+  if (amountSat > highest) fail(`the quote for ${size} bytes, 1 day and 2 downloads asks ${amountSat} sat, more than the ${highest} sat it would at the top of the price band`);
   // Never pay an address the registered wallet does not hold.
   await xpubIndexOf(ctx, q.address);
   const txid = await payWithinBudget(ctx, q.address, amountSat);
