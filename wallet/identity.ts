@@ -11,6 +11,7 @@
  */
 import { createHmac } from 'node:crypto';
 import nacl from 'tweetnacl';
+import { AgentError } from '../src/errors/index.ts';
 
 export const IDENTITY_DOMAIN = 'storj-agent/identity/ed25519/v1';
 
@@ -31,4 +32,23 @@ export function verifyIdentity(nodeIdHex: string, msg: Uint8Array, sig: Uint8Arr
   if (typeof nodeIdHex !== 'string' || !HEX_KEY.test(nodeIdHex)) return false;
   if (!(msg instanceof Uint8Array) || !(sig instanceof Uint8Array) || sig.length !== nacl.sign.signatureLength) return false;
   return nacl.sign.detached.verify(msg, sig, new Uint8Array(Buffer.from(nodeIdHex, 'hex')));
+}
+
+/**
+ * What an agent signs to prove it holds its identity key (POST /v1/identity): the nonce its asker chose, after a
+ * domain string of its own, so that the signature cannot pass for any other signed message (a proposal, a
+ * registration: those sign canonical JSON, which starts with `{`).
+ */
+const IDENTITY_NONCE_DOMAIN = 'storj-agent/identity-nonce/v1:';
+const NONCE = /^[0-9a-f]{64}$/;
+
+/**
+ * The bytes an identity proof signs for `nonceHex` (32 bytes as 64 lowercase hex characters): the UTF-8 of
+ * `storj-agent/identity-nonce/v1:` followed by the nonce. Sign them with `Wallet.signIdentity`, check the answer
+ * with `verifyIdentity(nodeId, identityMessage(nonceHex), signature)`.
+ * @throws AgentError WALLET_BAD_ARGUMENT for a nonce that is not 64 lowercase hex characters
+ */
+export function identityMessage(nonceHex: string): Uint8Array {
+  if (typeof nonceHex !== 'string' || !NONCE.test(nonceHex)) throw new AgentError('WALLET_BAD_ARGUMENT', 'an identity nonce is 32 bytes as 64 lowercase hex characters');
+  return new TextEncoder().encode(IDENTITY_NONCE_DOMAIN + nonceHex);
 }

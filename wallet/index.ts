@@ -7,7 +7,7 @@
 import './errors.ts';
 export { Wallet } from './wallet.ts';
 export { xpubReceiveAddress } from './watch-only.ts';
-export { verifyIdentity } from './identity.ts';
+export { identityMessage, verifyIdentity } from './identity.ts';
 export { canonicalJson, ProposerKey, verifySignedFields } from './signed.ts';
 export { MemorySpendLog, SpendPolicy } from './policy.ts';
 export type { SpendLog } from './policy.ts';

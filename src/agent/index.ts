@@ -20,7 +20,8 @@ import { agentRoutes, type DevControl } from './routes.ts';
 import { agentInfo, operatorView } from './views.ts';
 import { devControlClient } from './dev-control.ts';
 import { freeBytes, Health, releaseBallastIfFull } from './health.ts';
-import { Wallet } from '../../wallet/index.ts';
+import { identityMessage, Wallet } from '../../wallet/index.ts';
+import { buildBundle, bundleRoutes, packageRoot } from '../bundle/index.ts';
 import { familyRoutes, type Family } from '../family/index.ts';
 import { buildFamily, composeSinks } from './family.ts';
 
@@ -78,6 +79,8 @@ export interface Agent {
   readonly app: FastifyInstance;
   readonly db: Db;
   readonly wallet: Wallet;
+  /** sha256 of the code bundle this agent serves (GET /v1/bundle): the code it runs. */
+  readonly codeHash: string;
   readonly treasury: Treasury;
   readonly chain: ChainBackend;
   readonly chainDescription: string;
@@ -136,6 +139,8 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
   let metricsListener: MetricsListener | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
   try {
+    // The code this agent runs, as the children it spawns will fetch it (src/bundle): built once, kept in memory.
+    const bundle = await buildBundle(packageRoot());
     conn = await connectChain(config, { stopDevnet: opts.stopDevnet ?? 'if-started' });
     const chain = conn.chain;
     // Devnet time can be moved forward (POST /v1/dev/advance); everywhere else the clock is the system's.
@@ -211,12 +216,14 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       // File links point at the separate origin for customers' bytes when one is set (src/host/file-headers.ts).
       { name: 'host', routes: hostRoutes(host, () => config.filesUrl || boundUrl), jobs: host.jobs() },
       { name: 'family', routes: familyRoutes(family, { bodyLimit: config.proposalBodyMaxBytes }), jobs: family.jobs() },
+      { name: 'bundle', routes: bundleRoutes(bundle) },
       {
         name: 'agent',
         routes: agentRoutes({
           config,
           publicUrl: () => boundUrl,
-          info: () => agentInfo({ config, version: VERSION, nodeId: wallet.nodeId, prices: host.currentPrices() }),
+          info: () => agentInfo({ config, version: VERSION, nodeId: wallet.nodeId, codeHash: bundle.codeHash, prices: host.currentPrices() }),
+          identity: (nonce) => ({ nodeId: wallet.nodeId, signature: Buffer.from(wallet.signIdentity(identityMessage(nonce))).toString('hex') }),
           dev: conn.dev,
           jobs: {
             advance: async (seconds) => (await scheduler.advance(seconds)).now,
@@ -233,7 +240,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
           health: () => health.report(),
           // Summed in SQL by the watcher over its index of unspent coins, not a request per address nor a row per
           // coin: this must stay cheap with a million files.
-          operator: () => Promise.resolve(operatorView({ config, wallet, chain: conn?.describe, now: clock.now(), coins: watcher.unspentTotals(), prices: host.currentPrices(), runs: scheduler.lastRuns() })),
+          operator: () => Promise.resolve(operatorView({ config, codeHash: bundle.codeHash, wallet, chain: conn?.describe, now: clock.now(), coins: watcher.unspentTotals(), prices: host.currentPrices(), runs: scheduler.lastRuns() })),
         }),
       },
     ];
@@ -275,6 +282,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       app,
       db,
       wallet,
+      codeHash: bundle.codeHash,
       treasury,
       chain,
       chainDescription: conn.describe,

@@ -1,6 +1,6 @@
 /**
- * The agent's own routes: its health, its public info, the operator's view, and on the devnet the controls that
- * pay, mine, move the clock and run a job. The customers' routes are the host module's (src/host/routes.ts).
+ * The agent's own routes: its health, its public info, the proof of its identity, the operator's view, and on the
+ * devnet the controls that pay, mine, move the clock and run a job. The customers' routes are the host module's (src/host/routes.ts).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { AgentError } from '../errors/index.ts';
@@ -17,6 +17,8 @@ export interface DevControl {
 export interface AgentRouteDeps {
   config: Config;
   info(): Info;
+  /** The identity key's signature (hex) over `identityMessage(nonce)` (wallet/identity.ts), with the nodeId. */
+  identity(nonce: string): IdentityProof;
   /** `ok`, or `degraded` with stable reasons (disk low, database not writable, chain backend not answering). */
   health(): Promise<{ status: 'ok' | 'degraded'; reasons: string[] }>;
   /** The operator's view (GET /v1/agent). */
@@ -33,6 +35,7 @@ const InfoSchema = Type.Object({
   version: Type.String(),
   network: Type.Union([Type.Literal('mainnet'), Type.Literal('testnet'), Type.Literal('regtest')]),
   nodeId: Type.String({ description: 'hex ed25519 public key of the agent' }),
+  codeHash: Type.String({ description: 'sha256 (hex) of the code bundle this agent runs and serves at GET /v1/bundle' }),
   prices: Type.Object({
     storageMsatPerGibDay: Msat('price of storing one GiB for one day'),
     egressMsatPerGib: Msat('price of sending one GiB'),
@@ -44,6 +47,16 @@ const InfoSchema = Type.Object({
   maxFileSize: Type.Integer(),
 });
 export type Info = Static<typeof InfoSchema>;
+
+const IdentityBody = Type.Object(
+  { nonce: Type.String({ pattern: '^[0-9a-f]{64}$', description: '32 bytes chosen by the asker, as 64 lowercase hex characters' }) },
+  { additionalProperties: false },
+);
+const IdentityReply = Type.Object({
+  nodeId: Type.String({ description: 'hex ed25519 public key of the agent' }),
+  signature: Type.String({ description: 'hex ed25519 signature by nodeId over the UTF-8 of "storj-agent/identity-nonce/v1:" followed by the nonce' }),
+});
+type IdentityProof = Static<typeof IdentityReply>;
 
 const DevPayBody = Type.Object(
   { address: Type.String({ minLength: 14, maxLength: 90 }), amountSat: Type.Integer({ minimum: 1, maximum: 2_100_000_000_000_000 }) },
@@ -77,6 +90,13 @@ export function agentRoutes(deps: AgentRouteDeps): (app: TypedApp) => void {
     });
 
     app.get('/v1/info', { onRequest: app.limit('free'), schema: { summary: 'Prices, network and limits', response: { 200: InfoSchema } } }, () => deps.info());
+
+    // Cheap, but work done for anyone who asks: under the shared rate limit like every free route.
+    app.post(
+      '/v1/identity',
+      { onRequest: app.limit('free'), schema: { summary: 'Prove the identity key: sign a nonce', body: IdentityBody, response: { 200: IdentityReply, 400: ErrorRef } } },
+      (req) => deps.identity(req.body.nonce),
+    );
 
     // Likewise the operator view has no 200 schema, so its reply types are written here.
     app.get<{ Reply: { 200: Record<string, unknown>; 401: ErrorEnvelope } }>('/v1/agent', { schema: { summary: 'Operator view (admin token)', response: { 401: ErrorRef } } }, async (req) => {

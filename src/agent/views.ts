@@ -9,13 +9,14 @@ import type { Wallet } from '../../wallet/index.ts';
 import type { Info } from './routes.ts';
 
 /** GET /v1/info: prices, network and limits. */
-export function agentInfo(a: { config: Config; version: string; nodeId: string; prices: PriceSet | undefined }): Info {
+export function agentInfo(a: { config: Config; version: string; nodeId: string; codeHash: string; prices: PriceSet | undefined }): Info {
   const { config, prices } = a;
   return {
     name: 'storj-agent',
     version: a.version,
     network: config.network,
     nodeId: a.nodeId,
+    codeHash: a.codeHash,
     prices: {
       storageMsatPerGibDay: (prices?.storageMsatPerGibDay ?? 0n).toString(),
       egressMsatPerGib: (prices?.egressMsatPerGib ?? 0n).toString(),
@@ -28,9 +29,10 @@ export function agentInfo(a: { config: Config; version: string; nodeId: string; 
   };
 }
 
-/** GET /v1/agent, behind the admin token: identity, chain, coins, prices with how they were derived, last job runs. */
+/** GET /v1/agent, behind the admin token: identity, code, chain, coins, prices with how they were derived, last job runs. */
 export function operatorView(a: {
   config: Config;
+  codeHash: string;
   wallet: Pick<Wallet, 'nodeId' | 'accountXpub'>;
   chain: string | undefined;
   now: Date;
@@ -41,6 +43,7 @@ export function operatorView(a: {
   const { config, prices } = a;
   return {
     nodeId: a.wallet.nodeId,
+    codeHash: a.codeHash,
     network: config.network,
     chain: a.chain,
     now: a.now.toISOString(),

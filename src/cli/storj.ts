@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --expose-gc --max-semi-space-size=2 --initial-old-space-size=40
 /**
  * The `storj` command. Operator: init, run, wallet, config (commands/operator.ts). Customer: upload, download,
- * status, topup (commands/customer.ts). Investor: propose, proposal, proposals (commands/investor.ts). Every
+ * status, topup (commands/customer.ts). Investor: propose, proposal, proposals (commands/investor.ts). Family: family (commands/family.ts). Every
  * failure, commander's refusals of bad arguments included, prints `error CODE: message` on stderr and exits
  * non-zero (render/errors.ts).
  */
@@ -10,6 +10,7 @@ import './errors.ts';
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../agent/index.ts';
 import { registerCustomerCommands } from './commands/customer.ts';
+import { registerFamilyCommands } from './commands/family.ts';
 import { registerInvestorCommands } from './commands/investor.ts';
 import { registerOperatorCommands } from './commands/operator.ts';
 import { reportError } from './render/errors.ts';
@@ -30,6 +31,7 @@ const json = () => program.opts<{ json?: boolean }>().json === true;
 registerOperatorCommands(program);
 registerCustomerCommands(program, { json });
 registerInvestorCommands(program, { json, dataDir: () => program.opts<{ dataDir?: string }>().dataDir });
+registerFamilyCommands(program, { json });
 
 const fail = (e: unknown) => {
   reportError(e, json());

@@ -65,6 +65,7 @@ test(`${RUNS} generated requests across every route: no 5xx, and every error is 
     ['GET', '/f/{}', fileId], ['GET', '/f/{}', fileId], ['HEAD', '/f/{}', fileId],
     ['POST', '/v1/dev/pay'], ['POST', '/v1/dev/mine'], ['POST', '/v1/dev/advance'], ['POST', '/v1/dev/jobs/{}', 'watcher'],
     ['GET', '/'], ['GET', '/v1/{}'], ['GET', '/metrics'], ['POST', '/v1/proposals'], ['GET', '/v1/proposals/{}'],
+    ['GET', '/v1/bundle'], ['HEAD', '/v1/bundle'], ['POST', '/v1/identity'],
   );
   const suffix = fc.constantFrom('', '', '', '', '', '/', '?x=1', '?%ff', '?a=%00&a=2', '//', '/..', '#f', ';x', `?${'q'.repeat(300)}`);
   const otherMethod = fc.oneof(
@@ -91,6 +92,7 @@ test(`${RUNS} generated requests across every route: no 5xx, and every error is 
     fc.record({ blocks: fc.integer({ min: -2, max: 2 }) }),
     fc.record({ seconds: fc.integer({ min: -2, max: 3600 }) }),
     fc.record({ address: fc.constantFrom(unpaid.address, 'bcrt1qxyz', ''), amountSat: fc.integer({ min: -1, max: 2000 }) }),
+    fc.record({ nonce: fc.constantFrom('ab'.repeat(32), 'AB'.repeat(32), 'ab', '') }),
     fc.jsonValue({ maxDepth: 3 }),
   ).map((v) => Buffer.from(JSON.stringify(v)));
   const body = fc.oneof(

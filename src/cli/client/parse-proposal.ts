@@ -6,7 +6,7 @@ import { badResponse, clean, isRecord } from './api.ts';
 import { ADDRESS, bip21, ID, oneOf, record, sat, str } from './parse.ts';
 
 /** A proposal's states, in the order they are reached, then the two exits. */
-const PROPOSAL_STATES = [
+export const PROPOSAL_STATES = [
   'awaiting_deposit',
   'funded',
   'evaluating',

@@ -49,7 +49,7 @@ export function bip21(o: Record<string, unknown>, k: string, what: string, addre
   if (bip21Address(v)?.toLowerCase() !== address.toLowerCase()) throw badResponse(`${what}: "${k}" is not a BIP21 URI for ${address}`);
   return v;
 }
-function httpUrl(o: Record<string, unknown>, k: string, what: string): string {
+export function httpUrl(o: Record<string, unknown>, k: string, what: string): string {
   const v = str(o, k, what);
   try {
     const u = new URL(v);
