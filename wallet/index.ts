@@ -13,3 +13,4 @@ export { MemorySpendLog, SpendPolicy } from './policy.ts';
 export type { SpendLog } from './policy.ts';
 export { dustThresholdSat, isAddressFor, P2WPKH_DUST_SAT, P2WPKH_INPUT_VBYTES, sweepFeeSat } from './tx.ts';
 export type { WalletUtxo } from './tx.ts';
+export { signedRegistration, type SignedRegistration } from './signed.ts';

@@ -101,3 +101,31 @@ export class ProposerKey {
     return { publicKeyHex: this.publicKeyHex };
   }
 }
+
+/** What signs a registration: the agent's own identity (a Wallet), seen only through what it publishes and signs. */
+interface IdentitySigner {
+  readonly nodeId: string;
+  accountXpub(): string;
+  signIdentity(msg: Uint8Array): Uint8Array;
+}
+
+/** A child's registration with its parent, `POST {parentUrl}/v1/family/register`. */
+export interface SignedRegistration {
+  ticket: string;
+  nodeId: string;
+  url: string;
+  codeHash: string;
+  accountXpub: string;
+  /** Hex of the identity key's ed25519 signature over the canonical JSON of the five other fields. */
+  signature: string;
+}
+
+/**
+ * A child's registration, signed by its identity key (the key whose public half is its nodeId), so that
+ * `verifySignedFields(body, body.nodeId)` holds on the parent's side.
+ */
+export function signedRegistration(wallet: IdentitySigner, fields: { ticket: string; url: string; codeHash: string }): SignedRegistration {
+  const unsigned = { ticket: fields.ticket, nodeId: wallet.nodeId, url: fields.url, codeHash: fields.codeHash, accountXpub: wallet.accountXpub() };
+  const signature = Buffer.from(wallet.signIdentity(signedBytes(unsigned))).toString('hex');
+  return { ...unsigned, signature };
+}

@@ -20,8 +20,8 @@ export function paths(config: Config) {
   };
 }
 
-/** Writes a file atomically with mode 0600 (it may hold the admin token). */
-function writePrivate(path: string, text: string): void {
+/** Writes a file atomically with mode 0600 (it may hold the admin token, or a child's passphrase). */
+export function writePrivate(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, text, { mode: 0o600 });
   renameSync(tmp, path);

@@ -24,6 +24,11 @@ import { identityMessage, Wallet } from '../../wallet/index.ts';
 import { buildBundle, bundleRoutes, packageRoot } from '../bundle/index.ts';
 import { familyRoutes, type Family } from '../family/index.ts';
 import { buildFamily, composeSinks } from './family.ts';
+<<<<<<< HEAD
+import { startLocalCloud, type LocalCloud } from './local-cloud.ts';
+=======
+import { bootChild, type ChildAgent, type ChildBootOptions } from './child-boot.ts';
+>>>>>>> child
 
 /** The package's version, from package.json two folders up from src/agent, or three from the build's dist/src/agent. */
 export const VERSION: string = ((): string => {
@@ -35,6 +40,7 @@ export const VERSION: string = ((): string => {
 export const REGTEST_DEFAULT_PASSPHRASE = 'storj-regtest-devnet';
 
 export { initDataDir, paths } from './data-dir.ts';
+export { META_PARENT, META_REGISTERED } from './child-boot.ts';
 export { openAgentDb } from './modules.ts';
 
 export interface ChainConnection {
@@ -42,18 +48,37 @@ export interface ChainConnection {
   dev?: DevControl;
   /** Where the chain comes from, for display. */
   describe: string;
+  /** The local cloud beside the devnet, when config `localCloud` asked for it (./local-cloud.ts). */
+  cloud?: LocalCloud;
   close(): Promise<void>;
 }
 
 /**
  * Connects to the configured chain: an Esplora URL, or on regtest without one, the embedded devnet, run as its
- * own process under the data dir so that its chain outlives the agent (even a kill -9).
+ * own process under the data dir so that its chain outlives the agent (even a kill -9). With `localCloud` (on
+ * regtest), the local cloud too, beside that chain, closed with it.
  */
-export async function connectChain(config: Config, opts: { stopDevnet?: 'always' | 'if-started' | 'never' } = {}): Promise<ChainConnection> {
+export async function connectChain(config: Config, opts: { stopDevnet?: 'always' | 'if-started' | 'never'; localCloud?: boolean } = {}): Promise<ChainConnection> {
+  const conn = await connectChainOnly(config, opts.stopDevnet ?? 'if-started');
+  if (opts.localCloud !== true || config.network !== 'regtest') return conn;
+  try {
+    const local = await startLocalCloud(config, conn.esploraUrl, opts.stopDevnet ?? 'if-started');
+    const close = async (): Promise<void> => {
+      await local.close();
+      await conn.close();
+    };
+    return { ...conn, cloud: local.cloud, close };
+  } catch (e) {
+    await conn.close();
+    throw e;
+  }
+}
+
+async function connectChainOnly(config: Config, stop: 'always' | 'if-started' | 'never'): Promise<ChainConnection & { esploraUrl: string }> {
   if (config.esploraUrl) {
     const chain = createChainBackend({ esploraUrl: config.esploraUrl, timeoutMs: config.chainTimeoutMs });
     const dev = config.network === 'regtest' && config.devControlUrl ? devControlClient(config.devControlUrl) : undefined;
-    return { chain, ...(dev ? { dev } : {}), describe: config.esploraUrl, close: async () => {} };
+    return { chain, ...(dev ? { dev } : {}), describe: config.esploraUrl, esploraUrl: config.esploraUrl, close: async () => {} };
   }
   if (config.network !== 'regtest') throw new AgentError('CONFIG_INVALID', 'config key "esploraUrl" must be set outside regtest', { key: 'esploraUrl' });
   const dir = paths(config).devnet;
@@ -61,12 +86,12 @@ export async function connectChain(config: Config, opts: { stopDevnet?: 'always'
   const { ensureDevnetProcess, stopDevnetProcess } = await import('../devnet/index.ts');
   const d = await ensureDevnetProcess(dir);
   const chain = createChainBackend({ esploraUrl: d.url, timeoutMs: config.chainTimeoutMs });
-  const stop = opts.stopDevnet ?? 'if-started';
   const stopOnClose = stop === 'always' || (stop === 'if-started' && d.started);
   return {
     chain,
     dev: devControlClient(d.controlUrl),
     describe: `embedded devnet ${d.url}`,
+    esploraUrl: d.url,
     close: async () => {
       if (stopOnClose) await stopDevnetProcess(dir);
     },
@@ -84,6 +109,8 @@ export interface Agent {
   readonly treasury: Treasury;
   readonly chain: ChainBackend;
   readonly chainDescription: string;
+  /** The local cloud's URL, when the agent runs one beside the devnet (config `localCloud`). */
+  readonly cloudUrl?: string;
   readonly host: Host;
   readonly family: Family;
   /** The files' bytes (content-addressed); the host decides what is kept. */
@@ -141,7 +168,8 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
   try {
     // The code this agent runs, as the children it spawns will fetch it (src/bundle): built once, kept in memory.
     const bundle = await buildBundle(packageRoot());
-    conn = await connectChain(config, { stopDevnet: opts.stopDevnet ?? 'if-started' });
+    conn = await connectChain(config, { stopDevnet: opts.stopDevnet ?? 'if-started', localCloud: config.localCloud });
+    const cloud = conn.cloud;
     const chain = conn.chain;
     // Devnet time can be moved forward (POST /v1/dev/advance); everywhere else the clock is the system's.
     const clock: Clock = conn.dev ? new DevClock({ db }) : new SystemClock();
@@ -226,7 +254,12 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
           identity: (nonce) => ({ nodeId: wallet.nodeId, signature: Buffer.from(wallet.signIdentity(identityMessage(nonce))).toString('hex') }),
           dev: conn.dev,
           jobs: {
-            advance: async (seconds) => (await scheduler.advance(seconds)).now,
+            advance: async (seconds) => {
+              const now = (await scheduler.advance(seconds)).now;
+              // The local cloud's clock is the devnet's too (docs/local-cloud.md); the agent's has moved either way.
+              await cloud?.advance(seconds).catch((e: unknown) => log(`the local cloud did not advance its clock: ${(e as Error).message}`));
+              return now;
+            },
             // The devnet's "run this job now" should report a run that started after the request, so a run
             // already in flight (a cron tick, the start-up catch-up) is waited for instead of reported as skipped.
             run: async (name) => {
@@ -240,7 +273,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
           health: () => health.report(),
           // Summed in SQL by the watcher over its index of unspent coins, not a request per address nor a row per
           // coin: this must stay cheap with a million files.
-          operator: () => Promise.resolve(operatorView({ config, codeHash: bundle.codeHash, wallet, chain: conn?.describe, now: clock.now(), coins: watcher.unspentTotals(), prices: host.currentPrices(), runs: scheduler.lastRuns() })),
+          operator: () => Promise.resolve(operatorView({ config, codeHash: bundle.codeHash, wallet, chain: conn?.describe, cloud: cloud?.url, now: clock.now(), coins: watcher.unspentTotals(), prices: host.currentPrices(), runs: scheduler.lastRuns() })),
         }),
       },
     ];
@@ -286,6 +319,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       treasury,
       chain,
       chainDescription: conn.describe,
+      ...(cloud ? { cloudUrl: cloud.url } : {}),
       host,
       family,
       blobs,
@@ -320,6 +354,11 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     await conn?.close();
     throw e;
   }
+}
+
+/** A spawned child's boot, `storj run --spawn FILE` (./child-boot.ts), starting the agent as startAgent does. */
+export function startChild(opts: ChildBootOptions): Promise<ChildAgent<Agent>> {
+  return bootChild(opts, startAgent);
 }
 
 /** How long /healthz waits for the chain backend (its client retries, which could otherwise take minutes). */

@@ -1,6 +1,7 @@
 /**
  * The agent's own routes: its health, its public info, the proof of its identity, the operator's view, and on the
- * devnet the controls that pay, mine, move the clock and run a job. The customers' routes are the host module's (src/host/routes.ts).
+ * devnet the controls that pay, mine, move the clock and run a job. The customers' routes are the host module's
+ * (src/host/routes.ts), and the code bundle's route is src/bundle/routes.ts.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { AgentError } from '../errors/index.ts';

@@ -35,6 +35,8 @@ export function operatorView(a: {
   codeHash: string;
   wallet: Pick<Wallet, 'nodeId' | 'accountXpub'>;
   chain: string | undefined;
+  /** The local cloud's URL, when the agent runs one. */
+  cloud?: string | undefined;
   now: Date;
   coins: Pick<CoinTotals, 'confirmedSat' | 'unconfirmedSat'>;
   prices: PriceSet | undefined;
@@ -46,6 +48,7 @@ export function operatorView(a: {
     codeHash: a.codeHash,
     network: config.network,
     chain: a.chain,
+    ...(a.cloud ? { localCloud: a.cloud } : {}),
     now: a.now.toISOString(),
     wallet: { accountXpub: a.wallet.accountXpub(), confirmedSat: Number(a.coins.confirmedSat), unconfirmedSat: Number(a.coins.unconfirmedSat) },
     prices: prices

@@ -1,15 +1,17 @@
 #!/usr/bin/env -S node --expose-gc --max-semi-space-size=2 --initial-old-space-size=40
 /**
  * The `storj` command. Operator: init, run, wallet, config (commands/operator.ts). Customer: upload, download,
- * status, topup (commands/customer.ts). Investor: propose, proposal, proposals (commands/investor.ts). Family: family (commands/family.ts). Every
- * failure, commander's refusals of bad arguments included, prints `error CODE: message` on stderr and exits
- * non-zero (render/errors.ts).
+ * status, topup (commands/customer.ts). Investor: propose, proposal, proposals (commands/investor.ts). Family:
+ * family (commands/family.ts). Devnet: dev advance, dev mine, dev pay (commands/dev.ts). Every failure,
+ * commander's refusals of bad arguments included, prints `error CODE: message` on stderr and exits non-zero
+ * (render/errors.ts).
  */
 // Its error codes, in the catalogue from the moment the module loads.
 import './errors.ts';
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../agent/index.ts';
 import { registerCustomerCommands } from './commands/customer.ts';
+import { registerDevCommands } from './commands/dev.ts';
 import { registerFamilyCommands } from './commands/family.ts';
 import { registerInvestorCommands } from './commands/investor.ts';
 import { registerOperatorCommands } from './commands/operator.ts';
@@ -32,6 +34,7 @@ registerOperatorCommands(program);
 registerCustomerCommands(program, { json });
 registerInvestorCommands(program, { json, dataDir: () => program.opts<{ dataDir?: string }>().dataDir });
 registerFamilyCommands(program, { json });
+registerDevCommands(program, { json });
 
 const fail = (e: unknown) => {
   reportError(e, json());

@@ -24,6 +24,10 @@ export interface Config {
   readonly esploraUrl: string;
   /** Regtest only: the devnet's control URL (pay, mine), when the chain is a devnet started elsewhere (tests). */
   readonly devControlUrl: string;
+  /** Regtest only: run the local cloud (docs/local-cloud.md) beside the devnet; on by default with the embedded devnet. */
+  readonly localCloud: boolean;
+  /** The local cloud's port (0: any free port). */
+  readonly cloudPort: number;
   /** Timeout for one chain backend request. */
   readonly chainTimeoutMs: number;
   /** Bearer token for the operator endpoints; a secret, never logged. */
@@ -177,6 +181,8 @@ const FIELDS: { [K in keyof Config]: Field<Config[K]> } = {
   },
   esploraUrl: { default: () => '', parse: (raw) => url(true)(raw).replace(/\/+$/, ''), doc: 'Esplora API base URL' },
   devControlUrl: { default: () => '', parse: (raw) => url(true)(raw).replace(/\/+$/, ''), doc: 'devnet control URL (regtest)' },
+  localCloud: { default: (p) => p.network === 'regtest' && p.esploraUrl === '', parse: bool, doc: 'run the local cloud beside the devnet (regtest; default: with the embedded devnet)' },
+  cloudPort: { default: () => 8430, parse: int(0, 65535), doc: "the local cloud's port (0: any free port)" },
   chainTimeoutMs: { default: () => 15_000, parse: int(100, 600_000), doc: 'chain request timeout (ms)' },
   adminToken: {
     default: () => '',
@@ -304,6 +310,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   for (const key of CONFIG_KEYS) if (key !== 'dataDir') parseKey(key);
   if (opts.requireChain !== false && out.network !== 'regtest' && out.esploraUrl === '') {
     throw new AgentError('CONFIG_INVALID', `config key "esploraUrl" must be set on ${String(out.network)} (only regtest has an embedded chain)`, { key: 'esploraUrl' });
+  }
+  if (out.localCloud === true && out.network !== 'regtest') {
+    throw new AgentError('CONFIG_INVALID', `config key "localCloud" is for regtest only (the local cloud is paid on the devnet's chain)`, { key: 'localCloud' });
   }
   const listen = out.listen as { host: string; port: number };
   out.listen = Object.freeze({ ...listen });

@@ -8,11 +8,10 @@ import './errors.ts';
 export { Devnet } from './devnet.ts';
 export { ensureDevnetProcess, stopDevnetProcess, readDevnetInfo } from './process.ts';
 // The local cloud: a hosting provider on loopback paid on the devnet chain (docs/local-cloud.md), as its own process.
-export { ensureCloudProcess, stopCloudProcess, readCloudInfo } from './cloud/process.ts';
-/** @public */
-export { advanceCloudClock } from './cloud/process.ts';
+// The agent starts it beside the devnet (src/agent/local-cloud.ts) and moves its clock with its own.
+export { advanceCloudClock, ensureCloudProcess, stopCloudProcess, readCloudInfo } from './cloud/process.ts';
 export { openCloud, type OpenCloud } from './cloud/run.ts';
-// For the agent's wiring (npm start beside the devnet chain), which nothing imports yet: tagged for knip until then.
+// The rest of the cloud's door, which nothing outside the devnet imports yet: tagged for knip until then.
 /** @public */
 export type { CloudProcessInfo, EnsureCloudOptions } from './cloud/process.ts';
 /** @public */

@@ -8,6 +8,7 @@ const FAMILY_ERRORS = {
   PROPOSAL_SCRIPT_TOO_LARGE: { status: 400, description: 'The provider script is larger than the agent accepts (config proposalScriptMaxBytes).' },
   PROPOSAL_BAD_HOST: { status: 400, description: 'A host is not a plain lowercase host or host:port (no scheme, path, user, wildcard or IPv6 literal).' },
   PROPOSAL_NOT_FOUND: { status: 404, description: 'No proposal has this id.' },
+  FAMILY_BAD_SPAWN_SPEC: { status: 400, description: 'A spawn spec (the user data a parent renders for a child, the spawn file the child boots from) has a missing, unknown or malformed field.' },
 } as const;
 defineErrors('family', FAMILY_ERRORS);
 

@@ -22,7 +22,8 @@ function storj(env: Record<string, string>, ...args: string[]): unknown {
 test('npm start runs the agent on the devnet, and the wallet sees a devnet payment', async (t) => {
   // A dir that does not exist yet: `npm start` makes it (a temp dir is already 0700).
   const dataDir = join(tempDir(t, 'storj-e2e-start-'), 'data');
-  const env = { STORJ_DATA_DIR: dataDir, STORJ_LISTEN: '127.0.0.1:0' };
+  // The local cloud starts beside the devnet (docs/local-cloud.md) on any free port, so runs in parallel do not clash.
+  const env = { STORJ_DATA_DIR: dataDir, STORJ_LISTEN: '127.0.0.1:0', STORJ_CLOUD_PORT: '0' };
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   delete childEnv.STORJ_PASSPHRASE;
   const agent = spawn('npm', ['start'], { cwd: root, env: childEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -62,4 +63,5 @@ test('npm start runs the agent on the devnet, and the wallet sees a devnet payme
   // Bounded polling (150 looks, 200 ms apart) for the devnet's state file to go.
   for (let i = 0; i < 150 && existsSync(join(dataDir, 'devnet', 'devnet.json')); i++) await new Promise((r) => setTimeout(r, 200));
   assert.ok(!existsSync(join(dataDir, 'devnet', 'devnet.json')), 'the devnet process stopped with the agent');
+  assert.ok(!existsSync(join(dataDir, 'cloud', 'cloud.json')), 'the local cloud stopped with it');
 });

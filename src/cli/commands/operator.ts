@@ -9,7 +9,7 @@ import { AgentError } from '../../errors/index.ts';
 import { formatBtc, parseBtc, parseSat } from '../../money/index.ts';
 import { Treasury } from '../../treasury/index.ts';
 import { Wallet } from '../../../wallet/index.ts';
-import { connectChain, initDataDir, openAgentDb, paths, startAgent, VERSION } from '../../agent/index.ts';
+import { connectChain, initDataDir, openAgentDb, paths, startAgent, startChild, VERSION, type Agent } from '../../agent/index.ts';
 import { resolvePassphrase } from '../prompt.ts';
 import { reportError } from '../render/errors.ts';
 
@@ -72,23 +72,16 @@ export function registerOperatorCommands(program: Command): void {
   program
     .command('run')
     .description('run the agent (on regtest with no esploraUrl: the embedded devnet, creating data dir and wallet on first start)')
-    .action(async () => {
+    .option('--spawn <file>', "run as a parent's spawned child from this spawn file (its data dir: --data-dir; the first boot makes the wallet)")
+    .action(async (o: { spawn?: string }) => {
       // Everything the agent writes is its own: the data dir is 0700 and the database 0600 whatever the umask
       // (src/agent, src/db), and this keeps whatever else it or its devnet creates closed too.
       process.umask(0o077);
-      const c = config();
-      const { passphrase } = await resolvePassphrase(c.network);
-      if (!Wallet.exists(paths(c).wallet) && c.network === 'regtest') {
-        mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
-        const r = await initDataDir({ dataDir: c.dataDir, network: 'regtest', passphrase });
-        console.log(`First start: created a regtest wallet in ${c.dataDir} (nodeId ${r.nodeId}).`);
-      }
-      // Re-read: a first start has just written the admin token into config.json.
-      const final = config();
-      // JSON lines on stdout at config.logLevel (STORJ_LOG_LEVEL); the human lines below stay, and tests read
-      // "listening on".
-      const agent = await startAgent({ config: final, passphrase, stopDevnet: 'always', logger: true });
-      console.log(`storj-agent ${VERSION} on ${final.network} (${agent.chainDescription})`);
+      const started = o.spawn ? await startSpawned(o.spawn) : await startOwn();
+      const { agent } = started;
+      console.log(`storj-agent ${VERSION} on ${agent.config.network} (${agent.chainDescription})`);
+      // Before "listening on", the line that says the agent is up (tests wait for it).
+      if (agent.cloudUrl) console.log(`local cloud on ${agent.cloudUrl}`);
       console.log(`listening on ${agent.url}`);
       if (agent.metricsUrl) console.log(`metrics on ${agent.metricsUrl}/metrics`);
       let closing = false;
@@ -96,7 +89,7 @@ export function registerOperatorCommands(program: Command): void {
         if (closing) return;
         closing = true;
         console.log(`${signal}: shutting down`);
-        agent.close().then(
+        started.close().then(
           () => process.exit(0),
           (e: unknown) => {
             reportError(e, json());
@@ -107,6 +100,30 @@ export function registerOperatorCommands(program: Command): void {
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
     });
+
+  /** `storj run`: the data dir's own agent (a regtest one is made on first start). */
+  async function startOwn(): Promise<{ agent: Agent; close(): Promise<void> }> {
+    const c = config();
+    const { passphrase } = await resolvePassphrase(c.network);
+    if (!Wallet.exists(paths(c).wallet) && c.network === 'regtest') {
+      mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
+      const r = await initDataDir({ dataDir: c.dataDir, network: 'regtest', passphrase });
+      console.log(`First start: created a regtest wallet in ${c.dataDir} (nodeId ${r.nodeId}).`);
+    }
+    // Re-read: a first start has just written the admin token into config.json. JSON lines on stdout at
+    // config.logLevel (STORJ_LOG_LEVEL); the human lines stay, and tests read "listening on".
+    const agent = await startAgent({ config: config(), passphrase, stopDevnet: 'always', logger: true });
+    return { agent, close: () => agent.close() };
+  }
+
+  /** `storj run --spawn FILE`: a spawned child (src/agent/child-boot.ts), its passphrase kept in its data dir. */
+  async function startSpawned(spawnFile: string): Promise<{ agent: Agent; close(): Promise<void> }> {
+    const dataDir = program.opts<{ dataDir?: string }>().dataDir ?? process.env.STORJ_DATA_DIR;
+    if (!dataDir) throw new AgentError('BAD_REQUEST', '--spawn needs --data-dir (or STORJ_DATA_DIR)');
+    const child = await startChild({ spawnFile, dataDir, env: process.env, logger: true, log: { info: (l) => console.log(l), error: (l) => console.error(l) } });
+    if (child.firstBoot) console.log(`First boot: created a ${child.agent.config.network} wallet in ${dataDir} (nodeId ${child.agent.wallet.nodeId}).`);
+    return child;
+  }
 
   program
     .command('config')

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { ChainBackend } from '../../chain/index.ts';
 import { xpubReceiveAddress } from '../../../wallet/index.ts';
 import { answers, boot, isServerProcess, stopServerProcess, type ImageSettings } from './image.ts';
+import { freePort } from './server-process.ts';
 import { newId, saveState, type CloudState, type Invoice, type Server } from './state.ts';
 
 export const DAY_MS = 86_400_000;
@@ -199,23 +200,48 @@ export class Cloud {
     if (pid !== null && pid > 0) await stopServerProcess(pid, this.serverDir(server.id));
   }
 
+  /** Boots in flight, by server id: a boot downloads, so it runs beside the passes, not inside one. */
+  private readonly boots = new Map<string, Promise<void>>();
+
+  /** Starts a paid server: `booting` at once, with the url its process will answer on; the boot runs on its own. */
   private async start(server: Server): Promise<void> {
+    if (this.boots.has(server.id) && server.port !== null) {
+      // Expired and renewed while its boot was still in flight: that boot goes on, on the port it was given.
+      server.state = 'booting';
+      server.url = `http://127.0.0.1:${server.port}`;
+      this.save();
+      return;
+    }
+    const port = await freePort();
     server.state = 'booting';
+    server.pid = null;
+    server.port = port;
+    server.url = `http://127.0.0.1:${port}`;
     this.save();
+    this.boots.set(server.id, this.runBoot(server, port).finally(() => this.boots.delete(server.id)));
+  }
+
+  private async runBoot(server: Server, port: number): Promise<void> {
     try {
-      const booted = await boot(this.serverDir(server.id), server.userData, server.id, this.opts.image);
+      const booted = await boot(this.serverDir(server.id), server.userData, server.id, this.opts.image, port);
       server.pid = booted.pid;
-      server.port = booted.port;
-      server.url = `http://127.0.0.1:${booted.port}`;
       server.skipped = booted.skipped;
-      this.log(`server ${server.id} booting (pid ${booted.pid}, ${server.url}); runcmd not run: ${JSON.stringify(booted.skipped)}`);
+      this.log(`server ${server.id} booted (pid ${booted.pid}, ${server.url ?? 'no url'}); runcmd not run: ${JSON.stringify(booted.skipped)}`);
+      // Deleted or expired while it booted: its new process must not outlive that.
+      if (server.state !== 'booting') await this.halt(server);
     } catch (e) {
-      server.state = 'stopped';
+      // The reason is in the server's console.log too (src/devnet/cloud/image.ts).
+      if (server.state === 'booting') server.state = 'stopped';
+      server.pid = null;
+      server.url = null;
       this.log(`server ${server.id} failed to boot: ${(e as Error).message}`);
     }
-    // Deleted or expired while it booted: its new process must not outlive that.
-    if (server.state !== 'booting') await this.halt(server);
     this.save();
+  }
+
+  /** Resolves once no boot is in flight. */
+  async idle(): Promise<void> {
+    while (this.boots.size > 0) await Promise.allSettled([...this.boots.values()]);
   }
 
   /** The invoice's payment as the chain shows it: one transaction paying its address at least its amount. */
@@ -293,8 +319,14 @@ export class Cloud {
       server.endedAt = now;
       await this.halt(server);
     } else if (server.state === 'booting' || server.state === 'running') {
-      if (server.pid === null || server.pid === 0) return; // a server whose user data starts nothing stays booting
-      if (!isServerProcess(server.pid, dir)) {
+      if (server.pid === null && !this.boots.has(server.id)) {
+        // Booting with no boot in flight: the cloud stopped during the boot, which is not run twice.
+        server.state = 'stopped';
+        server.url = null;
+        this.log(`server ${server.id}: its boot was cut short by a stop of the cloud`);
+      } else if (server.pid === null || server.pid === 0) {
+        return; // still booting, or user data that starts nothing (it stays booting)
+      } else if (!isServerProcess(server.pid, dir)) {
         server.state = 'stopped';
         server.pid = null;
         server.url = null;
@@ -310,6 +342,7 @@ export class Cloud {
    * clean-up). A cloud that merely stops leaves its servers running, as a provider's VPSes outlive its API.
    */
   async haltAll(): Promise<void> {
+    await this.idle();
     for (const server of Object.values(this.state.servers)) await this.halt(server);
     this.save();
   }

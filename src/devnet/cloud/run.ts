@@ -90,6 +90,7 @@ export async function openCloud(opts: OpenCloudOptions): Promise<OpenCloud> {
       closed = true;
       clearTimeout(timer);
       await app.close();
+      await cloud.idle();
       await cloud.tick();
     },
   };
