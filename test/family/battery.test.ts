@@ -4,13 +4,12 @@
 // what was expected and seen, while the other checks still run. The battery pays through the devnet's miner.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startDevnet, startTestAgent, type Ctx, type TestAgent } from '../helpers/agent.ts';
-import { INVESTOR, job } from './helpers.ts';
+import { startDevnet, startTestAgent, type Ctx } from '../helpers/agent.ts';
+import { INVESTOR, job, root } from './helpers.ts';
 import { runBattery, BATTERY_CHECKS, type BatteryInput, type BatteryResult } from '../../src/family/battery.ts';
-import { identityMessage } from '../../src/family/battery/checks.ts';
+import { buildBundle } from '../../src/bundle/index.ts';
 import type { BatteryPrices } from '../../src/family/battery/context.ts';
 
 interface Answer {
@@ -78,39 +77,6 @@ async function proxy(t: Ctx, target: string, lies: Lies): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-// Until the bundle's routes are in this tree, the code bundle is these bytes, and the proxy serves what the child's
-// own routes will: GET /v1/bundle, the codeHash in /v1/info, and POST /v1/identity signed by the child's identity key.
-const BUNDLE = randomBytes(4096);
-const CODE_HASH = createHash('sha256').update(BUNDLE).digest('hex');
-
-function codeRoutes(child: TestAgent, codeHash = CODE_HASH, sign = (nonce: string) => child.agent.wallet.signIdentity(identityMessage(nonce))): Lies {
-  return {
-    answer: ({ method, path, body }) => {
-      if (method === 'GET' && path === '/v1/bundle') return { status: 200, headers: { 'content-type': 'application/gzip', etag: `"${CODE_HASH}"` }, body: BUNDLE };
-      if (method === 'POST' && path === '/v1/identity') {
-        const { nonce } = JSON.parse(body.toString()) as { nonce: string };
-        return json(200, { nodeId: child.agent.wallet.nodeId, signature: Buffer.from(sign(nonce)).toString('hex') });
-      }
-      return undefined;
-    },
-    change: ({ method, path }, res) => {
-      if (method !== 'GET' || path !== '/v1/info' || res.status !== 200) return res;
-      return json(200, { ...(JSON.parse(res.body.toString()) as object), codeHash });
-    },
-  };
-}
-
-/** `lie` on top of the code routes: its answer first, its change after theirs. */
-function plus(base: Lies, lie: Lies): Lies {
-  return {
-    answer: (req) => lie.answer?.(req) ?? base.answer?.(req),
-    change: (req, res) => {
-      const r = base.change ? base.change(req, res) : res;
-      return lie.change ? lie.change(req, r) : r;
-    },
-  };
-}
-
 function byName(r: BatteryResult): Record<string, { passed: boolean; detail: string }> {
   assert.deepEqual(
     r.checks.map((c) => c.name),
@@ -135,6 +101,8 @@ function onlyFailed(r: BatteryResult, failing: Record<string, RegExp>): void {
 
 test('the battery against a real child agent on the same devnet', async (t) => {
   const devnet = await startDevnet(t);
+  // The parent runs the same code as the child: its codeHash is that of this tree's bundle.
+  const { codeHash: CODE_HASH } = await buildBundle(root);
   // Downloads dear enough that two of the battery's 1 KiB file use up the smallest deposit: the 402 check then
   // really empties the file's balance instead of declaring it too costly to.
   const child = await startTestAgent(t, { devnet, env: { STORJ_BANDWIDTH_COST_SAT_PER_GIB: '175000000', STORJ_RATE_LIMIT_MAX: '100000' } });
@@ -164,10 +132,9 @@ test('the battery against a real child agent on the same devnet', async (t) => {
     ...over,
   });
 
-  await t.test('an honest child passes every check, and the battery reports what it paid', async (t) => {
-    const url = await proxy(t, child.agent.url, codeRoutes(child));
+  await t.test('an honest child passes every check, and the battery reports what it paid', async () => {
     const before = paid.length;
-    const r = await runBattery(input(url));
+    const r = await runBattery(input(child.agent.url));
     onlyFailed(r, {});
     const checks = byName(r);
     assert.match(checks['402']?.detail ?? '', /402 PAYMENT_REQUIRED.*; with \d+ msat left on the file, download \d+ answers 402 INSUFFICIENT_BALANCE asking \d+ sat/);
@@ -178,14 +145,13 @@ test('the battery against a real child agent on the same devnet', async (t) => {
     assert.ok(!JSON.stringify(r.checks).includes('Bearer'), 'no upload token in a detail');
   });
 
-  await t.test('talking to the child directly, without the proxy: every check but those of the code routes passes', async () => {
-    const r = await runBattery(input(child.agent.url));
-    onlyFailed(r, { identity: /POST \/v1\/identity: expected 200, got 404/, codeHash: /GET \/v1\/info: the answer does not have the expected shape \(\/codeHash: / });
-    assert.match(byName(r)['402']?.detail ?? '', /402 PAYMENT_REQUIRED.*answers 402 INSUFFICIENT_BALANCE/);
+  await t.test('the same child through a proxy that forwards everything as it is passes every check', async (t) => {
+    const r = await runBattery(input(await proxy(t, child.agent.url, {})));
+    onlyFailed(r, {});
   });
 
   await t.test('a budget smaller than the quote: nothing is paid, and the paid checks fail saying so', async (t) => {
-    const url = await proxy(t, child.agent.url, codeRoutes(child));
+    const url = await proxy(t, child.agent.url, {});
     const before = paid.length;
     const r = await runBattery(input(url, { budgetSat: 10n }));
     onlyFailed(r, { 'upload-download': /over what is left of the battery's budget \(10 of 10 sat\)/, range: /no file/ });
@@ -194,26 +160,36 @@ test('the battery against a real child agent on the same devnet', async (t) => {
   });
 
   await t.test('a signature over something else than the nonce fails identity', async (t) => {
-    const url = await proxy(t, child.agent.url, codeRoutes(child, CODE_HASH, (nonce) => child.agent.wallet.signIdentity(new Uint8Array(Buffer.from(nonce, 'hex')))));
+    const url = await proxy(t, child.agent.url, {
+      // The child's own key, over the nonce's bytes without the domain string.
+      change: ({ method, path, body }, res) => {
+        if (method !== 'POST' || path !== '/v1/identity' || res.status !== 200) return res;
+        const { nonce } = JSON.parse(body.toString()) as { nonce: string };
+        const signature = Buffer.from(child.agent.wallet.signIdentity(new Uint8Array(Buffer.from(nonce, 'hex')))).toString('hex');
+        return json(200, { ...(JSON.parse(res.body.toString()) as object), signature });
+      },
+    });
     const r = await runBattery(input(url));
     onlyFailed(r, { identity: /does not verify with the registered nodeId/ });
   });
 
   await t.test('another agent\'s nodeId fails identity and info', async (t) => {
-    const url = await proxy(t, child.agent.url, codeRoutes(child));
+    const url = await proxy(t, child.agent.url, {});
     const r = await runBattery(input(url, { child: { ...input(url).child, nodeId: INVESTOR.nodeId } }));
     onlyFailed(r, { identity: /expected nodeId [0-9a-f]{64} \(registered\), got/, info: /nodeId [0-9a-f]{64} \(expected the registered/ });
   });
 
   await t.test('another codeHash in /v1/info fails codeHash', async (t) => {
     const other = 'ab'.repeat(32);
-    const url = await proxy(t, child.agent.url, codeRoutes(child, other));
+    const url = await proxy(t, child.agent.url, {
+      change: ({ method, path }, res) => (method === 'GET' && path === '/v1/info' && res.status === 200 ? json(200, { ...(JSON.parse(res.body.toString()) as object), codeHash: other }) : res),
+    });
     const r = await runBattery(input(url));
     onlyFailed(r, { codeHash: new RegExp(`expected codeHash ${CODE_HASH} \\(the parent's\\), got ${other}`) });
   });
 
   await t.test('a bundle that is not the parent\'s fails codeHash', async (t) => {
-    const url = await proxy(t, child.agent.url, plus(codeRoutes(child), { answer: ({ path }) => (path === '/v1/bundle' ? { status: 200, headers: {}, body: Buffer.from('not the bundle') } : undefined) }));
+    const url = await proxy(t, child.agent.url, { answer: ({ path }) => (path === '/v1/bundle' ? { status: 200, headers: {}, body: Buffer.from('not the bundle') } : undefined) });
     const r = await runBattery(input(url));
     onlyFailed(r, { codeHash: /GET \/v1\/bundle: expected bytes with sha256 [0-9a-f]{64}, got 14 bytes with sha256/ });
   });
@@ -223,9 +199,9 @@ test('the battery against a real child agent on the same devnet', async (t) => {
     const url = await proxy(
       t,
       child.agent.url,
-      plus(codeRoutes(child), {
+      {
         change: ({ method, path }, res) => (method === 'POST' && path === '/v1/uploads' && res.status === 201 ? json(201, { ...(JSON.parse(res.body.toString()) as object), address: stranger }) : res),
-      }),
+      },
     );
     const before = paid.length;
     const r = await runBattery(input(url, { bounds: { timeoutMs: 20_000, xpubWindow: 50 } }));
@@ -239,13 +215,13 @@ test('the battery against a real child agent on the same devnet', async (t) => {
     const url = await proxy(
       t,
       child.agent.url,
-      plus(codeRoutes(child), {
+      {
         change: ({ method, path }, res) => {
           if (method !== 'POST' || path !== '/v1/uploads' || res.status !== 201) return res;
           const q = JSON.parse(res.body.toString()) as { amountSat: number };
           return json(201, { ...q, amountSat: q.amountSat * 10 });
         },
-      }),
+      },
     );
     const before = paid.length;
     const r = await runBattery(input(url));
@@ -262,14 +238,14 @@ test('the battery against a real child agent on the same devnet', async (t) => {
     const url = await proxy(
       t,
       child.agent.url,
-      plus(codeRoutes(child), {
+      {
         change: ({ method, path }, res) => {
           if (method !== 'GET' || !path.startsWith('/f/') || res.status !== 200) return res;
           const body = Buffer.from(res.body);
           body[10] = (body[10] ?? 0) ^ 0xff;
           return { ...res, body };
         },
-      }),
+      },
     );
     const r = await runBattery(input(url));
     onlyFailed(r, { 'upload-download': /GET \/f\/:fileId: expected 1024 bytes with sha256 ([0-9a-f]{64}), got 1024 bytes with sha256 (?!\1)[0-9a-f]{64}/, range: /no file/ });
@@ -280,22 +256,22 @@ test('the battery against a real child agent on the same devnet', async (t) => {
     const url = await proxy(
       t,
       child.agent.url,
-      plus(codeRoutes(child), {
+      {
         answer: ({ path }) => (path === '/healthz' ? { status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"status": "ok"') } : path === '/v1/info' ? json(500, { error: 'boom' }) : undefined),
-      }),
+      },
     );
     const r = await runBattery(input(url));
     onlyFailed(r, { health: /GET \/healthz: the answer is not JSON/, info: /GET \/v1\/info: expected 200, got 500/, codeHash: /expected 200, got 500/, '402': /GET \/v1\/info: expected 200, got 500/ });
   });
 
   await t.test('prices outside the bounds of the parent\'s fail info', async (t) => {
-    const url = await proxy(t, child.agent.url, codeRoutes(child));
+    const url = await proxy(t, child.agent.url, {});
     const r = await runBattery(input(url, { parent: { codeHash: CODE_HASH, network: 'regtest', prices: { ...prices, egressMsatPerGib: prices.egressMsatPerGib * 3n } } }));
     onlyFailed(r, { info: /egressMsatPerGib \d+ \(expected \d+\.\.\d+, the parent's \d+ x 5000\.\.20000 bps\)/ });
   });
 
   await t.test('a hanging answer fails its check at the deadline, and the others still run', async (t) => {
-    const url = await proxy(t, child.agent.url, plus(codeRoutes(child), { answer: ({ path }) => (path === '/healthz' ? 'hang' : undefined) }));
+    const url = await proxy(t, child.agent.url, { answer: ({ path }) => (path === '/healthz' ? 'hang' : undefined) });
     const r = await runBattery(input(url, { bounds: { timeoutMs: 3_000, xpubWindow: 200 } }));
     onlyFailed(r, { health: /GET \/healthz: no usable answer \(timeout: no answer within 3000 ms\)/ });
   });

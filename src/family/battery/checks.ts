@@ -4,17 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import { verifyIdentity } from '../../../wallet/index.ts';
+import { identityMessage, verifyIdentity } from '../../../wallet/index.ts';
 import { fail, shown } from './probe.ts';
 import { xpubIndexOf, type BatteryPrices, type Ctx } from './context.ts';
-
-/**
- * The bytes an agent signs for POST /v1/identity: the domain string, then the nonce's hex, so that the signature
- * cannot be reused for anything else.
- */
-export function identityMessage(nonceHex: string): Uint8Array {
-  return new Uint8Array(Buffer.from(`storj-agent/identity-nonce/v1:${nonceHex}`, 'utf8'));
-}
 
 const IdentityReply = Type.Object({ nodeId: Type.String(), signature: Type.String({ pattern: '^[0-9a-fA-F]{128}$' }) });
 
