@@ -24,11 +24,8 @@ import { identityMessage, Wallet } from '../../wallet/index.ts';
 import { buildBundle, bundleRoutes, packageRoot } from '../bundle/index.ts';
 import { familyRoutes, type Family } from '../family/index.ts';
 import { buildFamily, composeSinks } from './family.ts';
-<<<<<<< HEAD
 import { startLocalCloud, type LocalCloud } from './local-cloud.ts';
-=======
 import { bootChild, type ChildAgent, type ChildBootOptions } from './child-boot.ts';
->>>>>>> child
 
 /** The package's version, from package.json two folders up from src/agent, or three from the build's dist/src/agent. */
 export const VERSION: string = ((): string => {

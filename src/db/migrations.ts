@@ -20,6 +20,12 @@ interface Migration {
   readonly sql: string;
   /** The number this migration had in the one list that came before migrations were per module. */
   readonly legacy?: number;
+  /**
+   * A migration of a module listed later that must run first: this one and the rest of its module's list wait
+   * until that module is at `version`. For a table that moves from one module to another, the new owner's
+   * migration copies the data before the old owner's drops it (the host's migration 3 after the ledger's 4).
+   */
+  readonly after?: { readonly module: string; readonly version: number };
 }
 
 /** A module's tables: its name and its numbered migrations. */
@@ -61,7 +67,9 @@ export function moduleVersions(db: Database.Database): Record<string, number> {
 }
 
 /**
- * Applies every migration each module's version lacks, in the order of `schemas` (src/db's own first).
+ * Applies every migration each module's version lacks, in the order of `schemas` (src/db's own first). A
+ * migration that waits for another module's (`after`) stops its module's list there; the lists are walked
+ * again, in the same order, until nothing more can run.
  * @returns each module's version afterwards
  * @throws Error when a migration fails (it is rolled back; earlier ones stay), or the database is newer than
  * this code: a module at a version above its list, a module this agent does not have, or a `user_version` above
@@ -101,15 +109,31 @@ export function migrate(db: Database.Database, schemas: readonly ModuleSchema[],
     }
   }
   const record = db.prepare('INSERT INTO schema_versions (module, version) VALUES (?, ?) ON CONFLICT (module) DO UPDATE SET version = excluded.version');
+  const upTo = (module: string, length: number): number => Math.min(opts.upTo?.[module] ?? length, length);
+  const waiting = (m: Migration): boolean => m.after !== undefined && (versions[m.after.module] ?? 0) < m.after.version;
+  for (let applied = true; applied; ) {
+    applied = false;
+    for (const s of all) {
+      const last = upTo(s.module, s.migrations.length);
+      for (const m of s.migrations) {
+        if (m.version <= (versions[s.module] ?? 0)) continue;
+        if (m.version > last || waiting(m)) break;
+        db.transaction(() => {
+          db.exec(m.sql);
+          record.run(s.module, m.version);
+        })();
+        versions[s.module] = m.version;
+        applied = true;
+      }
+    }
+  }
+  // What still waits does so only because a test stopped the module it waits for short of that migration.
   for (const s of all) {
-    const upTo = opts.upTo?.[s.module] ?? s.migrations.length;
-    for (const m of s.migrations) {
-      if (m.version <= (versions[s.module] ?? 0) || m.version > upTo) continue;
-      db.transaction(() => {
-        db.exec(m.sql);
-        record.run(s.module, m.version);
-      })();
-      versions[s.module] = m.version;
+    const next = s.migrations.find((m) => m.version > (versions[s.module] ?? 0));
+    if (!next || next.version > upTo(s.module, s.migrations.length) || !next.after) continue;
+    const other = all.find((o) => o.module === next.after?.module);
+    if (other && next.after.version <= upTo(other.module, other.migrations.length)) {
+      throw new Error(`migration "${next.name}" of ${s.module} waits for ${next.after.module} ${next.after.version}, which cannot run before it (migrations that wait for each other)`);
     }
   }
   return versions;
@@ -124,6 +148,15 @@ function checkSchemas(all: readonly ModuleSchema[]): void {
     s.migrations.forEach((m, i) => {
       if (m.version !== i + 1) throw new Error(`migration "${m.name}" of ${s.module} is numbered ${m.version}, not ${i + 1}`);
     });
+  }
+  for (const s of all) {
+    for (const m of s.migrations) {
+      if (!m.after) continue;
+      const other = all.find((o) => o.module === m.after?.module);
+      if (!other || other === s || m.after.version < 1 || m.after.version > other.migrations.length) {
+        throw new Error(`migration "${m.name}" of ${s.module} waits for ${m.after.module} ${m.after.version}, which is not another module's migration`);
+      }
+    }
   }
 }
 

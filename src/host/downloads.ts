@@ -6,10 +6,10 @@
  */
 import { AgentError } from '../errors/index.ts';
 import { ceilDiv, MSAT_PER_SAT } from '../money/index.ts';
-import { egressMsat, type Ledger } from '../ledger/index.ts';
+import { egressMsat, type FileAccount, type Ledger } from '../ledger/index.ts';
 import type { BlobReader } from '../storage/index.ts';
 import type { PriceBook } from './prices.ts';
-import type { FileRow, HostRepository } from './repository.ts';
+import type { HostRepository } from './repository.ts';
 import { describe, PendingWrites } from './pending-writes.ts';
 import { notDeleted, storedFile } from './files.ts';
 import { newId, type Random } from './ids.ts';
@@ -61,20 +61,22 @@ export class Downloads {
     const at = this.#d.now();
     // Hold in one transaction with the balance check, so two concurrent downloads cannot both spend the same msat.
     const held = repo.transaction(() => {
-      const cur = repo.file(f.id) ?? f;
-      // Storage used since the last charge is owed too, even if the sweep has not written it down yet; a frozen
-      // file's top-up covers it as well as the debt, or the next sweep would freeze the file again.
-      const accrued = ledger.accruedMsat(f.id, at, prices.storageMsatPerGibDay);
-      if (cur.state === 'frozen') return { ok: false as const, code: 'FILE_FROZEN' as const, cur, accrued };
-      if (cur.balance_msat - cur.held_msat - accrued < cost) return { ok: false as const, code: 'INSUFFICIENT_BALANCE' as const, cur, accrued };
-      repo.hold({ id: downloadId, fileId: f.id, heldMsat: cost, bytesRequested: bytes, startedAt: BigInt(at.getTime()) });
+      // The file's money in one read, with the storage used since the last charge: that is owed too, even if
+      // the sweep has not written it down yet; a frozen file's top-up covers it as well as the debt, or the
+      // next sweep would freeze the file again.
+      const a = ledger.account(f.id, { now: at, priceMsatPerGibDay: prices.storageMsatPerGibDay });
+      if (!a) throw new AgentError('INTERNAL', `file ${f.id} has no account in the ledger`);
+      if (a.overdrawnAt) return { ok: false as const, code: 'FILE_FROZEN' as const, a };
+      if (a.balanceMsat - a.heldMsat - a.accruedMsat < cost) return { ok: false as const, code: 'INSUFFICIENT_BALANCE' as const, a };
+      ledger.hold(f.id, cost);
+      repo.openDownload({ id: downloadId, fileId: f.id, heldMsat: cost, bytesRequested: bytes, startedAt: BigInt(at.getTime()) });
       return { ok: true as const };
     });
     if (!held.ok) {
-      const topUp = this.#topUp(held.cur, cost + held.accrued);
+      const topUp = this.#topUp(held.a, cost + held.a.accruedMsat);
       const message =
         held.code === 'FILE_FROZEN'
-          ? `the file's balance is negative (${held.cur.balance_msat} msat); pay ${topUp} sat to ${f.address} to download it`
+          ? `the file's balance is negative (${held.a.balanceMsat} msat); pay ${topUp} sat to ${f.address} to download it`
           : `the file's balance cannot cover ${bytes} bytes; pay ${topUp} sat to ${f.address}`;
       throw new AgentError(held.code, message, { address: f.address, bip21: bip21(f.address, topUp, `storj file ${f.id}`), amountSat: topUp });
     }
@@ -111,7 +113,7 @@ export class Downloads {
       const write = (): void => {
         const applied = repo.transaction(() => {
           if (!repo.closeDownload(downloadId, sent, BigInt(at.getTime()))) return false;
-          repo.releaseHold(fileId, cost);
+          ledger.release(fileId, cost);
           if (charge > 0n) ledger.record({ fileId, kind: 'egress', ref: downloadId, amountMsat: -charge, at });
           return true;
         });
@@ -125,8 +127,8 @@ export class Downloads {
   }
 
   /** The top-up (sat) that lets a file pay `costMsat` more: the shortfall, at least the minimum deposit. */
-  #topUp(f: FileRow, costMsat: bigint): bigint {
-    const available = f.balance_msat - f.held_msat;
+  #topUp(a: FileAccount, costMsat: bigint): bigint {
+    const available = a.balanceMsat - a.heldMsat;
     const short = costMsat - available;
     const sat = short > 0n ? ceilDiv(short, MSAT_PER_SAT) : 0n;
     const min = this.#d.prices.current()?.minimumDepositSat ?? 0n;
@@ -138,13 +140,16 @@ export class Downloads {
    * sent are unknown, and the customer is not made to pay for the agent's crash.
    */
   releaseStaleHolds(): number {
-    const { repo } = this.#d;
+    const { repo, ledger } = this.#d;
     // Only downloads recorded before this was made: a retry later (the disk was full at start) must not
     // release the hold of a download of this process that is still running.
     const released = repo.transaction(() => {
       const now = BigInt(this.#d.now().getTime());
       const open = repo.openDownloadsUpTo(this.#lastDownloadAtBoot);
-      for (const d of open) repo.releaseStale(d, now);
+      for (const d of open) {
+        repo.markReleased(d.id, now);
+        ledger.release(d.file_id, d.held_msat, true);
+      }
       return open.length;
     });
     this.#staleReleased = true;

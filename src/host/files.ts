@@ -1,7 +1,7 @@
 /** What a stored file looks like from outside: its page (GET /v1/files/:fileId) and its headers (HEAD /f/:fileId). */
 import type { Config } from '../config/index.ts';
 import { AgentError } from '../errors/index.ts';
-import { DAY_MS, storageMsatPerDay } from '../ledger/index.ts';
+import { DAY_MS, storageMsatPerDay, type FileAccount, type Ledger } from '../ledger/index.ts';
 import type { PriceBook } from './prices.ts';
 import type { FileRow, HostRepository } from './repository.ts';
 import { ID_RE } from './ids.ts';
@@ -16,6 +16,15 @@ export function storedFile(repo: HostRepository, fileId: string): FileRow {
   return f;
 }
 
+/**
+ * What a stored file is to the outside: deleted, or stored and then frozen while its account in the ledger is
+ * overdrawn (the ledger decides when the balance freezes it; the host decides the file's life), else active.
+ */
+function fileState(f: FileRow, account: FileAccount | undefined): FileState {
+  if (f.state === 'deleted') return 'deleted';
+  return account?.overdrawnAt ? 'frozen' : 'active';
+}
+
 /** @throws AgentError FILE_DELETED for a file that was deleted. */
 export function notDeleted(f: FileRow): void {
   if (f.state === 'deleted') throw new AgentError('FILE_DELETED', 'this file was deleted after its balance stayed negative past the grace period');
@@ -23,12 +32,14 @@ export function notDeleted(f: FileRow): void {
 
 export class Files {
   readonly #repo: HostRepository;
+  readonly #ledger: Ledger;
   readonly #prices: PriceBook;
   readonly #config: Config;
   readonly #now: () => Date;
 
-  constructor(deps: { repo: HostRepository; prices: PriceBook; config: Config; now: () => Date }) {
+  constructor(deps: { repo: HostRepository; ledger: Ledger; prices: PriceBook; config: Config; now: () => Date }) {
     this.#repo = deps.repo;
+    this.#ledger = deps.ledger;
     this.#prices = deps.prices;
     this.#config = deps.config;
     this.#now = deps.now;
@@ -38,32 +49,35 @@ export class Files {
   headFile(fileId: string): FileHead {
     const f = storedFile(this.#repo, fileId);
     notDeleted(f);
-    return { size: Number(f.size), sha256: f.sha256 ?? '', contentType: f.content_type, filename: f.filename, state: f.state as FileState };
+    return { size: Number(f.size), sha256: f.sha256 ?? '', contentType: f.content_type, filename: f.filename, state: fileState(f, this.#ledger.account(f.id)) };
   }
 
   /** The file's state, balance, top-up address and how long it is funded for. @throws AgentError NOT_FOUND */
   fileView(fileId: string): FileView {
     const f = storedFile(this.#repo, fileId);
+    const a = this.#ledger.account(f.id);
+    const balance = a?.balanceMsat ?? 0n;
+    const state = fileState(f, a);
     const now = this.#now().getTime();
     const p = this.#prices.current();
     // The daily storage charge of the file at current prices (msat).
     const daily = p ? storageMsatPerDay(f.size, p.storageMsatPerGibDay) : 0n;
     // Funded until: the time the balance (after what is already charged) runs out at today's price.
-    const chargedUntil = Number(f.charged_until ?? BigInt(now));
-    const fundedUntil = daily > 0n && f.balance_msat > 0n ? new Date(chargedUntil + Number((f.balance_msat * DAY_MS) / daily)) : new Date(chargedUntil);
+    const chargedUntil = a?.chargedUntil?.getTime() ?? now;
+    const fundedUntil = daily > 0n && balance > 0n ? new Date(chargedUntil + Number((balance * DAY_MS) / daily)) : new Date(chargedUntil);
     const view: FileView = {
       fileId: f.id,
       size: Number(f.size),
       sha256: f.sha256 ?? '',
       filename: f.filename,
       contentType: f.content_type,
-      state: f.state as FileState,
-      balanceMsat: f.balance_msat,
+      state,
+      balanceMsat: balance,
       address: f.address,
       bip21: bip21(f.address, undefined, `storj file ${f.id}`),
       fundedUntil,
     };
-    if (f.state === 'frozen' && f.frozen_at !== null) view.deleteAt = new Date(Number(f.frozen_at) + this.#config.graceSeconds * 1000);
+    if (state === 'frozen' && a?.overdrawnAt) view.deleteAt = new Date(a.overdrawnAt.getTime() + this.#config.graceSeconds * 1000);
     if (f.state === 'deleted' && f.deleted_at !== null) view.deleteAt = new Date(Number(f.deleted_at));
     return view;
   }

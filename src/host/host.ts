@@ -37,11 +37,11 @@ export class Host {
     const prices = new PriceBook({ repo, config, blobs, now, feeRate: deps.feeRate });
     const room = new Room({ blobs, freeBytes: deps.freeBytes, config });
     const { log, events, storageProblems } = deps;
-    const quotes = new Quotes({ repo, prices, random, config, now, newAddress: deps.newAddress, received: deps.received, storageProblems, checkRoom: (size) => room.check(size) });
+    const quotes = new Quotes({ repo, ledger, prices, random, config, now, newAddress: deps.newAddress, received: deps.received, storageProblems, checkRoom: (size) => room.check(size) });
     this.#prices = prices;
     this.#quotes = quotes;
-    this.#uploads = new Uploads({ repo, quotes, room, config, blobs, now, storageProblems, events });
-    this.#files = new Files({ repo, prices, config, now });
+    this.#uploads = new Uploads({ repo, ledger, quotes, room, config, blobs, now, storageProblems, events });
+    this.#files = new Files({ repo, ledger, prices, config, now });
     this.#downloads = new Downloads({ repo, ledger, prices, random, blobs, now, log, events });
     this.#retention = new Retention({ repo, ledger, prices, blobs, config, now });
     this.paymentSink = paymentSink({ repo, ledger, now, events });

@@ -4,6 +4,7 @@
  */
 import type { Config } from '../config/index.ts';
 import { AgentError } from '../errors/index.ts';
+import type { Ledger } from '../ledger/index.ts';
 import { quoteAmountSat } from './pricing.ts';
 import type { PriceBook } from './prices.ts';
 import type { FileRow, HostRepository, UploadRow } from './repository.ts';
@@ -13,6 +14,7 @@ import type { HostDeps, Quote, UploadRequest, UploadState, UploadStatus } from '
 
 interface QuotesDeps extends Pick<HostDeps, 'config' | 'now' | 'newAddress' | 'received' | 'storageProblems'> {
   repo: HostRepository;
+  ledger: Ledger;
   prices: PriceBook;
   random: Random;
   /** Refuses a size the disk has no room for now. @throws AgentError INSUFFICIENT_STORAGE */
@@ -75,6 +77,8 @@ export class Quotes {
         createdAt: BigInt(now.getTime()),
         expiresAt: BigInt(expiresAt.getTime()),
       });
+      // The file's account, so that a payment to its address has a balance to land in.
+      this.#d.ledger.openAccount(fileId, BigInt(req.size));
       return a;
     });
     return { id, address, amountSat, bip21: bip21(address, amountSat, `storj upload ${id}`), expiresAt, uploadToken: token };

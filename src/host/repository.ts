@@ -1,26 +1,23 @@
 /**
  * Every statement the host runs against its own tables (price_sets, files, uploads, downloads; created in
- * src/db/migrations.ts), prepared once when the host is built, with the rows they return typed. The pieces of
- * the host call these methods and never write SQL of their own, so a request compiles nothing and the host's
- * whole use of the database can be read here. The ledger's tables are the ledger's (src/ledger): the host
- * goes through its methods.
+ * ./schema.ts), prepared once when the host is built, with the rows they return typed. The pieces of the host
+ * call these methods and never write SQL of their own, so a request compiles nothing and the host's whole use
+ * of the database can be read here. The ledger's tables, files' balances and holds among them, are the
+ * ledger's (src/ledger): the host goes through its methods.
  */
 import type { Db } from '../db/index.ts';
-import type { FileState } from './types.ts';
-
-/** A row of files. */
+/**
+ * A row of files: the file's life (pending until its bytes are whole, then stored, until deleted), not its
+ * money, which is its account in the ledger. A stored file is frozen while that account is overdrawn.
+ */
 export interface FileRow {
   id: string;
   address: string;
-  state: 'pending' | FileState;
+  state: 'pending' | 'active' | 'deleted';
   size: bigint;
   sha256: string | null;
   filename: string | null;
   content_type: string | null;
-  balance_msat: bigint;
-  held_msat: bigint;
-  charged_until: bigint | null;
-  frozen_at: bigint | null;
   deleted_at: bigint | null;
 }
 
@@ -80,8 +77,8 @@ interface NewUpload {
   expiresAt: bigint;
 }
 
-// Files that hold a blob: a deleted file's bytes may go once no such file names them.
-const REFERENCED_SQL = "SELECT 1 FROM files WHERE sha256 = ? AND state IN ('active', 'frozen') LIMIT 1";
+// Files that hold a blob (stored, frozen or not): a deleted file's bytes may go once no such file names them.
+const REFERENCED_SQL = "SELECT 1 FROM files WHERE sha256 = ? AND state = 'active' LIMIT 1";
 
 export class HostRepository {
   // One transaction function made once: better-sqlite3 runs it as a savepoint when a transaction is already
@@ -104,15 +101,11 @@ export class HostRepository {
   readonly #mempoolAddresses;
   // downloads
   readonly #lastDownloadRowid;
-  readonly #addHold;
   readonly #insertDownload;
   readonly #closeDownload;
-  readonly #releaseHold;
   readonly #openDownloadsUpTo;
-  readonly #releaseStaleHold;
   readonly #markReleased;
   // retention
-  readonly #frozenSince;
   readonly #markDeleted;
   readonly #orphanedBlobs;
 
@@ -135,11 +128,7 @@ export class HostRepository {
       'INSERT INTO uploads (id, file_id, token_hash, days, downloads, amount_sat, price_set_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.#uploadById = db.prepare<[string], UploadRow>('SELECT * FROM uploads WHERE id = ?');
-    this.#completeFile = db.prepare<{ now: bigint; sha256: string; id: string }>(
-      `UPDATE files SET state = CASE WHEN balance_msat < 0 THEN 'frozen' ELSE 'active' END,
-         frozen_at = CASE WHEN balance_msat < 0 THEN :now ELSE NULL END, sha256 = :sha256, charged_until = :now, completed_at = :now
-       WHERE id = :id AND state = 'pending'`,
-    );
+    this.#completeFile = db.prepare<{ now: bigint; sha256: string; id: string }>("UPDATE files SET state = 'active', sha256 = :sha256, completed_at = :now WHERE id = :id AND state = 'pending'");
     this.#referenced = db.prepare<[string], 1>(REFERENCED_SQL).pluck();
     // Through the index on created_at: a quote expires quoteTtlSeconds after it was made.
     this.#openQuotes = db
@@ -148,20 +137,16 @@ export class HostRepository {
     this.#mempoolAddresses = db.prepare<[bigint], string>("SELECT f.address FROM uploads u JOIN files f ON f.id = u.file_id WHERE u.created_at >= ? AND f.state = 'pending'").pluck();
 
     this.#lastDownloadRowid = db.prepare<[], bigint>('SELECT coalesce(max(rowid), 0) FROM downloads').pluck();
-    this.#addHold = db.prepare<[bigint, string]>('UPDATE files SET held_msat = held_msat + ? WHERE id = ?');
     this.#insertDownload = db.prepare<[string, string, bigint, bigint, bigint]>('INSERT INTO downloads (id, file_id, held_msat, bytes_requested, started_at) VALUES (?, ?, ?, ?, ?)');
     this.#closeDownload = db.prepare<[bigint, bigint, string]>('UPDATE downloads SET bytes_sent = ?, settled_at = ? WHERE id = ? AND settled_at IS NULL');
-    this.#releaseHold = db.prepare<[bigint, string]>('UPDATE files SET held_msat = held_msat - ? WHERE id = ?');
     this.#openDownloadsUpTo = db.prepare<[bigint], OpenDownloadRow>('SELECT id, file_id, held_msat FROM downloads WHERE settled_at IS NULL AND rowid <= ?');
-    this.#releaseStaleHold = db.prepare<[bigint, string]>('UPDATE files SET held_msat = max(0, held_msat - ?) WHERE id = ?');
     this.#markReleased = db.prepare<[bigint, string]>('UPDATE downloads SET settled_at = ?, bytes_sent = NULL WHERE id = ?');
 
-    this.#frozenSince = db.prepare<[bigint], string>("SELECT id FROM files WHERE state = 'frozen' AND frozen_at <= ?").pluck();
-    this.#markDeleted = db.prepare<[bigint, string]>("UPDATE files SET state = 'deleted', deleted_at = ? WHERE id = ? AND state = 'frozen'");
+    this.#markDeleted = db.prepare<[bigint, string]>("UPDATE files SET state = 'deleted', deleted_at = ? WHERE id = ? AND state = 'active'");
     this.#orphanedBlobs = db
       .prepare<[bigint], string>(
         `SELECT DISTINCT sha256 FROM files d WHERE d.state = 'deleted' AND d.deleted_at >= ?
-         AND NOT EXISTS (SELECT 1 FROM files l WHERE l.sha256 = d.sha256 AND l.state IN ('active', 'frozen'))`,
+         AND NOT EXISTS (SELECT 1 FROM files l WHERE l.sha256 = d.sha256 AND l.state = 'active')`,
       )
       .pluck();
   }
@@ -199,7 +184,10 @@ export class HostRepository {
     return this.#fileIdByAddress.get(address);
   }
 
-  /** The pending file and its upload, as one quote; the caller runs it in a transaction with the address. */
+  /**
+   * The pending file and its upload, as one quote; the caller runs it in a transaction with the address and
+   * the file's account in the ledger.
+   */
   insertUpload(u: NewUpload): void {
     this.#insertFile.run(u.fileId, u.address, u.size, u.filename, u.contentType, u.createdAt);
     this.#insertUpload.run(u.id, u.fileId, u.tokenHash, u.days, u.downloads, u.amountSat, u.priceSetId, u.createdAt, u.expiresAt);
@@ -210,8 +198,8 @@ export class HostRepository {
   }
 
   /**
-   * Makes a pending file active with its blob (frozen at once if reversals took its balance below zero).
-   * Returns false when the file was not pending any more.
+   * Makes a pending file stored ('active') with its blob; the caller starts its storage charge in the ledger in
+   * the same transaction. Returns false when the file was not pending any more.
    */
   completeFile(id: string, sha256: string, now: bigint): boolean {
     return this.#completeFile.run({ now, sha256, id }).changes > 0;
@@ -239,9 +227,8 @@ export class HostRepository {
     return this.#lastDownloadRowid.get() ?? 0n;
   }
 
-  /** Holds `heldMsat` of the file's balance for a download; the caller checks the balance in the same transaction. */
-  hold(d: { id: string; fileId: string; heldMsat: bigint; bytesRequested: bigint; startedAt: bigint }): void {
-    this.#addHold.run(d.heldMsat, d.fileId);
+  /** Records an open download and what it holds; the caller takes the hold in the ledger in the same transaction. */
+  openDownload(d: { id: string; fileId: string; heldMsat: bigint; bytesRequested: bigint; startedAt: bigint }): void {
     this.#insertDownload.run(d.id, d.fileId, d.heldMsat, d.bytesRequested, d.startedAt);
   }
 
@@ -250,30 +237,19 @@ export class HostRepository {
     return this.#closeDownload.run(bytesSent, at, id).changes > 0;
   }
 
-  /** Gives back a download's hold to its file. */
-  releaseHold(fileId: string, heldMsat: bigint): void {
-    this.#releaseHold.run(heldMsat, fileId);
-  }
-
   /** Downloads never settled, up to `rowid`. */
   openDownloadsUpTo(rowid: bigint): OpenDownloadRow[] {
     return this.#openDownloadsUpTo.all(rowid);
   }
 
-  /** Closes an interrupted download uncharged (bytes sent unknown) and gives its hold back. */
-  releaseStale(d: OpenDownloadRow, at: bigint): void {
-    this.#releaseStaleHold.run(d.held_msat, d.file_id);
-    this.#markReleased.run(at, d.id);
+  /** Closes an interrupted download uncharged (bytes sent unknown); the caller gives its hold back in the ledger. */
+  markReleased(id: string, at: bigint): void {
+    this.#markReleased.run(at, id);
   }
 
   // ---- retention ----
 
-  /** Frozen files frozen at or before `cutoff`. */
-  frozenSince(cutoff: bigint): string[] {
-    return this.#frozenSince.all(cutoff);
-  }
-
-  /** Marks a frozen file deleted; false when it is not frozen any more. */
+  /** Marks a stored file deleted; false when it is not stored (deleted already). */
   markDeleted(id: string, at: bigint): boolean {
     return this.#markDeleted.run(at, id).changes > 0;
   }

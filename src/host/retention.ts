@@ -43,12 +43,20 @@ export class Retention {
    */
   async deleteExpired(): Promise<string> {
     const { repo } = this.#d;
-    const now = BigInt(this.#d.now().getTime());
-    const cutoff = now - BigInt(this.#d.config.graceSeconds) * 1000n;
+    const { ledger } = this.#d;
+    const at = this.#d.now();
+    const now = BigInt(at.getTime());
+    const cutoff = new Date(at.getTime() - this.#d.config.graceSeconds * 1000);
+    // The ledger says which files have been overdrawn (frozen) since before the cutoff; the host deletes them
+    // and the ledger closes their accounts in the same transaction, so a deleted file is charged no more.
     const doomed = repo.transaction(() => {
-      const ids = repo.frozenSince(cutoff);
-      for (const id of ids) repo.markDeleted(id, now);
-      return ids.length;
+      let n = 0;
+      for (const id of ledger.overdrawnSince(cutoff)) {
+        if (!repo.markDeleted(id, now)) continue;
+        ledger.closeAccount(id, at);
+        n += 1;
+      }
+      return n;
     });
     const recent = repo.orphanedBlobsSince(now - DAY_MS);
     let removed = 0;

@@ -1,5 +1,5 @@
 /**
- * The host's tables: prices, files with their balances, uploads and downloads.
+ * The host's tables: prices, files (their balances are the ledger's, in file_accounts), uploads and downloads.
  * Never edit a migration that has shipped: add a new one (src/db/migrations.ts). Amounts are INTEGER
  * satoshis/millisatoshis (read back as bigint); times are INTEGER unix milliseconds.
  */
@@ -84,6 +84,25 @@ export const HOST_SCHEMA: ModuleSchema = {
       -- once); the sweep lowers balances and then freezes exactly the files this index holds, without a
       -- per-charge flag and without scanning every file.
       CREATE INDEX files_overdrawn ON files (seq) WHERE state = 'active' AND balance_msat < 0;
+    `,
+    },
+    {
+      version: 3,
+      name: "files without their money (the ledger's file_accounts holds it)",
+      // The ledger's migration 4 copies these columns into its file_accounts first.
+      after: { module: 'ledger', version: 4 },
+      sql: `
+      -- A file's balance, holds, charged_until and frozen_at are the ledger's now (file_accounts), so that each
+      -- table has one writer. 'frozen' is no longer a state of the row: a stored file is frozen while its
+      -- account is overdrawn (docs/ARCHITECTURE.md, "The ledger and files"), so a frozen file is stored
+      -- ('active') here. The CHECK on state still allows 'frozen' (it cannot change without rebuilding a table
+      -- that others reference); nothing writes it.
+      UPDATE files SET state = 'active' WHERE state = 'frozen';
+      DROP INDEX files_overdrawn;
+      ALTER TABLE files DROP COLUMN balance_msat;
+      ALTER TABLE files DROP COLUMN held_msat;
+      ALTER TABLE files DROP COLUMN charged_until;
+      ALTER TABLE files DROP COLUMN frozen_at;
     `,
     },
   ],

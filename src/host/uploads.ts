@@ -4,6 +4,7 @@
  */
 import type { Config } from '../config/index.ts';
 import { AgentError, diskFullError } from '../errors/index.ts';
+import type { Ledger } from '../ledger/index.ts';
 import type { BlobInfo, BlobStore } from '../storage/index.ts';
 import type { Quotes } from './quotes.ts';
 import type { HostRepository } from './repository.ts';
@@ -61,6 +62,7 @@ export class Room {
 
 interface UploadsDeps extends Pick<HostDeps, 'config' | 'blobs' | 'now' | 'storageProblems' | 'events'> {
   repo: HostRepository;
+  ledger: Ledger;
   quotes: Quotes;
   room: Room;
 }
@@ -113,8 +115,16 @@ export class Uploads {
       // The file takes its reference to the blob while the store still holds the blob against deletion, so
       // the deletion job, re-checking references under the same lock, cannot remove identical bytes that an
       // older, deleted file left behind just as this upload reuses them.
+      // Stored and charged for from the same moment, in one transaction: a balance below zero by then (payments
+      // reversed) freezes the file at once (src/ledger's startCharging).
       const complete = (blob: BlobInfo): void => {
-        if (!repo.completeFile(f.id, blob.sha256, BigInt(this.#d.now().getTime()))) {
+        const at = this.#d.now();
+        const stored = repo.transaction(() => {
+          if (!repo.completeFile(f.id, blob.sha256, BigInt(at.getTime()))) return false;
+          if (!this.#d.ledger.startCharging(f.id, at)) throw new AgentError('INTERNAL', `file ${f.id} was pending but its account is charged already`);
+          return true;
+        });
+        if (!stored) {
           throw new AgentError('UPLOAD_COMPLETE', 'this upload already has its file', { fileId: f.id });
         }
       };

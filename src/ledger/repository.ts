@@ -1,10 +1,9 @@
 /**
- * Every statement the ledger runs (its tables ledger_entries, storage_sweeps and storage_charges, and the
- * balance, state and charged_until columns of files that move with them; created in ./schema.ts),
- * prepared once when the ledger is built, with the rows they return typed. The ledger's transactions are
- * made once here too: better-sqlite3's db.transaction returns a function that can be called again, and runs
- * as a savepoint when a transaction is already open (the payment watcher's, a download's settlement). None
- * of them awaits (src/db/index.ts).
+ * Every statement the ledger runs (its tables file_accounts, ledger_entries, storage_sweeps, storage_charges,
+ * accounts and account_entries; created in ./schema.ts), prepared once when the ledger is built, with the rows
+ * they return typed. The ledger's transactions are made once here too: better-sqlite3's db.transaction returns
+ * a function that can be called again, and runs as a savepoint when a transaction is already open (the payment
+ * watcher's, a download's settlement). None of them awaits (src/db/index.ts).
  */
 import type { Db } from '../db/index.ts';
 import { DAY_MS, GIB, type AccountEntryKind, type EntryKind } from './types.ts';
@@ -24,6 +23,15 @@ export interface BalanceMismatch {
   sumMsat: bigint;
 }
 
+/** A file's account as the host reads it, with its storage charge accrued since charged_until (0 when not asked). */
+export interface FileAccountRow {
+  balance_msat: bigint;
+  held_msat: bigint;
+  charged_until: bigint | null;
+  overdrawn_at: bigint | null;
+  accrued_msat: bigint;
+}
+
 /** An entry to record, its time in ms since the epoch. */
 interface NewEntry {
   fileId: string;
@@ -40,57 +48,81 @@ interface SweepParams {
   sweep: number | bigint;
 }
 
-// The per-day rate as SQL over the files row and :price (msat per GiB-day), mirroring storageMsatPerDay
+// The per-day rate as SQL over the file_accounts row and :price (msat per GiB-day), mirroring storageMsatPerDay
 // (src/ledger/index.ts). Multiplying size by price first stays far inside 2^63 (a 4 GiB file at 10^9
 // msat/GiB-day is 4.3e18), and charging rate x elapsed / day keeps every intermediate below 2^63 for
 // centuries of elapsed time.
 const RATE_SQL = `((size * :price + ${GIB} - 1) / ${GIB})`;
 const CHARGE_SQL = `(${RATE_SQL} * (:now - charged_until) / ${DAY_MS})`;
 
-// The files a sweep charges. With no minimum period every stored file is due, and the balance test would only
-// cost time. A frozen file is already frozen: it waits for its period like any other, so its debt grows by
-// whole periods rather than by an hour's charge, rounded down (to nothing, for a small file), at every run.
-const DUE_ALL = "state IN ('active', 'frozen') AND charged_until < :now";
-const DUE_PERIOD = `${DUE_ALL} AND (charged_until <= :due OR (state = 'active' AND balance_msat - ${CHARGE_SQL} < 0))`;
+// The accounts a sweep charges: those of stored files (charged_until is NULL until a file has its bytes) not
+// deleted (closed). With no minimum period every one is due, and the balance test would only cost time. An
+// overdrawn (frozen) file waits for its period like any other, so its debt grows by whole periods rather than
+// by an hour's charge, rounded down (to nothing, for a small file), at every run.
+const DUE_ALL = 'closed_at IS NULL AND charged_until < :now';
+const DUE_PERIOD = `${DUE_ALL} AND (charged_until <= :due OR (overdrawn_at IS NULL AND balance_msat - ${CHARGE_SQL} < 0))`;
+
+// A balance moved by `:amount` at `:at`, marking or clearing overdrawn_at in the same statement (SQLite reads
+// every right-hand side from the row as it was): below zero, it stays overdrawn since the first time it went
+// under; at zero or more, it is not overdrawn.
+const APPLY_SQL = `UPDATE file_accounts SET balance_msat = balance_msat + :amount,
+  overdrawn_at = CASE WHEN balance_msat + :amount < 0 THEN coalesce(overdrawn_at, :at) END WHERE file_id = :id`;
 
 export class LedgerRepository {
+  // accounts
+  readonly #open;
+  readonly #startCharging;
+  readonly #close;
+  readonly #hold;
+  readonly #release;
+  readonly #releaseStale;
   // record
   readonly #insert;
   readonly #apply;
-  readonly #freeze;
-  readonly #thaw;
   readonly #record;
   // the sweep, in its two forms: every stored file due, or only those whose period is up
   readonly #insertSweep;
   readonly #dropSweep;
   readonly #charge: { all: ReturnType<typeof prepareSweep>; period: ReturnType<typeof prepareSweep> };
-  readonly #freezeOverdrawn;
+  readonly #markOverdrawn;
   readonly #sweep;
   // reads
-  readonly #accrued;
+  readonly #account;
+  readonly #accountDue;
+  readonly #overdrawnSince;
   readonly #reversals;
   readonly #totalBalance;
   readonly #verify;
   readonly #entries;
 
   constructor(db: Db) {
+    this.#open = db.prepare<[string, bigint]>('INSERT INTO file_accounts (file_id, size) VALUES (?, ?)');
+    // A balance reversed below zero before the file was stored counts as overdrawn from the file's completion,
+    // when its grace period starts.
+    this.#startCharging = db.prepare<{ id: string; at: bigint }>(
+      `UPDATE file_accounts SET charged_from = :at, charged_until = :at, overdrawn_at = CASE WHEN balance_msat < 0 THEN :at END
+       WHERE file_id = :id AND charged_until IS NULL AND closed_at IS NULL`,
+    );
+    this.#close = db.prepare<[bigint, string]>('UPDATE file_accounts SET closed_at = ? WHERE file_id = ? AND closed_at IS NULL');
+    this.#hold = db.prepare<[bigint, string]>('UPDATE file_accounts SET held_msat = held_msat + ? WHERE file_id = ?');
+    this.#release = db.prepare<[bigint, string]>('UPDATE file_accounts SET held_msat = held_msat - ? WHERE file_id = ?');
+    this.#releaseStale = db.prepare<[bigint, string]>('UPDATE file_accounts SET held_msat = max(0, held_msat - ?) WHERE file_id = ?');
+
     this.#insert = db.prepare<[string, string, string, bigint, bigint]>('INSERT OR IGNORE INTO ledger_entries (file_id, kind, ref, amount_msat, at) VALUES (?, ?, ?, ?, ?)');
-    this.#apply = db.prepare<[bigint, string]>('UPDATE files SET balance_msat = balance_msat + ? WHERE id = ?');
-    this.#freeze = db.prepare<[bigint, string]>("UPDATE files SET state = 'frozen', frozen_at = ? WHERE id = ? AND state = 'active' AND balance_msat < 0");
-    this.#thaw = db.prepare<[string]>("UPDATE files SET state = 'active', frozen_at = NULL WHERE id = ? AND state = 'frozen' AND balance_msat >= 0");
+    this.#apply = db.prepare<{ amount: bigint; at: bigint; id: string }>(APPLY_SQL);
     this.#record = db.transaction((e: NewEntry): boolean => {
       const r = this.#insert.run(e.fileId, e.kind, e.ref, e.amountMsat, e.at);
       if (r.changes === 0) return false;
-      this.#apply.run(e.amountMsat, e.fileId);
-      this.#freeze.run(e.at, e.fileId);
-      this.#thaw.run(e.fileId);
+      // An entry with no account would leave a balance that is not the sum of its entries: refused (and the
+      // entry with it, the transaction being rolled back).
+      if (this.#apply.run({ amount: e.amountMsat, at: e.at, id: e.fileId }).changes === 0) throw new Error(`file ${e.fileId} has no account in the ledger`);
       return true;
     });
 
     this.#insertSweep = db.prepare<[bigint, bigint]>('INSERT INTO storage_sweeps (at, storage_msat_per_gib_day) VALUES (?, ?)');
     this.#dropSweep = db.prepare<[number | bigint]>('DELETE FROM storage_sweeps WHERE id = ?');
     this.#charge = { all: prepareSweep(db, DUE_ALL), period: prepareSweep(db, DUE_PERIOD) };
-    this.#freezeOverdrawn = db.prepare<[bigint]>("UPDATE files INDEXED BY files_overdrawn SET state = 'frozen', frozen_at = ? WHERE state = 'active' AND balance_msat < 0");
+    this.#markOverdrawn = db.prepare<[bigint]>('UPDATE file_accounts INDEXED BY file_accounts_overdrawing SET overdrawn_at = ? WHERE balance_msat < 0 AND overdrawn_at IS NULL');
     this.#sweep = db.transaction((at: bigint, price: bigint, minPeriodMs: bigint): { files: number; frozen: number } => {
       const sweep = this.#insertSweep.run(at, price).lastInsertRowid;
       const params: SweepParams = { now: at, price, due: at - minPeriodMs, sweep };
@@ -101,51 +133,89 @@ export class LedgerRepository {
         return { files: 0, frozen: 0 };
       }
       charge.debit.run(params);
-      const frozen = this.#freezeOverdrawn.run(at);
+      const frozen = this.#markOverdrawn.run(at);
       return { files: ins.changes, frozen: frozen.changes };
     });
 
-    // Every metered download asks it (src/host/downloads.ts).
-    this.#accrued = db.prepare<{ id: string; now: bigint; price: bigint }, bigint>(`SELECT coalesce(${CHARGE_SQL}, 0) FROM files WHERE id = :id AND charged_until < :now`).pluck();
+    this.#account = db.prepare<[string], FileAccountRow>('SELECT balance_msat, held_msat, charged_until, overdrawn_at, 0 AS accrued_msat FROM file_accounts WHERE file_id = ?');
+    // Every metered download asks it (src/host/downloads.ts): the account and its accrued storage in one read.
+    this.#accountDue = db.prepare<{ id: string; now: bigint; price: bigint }, FileAccountRow>(
+      `SELECT balance_msat, held_msat, charged_until, overdrawn_at, CASE WHEN ${DUE_ALL} THEN ${CHARGE_SQL} ELSE 0 END AS accrued_msat
+       FROM file_accounts WHERE file_id = :id`,
+    );
+    this.#overdrawnSince = db
+      .prepare<[bigint], string>('SELECT file_id FROM file_accounts INDEXED BY file_accounts_overdrawn WHERE overdrawn_at IS NOT NULL AND closed_at IS NULL AND overdrawn_at <= ? AND charged_until IS NOT NULL')
+      .pluck();
     this.#reversals = db.prepare<[string, string, string], bigint>("SELECT count(*) FROM ledger_entries WHERE file_id = ? AND kind = 'reversal' AND ref >= ? AND ref < ?").pluck();
-    this.#totalBalance = db.prepare<[], bigint>("SELECT coalesce(sum(balance_msat), 0) AS total FROM files WHERE state <> 'deleted'").pluck();
+    this.#totalBalance = db.prepare<[], bigint>('SELECT coalesce(sum(balance_msat), 0) AS total FROM file_accounts WHERE closed_at IS NULL').pluck();
     this.#verify = db.prepare<[], BalanceMismatch>(
-      `SELECT f.id AS fileId, f.balance_msat AS balanceMsat, coalesce(e.total, 0) + coalesce(s.total, 0) AS sumMsat
-       FROM files f
-       LEFT JOIN (SELECT file_id, sum(amount_msat) AS total FROM ledger_entries GROUP BY file_id) e ON e.file_id = f.id
-       LEFT JOIN (SELECT file_seq, sum(amount_msat) AS total FROM storage_charges GROUP BY file_seq) s ON s.file_seq = f.seq
-       WHERE f.balance_msat != coalesce(e.total, 0) + coalesce(s.total, 0)`,
+      `SELECT a.file_id AS fileId, a.balance_msat AS balanceMsat, coalesce(e.total, 0) + coalesce(s.total, 0) AS sumMsat
+       FROM file_accounts a
+       LEFT JOIN (SELECT file_id, sum(amount_msat) AS total FROM ledger_entries GROUP BY file_id) e ON e.file_id = a.file_id
+       LEFT JOIN (SELECT file_seq, sum(amount_msat) AS total FROM storage_charges GROUP BY file_seq) s ON s.file_seq = a.seq
+       WHERE a.balance_msat != coalesce(e.total, 0) + coalesce(s.total, 0)`,
     );
     this.#entries = db.prepare<{ id: string }, EntryRow>(
       `SELECT kind, ref, amount_msat, at FROM (
          SELECT kind, ref, amount_msat, at, id AS ord FROM ledger_entries WHERE file_id = :id
          UNION ALL
-         SELECT 'storage', coalesce(lag(s.at) OVER (ORDER BY s.at, s.id), f.completed_at) || '-' || s.at, c.amount_msat, s.at, NULL
-         FROM storage_charges c JOIN files f ON f.seq = c.file_seq JOIN storage_sweeps s ON s.id = c.sweep_id WHERE f.id = :id
+         SELECT 'storage', coalesce(lag(s.at) OVER (ORDER BY s.at, s.id), a.charged_from) || '-' || s.at, c.amount_msat, s.at, NULL
+         FROM storage_charges c JOIN file_accounts a ON a.seq = c.file_seq JOIN storage_sweeps s ON s.id = c.sweep_id WHERE a.file_id = :id
        ) ORDER BY at, ord`,
     );
   }
 
+  /** Makes a file's account, with a zero balance and not charged for storage yet. */
+  open(fileId: string, size: bigint): void {
+    this.#open.run(fileId, size);
+  }
+
+  /** Starts charging the file's storage from `at`; false when it was charged already, or closed. */
+  startCharging(fileId: string, at: bigint): boolean {
+    return this.#startCharging.run({ id: fileId, at }).changes > 0;
+  }
+
+  /** Closes the file's account: charged no more. False when it was closed already. */
+  close(fileId: string, at: bigint): boolean {
+    return this.#close.run(at, fileId).changes > 0;
+  }
+
+  /** Adds `msat` to what downloads of the file hold. */
+  hold(fileId: string, msat: bigint): void {
+    this.#hold.run(msat, fileId);
+  }
+
+  /** Takes `msat` off what downloads hold; `stale` never takes it below zero (a hold of an earlier process). */
+  release(fileId: string, msat: bigint, stale: boolean): void {
+    (stale ? this.#releaseStale : this.#release).run(msat, fileId);
+  }
+
+  /** The file's account, with what it owes for storage since charged_until at `now` (ms) when a price is given. */
+  account(fileId: string, due?: { now: bigint; price: bigint }): FileAccountRow | undefined {
+    return due ? this.#accountDue.get({ id: fileId, ...due }) : this.#account.get(fileId);
+  }
+
+  /** Files stored, not deleted, whose balance has been below zero since `cutoff` (ms) or earlier. */
+  overdrawnSince(cutoff: bigint): string[] {
+    return this.#overdrawnSince.all(cutoff);
+  }
+
   /**
-   * Appends an entry and moves the file's balance with it, freezing or thawing the file, in one transaction
-   * (a savepoint inside an open one). False when (file, kind, ref) is already recorded: nothing changes.
+   * Appends an entry and moves the file's balance with it, marking the account overdrawn or not, in one
+   * transaction (a savepoint inside an open one). False when (file, kind, ref) is already recorded: nothing changes.
+   * @throws Error when the file has no account (nothing is recorded)
    */
   record(e: NewEntry): boolean {
     return this.#record(e);
   }
 
   /**
-   * Charges every due file for its time since charged_until, at `price` msat per GiB-day, in one transaction:
-   * a sweep row, its charges appended in file order, the balances lowered, the files gone below zero frozen.
-   * A sweep that charges nothing leaves no row.
+   * Charges every due account for its time since charged_until, at `price` msat per GiB-day, in one
+   * transaction: a sweep row, its charges appended in account order, the balances lowered, the accounts gone
+   * below zero marked overdrawn. A sweep that charges nothing leaves no row.
    */
   sweep(at: bigint, price: bigint, minPeriodMs: bigint): { files: number; frozen: number } {
     return this.#sweep(at, price, minPeriodMs);
-  }
-
-  /** A file's storage charge since charged_until at `now` (ms), not yet in the ledger; 0 for an unknown file. */
-  accruedMsat(fileId: string, now: bigint, price: bigint): bigint {
-    return this.#accrued.get({ id: fileId, now, price }) ?? 0n;
   }
 
   /** How many reversal entries of the file have a ref in [from, to). */
@@ -169,11 +239,11 @@ export class LedgerRepository {
   }
 }
 
-/** The sweep's two statements over the files `due` selects: its charges appended in file order, then the balances lowered. */
+/** The sweep's two statements over the accounts `due` selects: its charges appended in account order, then the balances lowered. */
 function prepareSweep(db: Db, due: string) {
   return {
-    insert: db.prepare<SweepParams>(`INSERT INTO storage_charges (sweep_id, file_seq, amount_msat) SELECT :sweep, seq, -${CHARGE_SQL} FROM files WHERE ${due} ORDER BY seq`),
-    debit: db.prepare<SweepParams>(`UPDATE files SET balance_msat = balance_msat - ${CHARGE_SQL}, charged_until = :now WHERE ${due}`),
+    insert: db.prepare<SweepParams>(`INSERT INTO storage_charges (sweep_id, file_seq, amount_msat) SELECT :sweep, seq, -${CHARGE_SQL} FROM file_accounts WHERE ${due} ORDER BY seq`),
+    debit: db.prepare<SweepParams>(`UPDATE file_accounts SET balance_msat = balance_msat - ${CHARGE_SQL}, charged_until = :now WHERE ${due}`),
   };
 }
 

@@ -1,5 +1,6 @@
 /**
- * The ledger's tables: its entries, storage sweeps and storage charges, and the accounts that are not files.
+ * The ledger's tables: files' accounts (their balances), their entries, storage sweeps and storage charges, and
+ * the accounts that are not files.
  * Never edit a migration that has shipped: add a new one (src/db/migrations.ts). Amounts are INTEGER
  * satoshis/millisatoshis (read back as bigint); times are INTEGER unix milliseconds.
  */
@@ -102,6 +103,51 @@ export const LEDGER_SCHEMA: ModuleSchema = {
         at INTEGER NOT NULL,
         UNIQUE (account, kind, ref)
       );
+    `,
+    },
+    {
+      version: 4,
+      name: "files' money in the ledger's own table",
+      sql: `
+      -- A file's money: what the columns of the same names held in the host's files table until this migration
+      -- (the host drops them in its migration 3, which waits for this one), so the ledger writes only its own
+      -- tables. One row per file, made with the file's quote (payments may come before its bytes).
+      --   seq: the order the sweep walks accounts in and appends their storage charges in (storage_charges.file_seq);
+      --     copied from files.seq, so the charges already written still name their account.
+      --   size: the file's size in bytes, the base of its storage charge (a file's size never changes).
+      --   balance_msat: the running sum of the file's entries and storage charges, changed only in the same
+      --     transaction as one of them (Ledger.verifyBalances proves the two agree).
+      --   held_msat: egress reserved for downloads in flight.
+      --   charged_from: when storage started being charged (the file's completion): where its first storage
+      --     charge's period starts. charged_until: where its next one starts. Both NULL until the file is stored.
+      --   overdrawn_at: since when the balance is below zero; NULL whenever it is zero or more. A stored file
+      --     overdrawn is frozen (docs/ARCHITECTURE.md, "The ledger and files").
+      --   closed_at: when the file was deleted; a closed account is charged no more.
+      CREATE TABLE file_accounts (
+        seq INTEGER PRIMARY KEY,
+        file_id TEXT NOT NULL UNIQUE REFERENCES files (id),
+        size INTEGER NOT NULL CHECK (size > 0),
+        balance_msat INTEGER NOT NULL DEFAULT 0,
+        held_msat INTEGER NOT NULL DEFAULT 0 CHECK (held_msat >= 0),
+        charged_from INTEGER,
+        charged_until INTEGER,
+        overdrawn_at INTEGER,
+        closed_at INTEGER
+      );
+      INSERT INTO file_accounts (seq, file_id, size, balance_msat, held_msat, charged_from, charged_until, overdrawn_at, closed_at)
+        SELECT seq, id, size, balance_msat, held_msat, completed_at, charged_until,
+               CASE WHEN balance_msat < 0 THEN coalesce(frozen_at, completed_at, created_at) END,
+               CASE WHEN state = 'deleted' THEN deleted_at END
+        FROM files ORDER BY seq;
+
+      -- Accounts below zero not yet marked overdrawn. Outside a sweep's transaction this is empty (every other
+      -- write marks them at once); the sweep lowers balances, then marks exactly the accounts this index holds,
+      -- without a scan of every account. The sweep rewrites balance_msat in every row it charges, so SQLite
+      -- tests this index's condition for each of them, but writes only the few rows it holds.
+      CREATE INDEX file_accounts_overdrawing ON file_accounts (seq) WHERE balance_msat < 0 AND overdrawn_at IS NULL;
+      -- Open accounts overdrawn, by since when: the files to delete once past the grace period. The sweep's
+      -- million-row UPDATE changes neither column, so it never touches this index.
+      CREATE INDEX file_accounts_overdrawn ON file_accounts (overdrawn_at) WHERE overdrawn_at IS NOT NULL AND closed_at IS NULL;
     `,
     },
   ],

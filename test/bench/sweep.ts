@@ -26,8 +26,8 @@ export const SWEEP_DISK_BYTES = 3 * 1024 ** 3;
  * The raw reference: the same charge expression as the sweep's (src/ledger RATE_SQL and CHARGE_SQL, written
  * out again here; the run checks both leave identical balances, so a drift shows as an error).
  */
-const RAW_SQL = `UPDATE files SET balance_msat = balance_msat - (((size * :price + 1073741824 - 1) / 1073741824) * (:now - charged_until) / 86400000), charged_until = :now
-  WHERE state IN ('active', 'frozen') AND charged_until < :now`;
+const RAW_SQL = `UPDATE file_accounts SET balance_msat = balance_msat - (((size * :price + 1073741824 - 1) / 1073741824) * (:now - charged_until) / 86400000), charged_until = :now
+  WHERE closed_at IS NULL AND charged_until < :now`;
 
 /** The price per GiB-day the agent charges with the default config on an empty disk. */
 function defaultPrice(): bigint {
@@ -45,7 +45,8 @@ function defaultPrice(): bigint {
 
 /**
  * A database with the real migrations holding FILES active files, each with its address row (files.address
- * references wallet_addresses) and its opening payment in the ledger, last charged an hour before `now`. Ids,
+ * references wallet_addresses), its account (file_accounts) and its opening payment in the ledger, last charged
+ * an hour before `now`. Ids,
  * content hashes and txids are random, as real ones are, so index inserts land all over their B-trees.
  */
 function buildBase(path: string, now: number): void {
@@ -61,9 +62,12 @@ function buildBase(path: string, now: number): void {
          SELECT 0, i, 'bcrt1q' || printf('%038d', i), unhex(printf('0014%040x', i)), 'upload', :created FROM temp.seq`,
       ).run({ created });
       db.prepare(
-        `INSERT INTO files (id, address, state, size, sha256, balance_msat, charged_until, created_at, completed_at)
-         SELECT fid, 'bcrt1q' || printf('%038d', i), 'active', (i * 2654435761) % 67108864 + 1, lower(hex(randomblob(32))),
-                CASE WHEN i % :poor = 0 THEN 1 ELSE 10000000 END, :charged, :created, :created FROM temp.seq`,
+        `INSERT INTO files (seq, id, address, state, size, sha256, created_at, completed_at)
+         SELECT i, fid, 'bcrt1q' || printf('%038d', i), 'active', (i * 2654435761) % 67108864 + 1, lower(hex(randomblob(32))), :created, :created FROM temp.seq`,
+      ).run({ created });
+      db.prepare(
+        `INSERT INTO file_accounts (seq, file_id, size, balance_msat, charged_from, charged_until)
+         SELECT i, fid, (i * 2654435761) % 67108864 + 1, CASE WHEN i % :poor = 0 THEN 1 ELSE 10000000 END, :created, :charged FROM temp.seq`,
       ).run({ created, charged: params.charged, poor: params.poor });
       db.prepare(
         `INSERT INTO ledger_entries (file_id, kind, ref, amount_msat, at)
@@ -103,7 +107,7 @@ function walBytes(path: string): number {
 
 /** What a sweep leaves behind, to check the raw UPDATE computed the same balances. */
 function outcome(db: Db): string {
-  const r = db.prepare('SELECT count(*) AS n, sum(balance_msat) AS total, min(charged_until) AS lo, max(charged_until) AS hi FROM files').get() as Record<string, bigint>;
+  const r = db.prepare('SELECT count(*) AS n, sum(balance_msat) AS total, min(charged_until) AS lo, max(charged_until) AS hi FROM file_accounts').get() as Record<string, bigint>;
   return `${r.n} files, balances ${r.total}, charged_until ${r.lo}..${r.hi}`;
 }
 

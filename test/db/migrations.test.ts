@@ -61,7 +61,7 @@ test('a database newer than the code is refused rather than used: a module ahead
   const db = openAgentDb(path);
   t.after(() => db.close());
   db.prepare("UPDATE schema_versions SET version = version + 1 WHERE module = 'host'").run();
-  assert.throws(() => migrate(db, SCHEMAS), /"host" schema is at version 3, newer than this agent \(2\)/);
+  assert.throws(() => migrate(db, SCHEMAS), /"host" schema is at version 4, newer than this agent \(3\)/);
   db.prepare("UPDATE schema_versions SET version = version - 1 WHERE module = 'host'").run();
   db.prepare("INSERT INTO schema_versions (module, version) VALUES ('cloud', 1)").run();
   assert.throws(() => migrate(db, SCHEMAS), /a module "cloud" that this agent does not have/);
@@ -80,6 +80,81 @@ test('a module\'s migrations run after those of the modules listed before it, in
   for (const r of db.prepare('SELECT x FROM a ORDER BY rowid').all() as Array<{ x: string }>) order.push(r.x);
   assert.deepEqual(order, ['first 1', 'first 2', 'second 1']);
   assert.deepEqual(moduleVersions(db), { db: 1, first: 2, second: 1 });
+});
+
+test('a migration that waits for a later module\'s runs once that one has, and migrations that wait for each other are refused', () => {
+  const order = (schemas: ModuleSchema[]): string[] => {
+    const db = openDb(':memory:', [{ module: 'log', migrations: [{ version: 1, name: 'log', sql: 'CREATE TABLE log (x)' }] }, ...schemas]);
+    const rows = (db.prepare('SELECT x FROM log ORDER BY rowid').all() as Array<{ x: string }>).map((r) => r.x);
+    db.close();
+    return rows;
+  };
+  const step = (module: string, version: number, after?: { module: string; version: number }) => ({ version, name: `${module} ${version}`, sql: `INSERT INTO log VALUES ('${module} ${version}')`, ...(after ? { after } : {}) });
+  // first 2 waits for second 2; first 3 waits with it, in its module's order.
+  assert.deepEqual(order([
+    { module: 'first', migrations: [step('first', 1), step('first', 2, { module: 'second', version: 2 }), step('first', 3)] },
+    { module: 'second', migrations: [step('second', 1), step('second', 2), step('second', 3)] },
+    { module: 'third', migrations: [step('third', 1)] },
+  ]), ['first 1', 'second 1', 'second 2', 'second 3', 'third 1', 'first 2', 'first 3']);
+  assert.throws(() => order([
+    { module: 'first', migrations: [step('first', 1, { module: 'second', version: 1 })] },
+    { module: 'second', migrations: [step('second', 1, { module: 'first', version: 1 })] },
+  ]), /wait for each other/);
+  assert.throws(() => order([{ module: 'first', migrations: [step('first', 1, { module: 'second', version: 1 })] }]), /not another module's migration/);
+  assert.throws(() => order([{ module: 'first', migrations: [step('first', 1, { module: 'first', version: 1 })] }]), /not another module's migration/);
+});
+
+test('the files\' money moves to the ledger\'s file_accounts before the host drops its columns, and every balance, hold and freeze is kept', (t) => {
+  const path = join(tempDir(t), 'agent.db');
+  // The host at 2 and the ledger at 3: the layout before the move.
+  const old = openAgentDb(path, { upTo: { host: 2, ledger: 3 } });
+  assert.deepEqual({ host: moduleVersions(old).host, ledger: moduleVersions(old).ledger }, { host: 2, ledger: 3 });
+  const T0 = 1_767_225_600_000n;
+  const day = 86_400_000n;
+  old.prepare("INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (0, 0, 'bcrt1qa', x'00', 'upload', 0), (0, 1, 'bcrt1qb', x'01', 'upload', 0), (0, 2, 'bcrt1qc', x'02', 'upload', 0), (0, 3, 'bcrt1qd', x'03', 'upload', 0)").run();
+  old.prepare(
+    `INSERT INTO files (seq, id, address, state, size, sha256, balance_msat, held_msat, charged_until, frozen_at, deleted_at, created_at, completed_at) VALUES
+       (1, 'active', 'bcrt1qa', 'active', 10, 'aa', 70, 5, :c1, NULL, NULL, 0, :t0),
+       (2, 'frozen', 'bcrt1qb', 'frozen', 20, 'bb', -20, 0, :c1, :c1, NULL, 0, :t0),
+       (3, 'pending', 'bcrt1qc', 'pending', 30, NULL, 40, 0, NULL, NULL, NULL, 0, NULL),
+       (4, 'deleted', 'bcrt1qd', 'deleted', 40, 'dd', -30, 0, :c1, :c1, :c2, 0, :t0)`,
+  ).run({ t0: T0, c1: T0 + day, c2: T0 + 2n * day });
+  const sweep = old.prepare('INSERT INTO storage_sweeps (at, storage_msat_per_gib_day) VALUES (?, 1)').run(T0 + day).lastInsertRowid;
+  old.prepare('INSERT INTO storage_charges (sweep_id, file_seq, amount_msat) VALUES (?, 1, -30), (?, 2, -40), (?, 4, -50)').run(sweep, sweep, sweep);
+  old
+    .prepare("INSERT INTO ledger_entries (file_id, kind, ref, amount_msat, at) VALUES ('active', 'payment', 'tx:0/0', 100, :t0), ('frozen', 'payment', 'tx:1/0', 20, :t0), ('pending', 'payment', 'tx:2/0', 40, :t0), ('deleted', 'payment', 'tx:3/0', 20, :t0)")
+    .run({ t0: T0 });
+  const total = (sql: string) => (old.prepare(sql).get() as { n: bigint }).n;
+  assert.equal(total('SELECT sum(balance_msat) AS n FROM files'), total('SELECT (SELECT sum(amount_msat) FROM ledger_entries) + (SELECT sum(amount_msat) FROM storage_charges) AS n'), 'the old layout is consistent');
+  old.close();
+
+  const db = openAgentDb(path);
+  t.after(() => db.close());
+  assert.deepEqual(moduleVersions(db), LATEST);
+  const columns = (db.prepare("SELECT name FROM pragma_table_info('files')").all() as Array<{ name: string }>).map((r) => r.name);
+  for (const c of ['balance_msat', 'held_msat', 'charged_until', 'frozen_at']) assert.ok(!columns.includes(c), `files.${c} is dropped`);
+  assert.equal(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'files_overdrawn'").get(), undefined);
+  assert.deepEqual(db.prepare('SELECT id, state FROM files ORDER BY seq').all(), [
+    { id: 'active', state: 'active' },
+    { id: 'frozen', state: 'active' },
+    { id: 'pending', state: 'pending' },
+    { id: 'deleted', state: 'deleted' },
+  ], 'a frozen file is stored; its account says it is overdrawn');
+  assert.deepEqual(db.prepare('SELECT seq, file_id, size, balance_msat, held_msat, charged_from, charged_until, overdrawn_at, closed_at FROM file_accounts ORDER BY seq').all(), [
+    { seq: 1n, file_id: 'active', size: 10n, balance_msat: 70n, held_msat: 5n, charged_from: T0, charged_until: T0 + day, overdrawn_at: null, closed_at: null },
+    { seq: 2n, file_id: 'frozen', size: 20n, balance_msat: -20n, held_msat: 0n, charged_from: T0, charged_until: T0 + day, overdrawn_at: T0 + day, closed_at: null },
+    { seq: 3n, file_id: 'pending', size: 30n, balance_msat: 40n, held_msat: 0n, charged_from: null, charged_until: null, overdrawn_at: null, closed_at: null },
+    { seq: 4n, file_id: 'deleted', size: 40n, balance_msat: -30n, held_msat: 0n, charged_from: T0, charged_until: T0 + day, overdrawn_at: T0 + day, closed_at: T0 + 2n * day },
+  ]);
+  const ledger = new Ledger(db);
+  assert.deepEqual(ledger.verifyBalances(), [], 'every balance is still the sum of its entries and storage charges');
+  assert.equal(ledger.totalBalanceMsat(), 70n - 20n + 40n, 'the deleted file is not counted');
+  assert.deepEqual(ledger.account('frozen')?.overdrawnAt, new Date(Number(T0 + day)));
+  assert.deepEqual(ledger.overdrawnSince(new Date(Number(T0 + 3n * day))), ['frozen'], 'the frozen file is deleted on time; the deleted one is not again');
+  assert.deepEqual(ledger.entries('active').filter((e) => e.kind === 'storage').map((e) => e.ref), [`${T0}-${T0 + day}`]);
+  // The sweep goes on from where the old one stopped.
+  assert.deepEqual(ledger.sweepStorage(new Date(Number(T0 + 2n * day)), 1n), { files: 2, frozen: 0 });
+  assert.deepEqual(ledger.verifyBalances(), []);
 });
 
 test('a database of the one numbered list that came before (user_version 1 to 7) maps onto per-module versions and keeps its rows', (t) => {

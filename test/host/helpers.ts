@@ -110,9 +110,18 @@ export function hostFixture(t: Ctx, opts: FixtureOptions = {}): HostFixture {
   };
 }
 
-/** A file's row, read straight from the database (what the host wrote). */
+/**
+ * A file's row and its account, read straight from the database (what the host and the ledger wrote): a stored
+ * file is frozen while its account is overdrawn (src/host/files.ts, fileState).
+ */
 export function fileRow(db: Db, id: string): { state: string; balance_msat: bigint; held_msat: bigint; sha256: string | null; frozen_at: bigint | null; deleted_at: bigint | null; charged_until: bigint | null } {
-  return db.prepare('SELECT state, balance_msat, held_msat, sha256, frozen_at, deleted_at, charged_until FROM files WHERE id = ?').get(id) as ReturnType<typeof fileRow>;
+  return db
+    .prepare(
+      `SELECT CASE WHEN f.state = 'active' AND a.overdrawn_at IS NOT NULL THEN 'frozen' ELSE f.state END AS state, a.balance_msat, a.held_msat, f.sha256,
+              CASE WHEN f.state = 'pending' THEN NULL ELSE a.overdrawn_at END AS frozen_at, f.deleted_at, a.charged_until
+       FROM files f JOIN file_accounts a ON a.file_id = f.id WHERE f.id = ?`,
+    )
+    .get(id) as ReturnType<typeof fileRow>;
 }
 
 /** Quotes `body.length` bytes, pays the quote in full and uploads `body`: a stored, active file. */

@@ -28,7 +28,7 @@ test('the sweep charges each stored file a day at a time, never twice for the sa
 
 test('a file that runs out is frozen by the sweep, deleted after the grace period, and its blob removed', async (t) => {
   const f = hostFixture(t, { config: DEAR });
-  const { fileId, sha256 } = await storedFile(f, BODY, { days: 1 });
+  const { fileId, sha256, quote } = await storedFile(f, BODY, { days: 1 });
   f.advance(2 * DAY);
   assert.equal(await f.host.sweep(), 'charged 1 file(s), froze 1');
   const frozenAt = fileRow(f.db, fileId).frozen_at;
@@ -48,8 +48,17 @@ test('a file that runs out is frozen by the sweep, deleted after the grace perio
   assert.equal(f.host.fileView(fileId).state, 'deleted');
   assert.equal(f.host.fileView(fileId).deleteAt?.getTime(), f.clock.ms);
   assert.equal(await f.host.deleteExpired(), 'deleted 0 file(s), removed 0 blob(s)');
+  // Its account is closed with it: a deleted file is charged no more, and its balance leaves the total.
+  const debt = fileRow(f.db, fileId).balance_msat;
+  f.advance(2 * DAY);
+  assert.equal(await f.host.sweep(), 'charged 0 file(s), froze 0');
+  assert.equal(fileRow(f.db, fileId).balance_msat, debt);
+  assert.equal(f.host.ledger.totalBalanceMsat(), 0n);
+  assert.deepEqual(f.host.ledger.verifyBalances(), []);
   // A top-up after the grace period is too late: the bytes are gone.
+  f.pay(quote.address, 1_000n);
   assert.equal(await codeOf(() => f.host.headFile(fileId)), 'FILE_DELETED');
+  assert.equal(fileRow(f.db, fileId).state, 'deleted');
 });
 
 test('a frozen file paid again before the grace period ends is not deleted', async (t) => {

@@ -55,7 +55,7 @@ function assertSecure(r: Response, what: string): void {
 
 /** Balance, egress entries and download rows of a file: what a charge would move. */
 function charges(a: TestAgent, fileId: string): { balance: bigint; egress: bigint; downloads: bigint } {
-  const f = a.agent.db.prepare('SELECT balance_msat AS b FROM files WHERE id = ?').get(fileId) as { b: bigint };
+  const f = a.agent.db.prepare('SELECT balance_msat AS b FROM file_accounts WHERE file_id = ?').get(fileId) as { b: bigint };
   const e = a.agent.db.prepare("SELECT count(*) AS n FROM ledger_entries WHERE file_id = ? AND kind = 'egress'").get(fileId) as { n: bigint };
   const d = a.agent.db.prepare('SELECT count(*) AS n FROM downloads WHERE file_id = ?').get(fileId) as { n: bigint };
   return { balance: f.b, egress: e.n, downloads: d.n };
@@ -144,7 +144,7 @@ test('file routes: security headers, dispositions, free 304s, fileId gating, fil
     const ranged = await fetch(link, { headers: { 'if-none-match': `"${fTxt.sha256}"`, range: 'bytes=0-9' } });
     assert.equal(ranged.status, 304);
     assert.deepEqual(charges(a, fTxt.fileId), before, 'the 304s moved no money and left no download behind');
-    assert.equal((a.agent.db.prepare('SELECT held_msat AS h FROM files WHERE id = ?').get(fTxt.fileId) as { h: bigint }).h, 0n, 'nothing is held');
+    assert.equal((a.agent.db.prepare('SELECT held_msat AS h FROM file_accounts WHERE file_id = ?').get(fTxt.fileId) as { h: bigint }).h, 0n, 'nothing is held');
 
     // The same measurement sees a charge: a tag that does not match is a full, charged download.
     const miss = await fetch(link, { headers: { 'if-none-match': other } });

@@ -174,7 +174,7 @@ test('a download running while the disk fills: the agent stays up, degraded; onc
   assert.equal(a.agent.host.retryPendingWrites().pending, 0);
   assert.equal(a.agent.host.pendingSettlements, 0);
   assert.equal(open(), 0);
-  const held = a.agent.db.prepare('SELECT held_msat FROM files WHERE id = ?').get(fileId) as { held_msat: bigint };
+  const held = a.agent.db.prepare('SELECT held_msat FROM file_accounts WHERE file_id = ?').get(fileId) as { held_msat: bigint };
   assert.equal(held.held_msat, 0n, 'the hold is released');
   const egress = a.agent.host.ledger.entries(fileId).filter((e) => e.kind === 'egress');
   assert.equal(egress.length, 1, 'charged once');
@@ -243,7 +243,7 @@ test('killed mid-download on a full disk: the next start comes up degraded, and 
   a.agent.host.retryPendingWrites();
   const open = a.agent.db.prepare('SELECT count(*) AS n FROM downloads WHERE settled_at IS NULL').get() as { n: bigint };
   assert.equal(open.n, 0n, 'the interrupted download is closed');
-  const held = a.agent.db.prepare('SELECT held_msat FROM files WHERE id = ?').get(fileId) as { held_msat: bigint };
+  const held = a.agent.db.prepare('SELECT held_msat FROM file_accounts WHERE file_id = ?').get(fileId) as { held_msat: bigint };
   assert.equal(held.held_msat, 0n, 'its hold is released');
   assert.equal(a.agent.host.ledger.entries(fileId).filter((e) => e.kind === 'egress').length, 0, 'the agent\'s crash is not charged');
   assert.deepEqual(a.agent.host.ledger.verifyBalances(), []);

@@ -251,7 +251,7 @@ test('clients that hang up at once, even before the download is set up, leave no
     open = (a.agent.db.prepare('SELECT count(*) AS n FROM downloads WHERE settled_at IS NULL').get() as { n: bigint }).n;
   }
   assert.equal(open, 0n, 'every hold was released or charged');
-  const held = (a.agent.db.prepare('SELECT held_msat FROM files WHERE id = ?').get(fileId) as { held_msat: bigint }).held_msat;
+  const held = (a.agent.db.prepare('SELECT held_msat FROM file_accounts WHERE file_id = ?').get(fileId) as { held_msat: bigint }).held_msat;
   assert.equal(held, 0n, 'nothing stays held');
   assert.deepEqual(a.agent.host.ledger.verifyBalances(), []);
 });

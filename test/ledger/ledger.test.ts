@@ -8,14 +8,20 @@ import { Ledger, storageMsatPerDay, egressMsat, GIB, DAY_MS } from '../../src/le
 
 const T0 = Date.UTC(2026, 0, 1);
 
-function addFile(db: Db, id: string, size: bigint, chargedUntil = T0): void {
+/** A stored file: the host's row, and its account in the ledger, charged for storage from `chargedUntil`. */
+function addFile(db: Db, ledger: Ledger, id: string, size: bigint, chargedUntil = T0, stored = true): void {
   const address = `bcrt1q${id.padEnd(38, 'x')}`;
   db.prepare("INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (0, (SELECT coalesce(max(idx) + 1, 0) FROM wallet_addresses), ?, ?, 'upload', 0)").run(address, Buffer.from(id));
-  db.prepare("INSERT INTO files (id, address, state, size, sha256, created_at, charged_until, completed_at) VALUES (?, ?, 'active', ?, ?, 0, ?, ?)").run(id, address, size, 'ab'.repeat(32), BigInt(chargedUntil), BigInt(chargedUntil));
+  db.prepare("INSERT INTO files (id, address, state, size, sha256, created_at, completed_at) VALUES (?, ?, 'active', ?, ?, 0, ?)").run(id, address, size, 'ab'.repeat(32), BigInt(chargedUntil));
+  ledger.openAccount(id, size);
+  if (stored) assert.equal(ledger.startCharging(id, new Date(chargedUntil)), true);
 }
 
+/** A file's account as the ledger keeps it; frozen while overdrawn. */
 function file(db: Db, id: string) {
-  return db.prepare('SELECT state, balance_msat, frozen_at, charged_until FROM files WHERE id = ?').get(id) as { state: string; balance_msat: bigint; frozen_at: bigint | null; charged_until: bigint };
+  return db
+    .prepare("SELECT CASE WHEN overdrawn_at IS NULL THEN 'active' ELSE 'frozen' END AS state, balance_msat, overdrawn_at AS frozen_at, charged_until FROM file_accounts WHERE file_id = ?")
+    .get(id) as { state: string; balance_msat: bigint; frozen_at: bigint | null; charged_until: bigint };
 }
 
 function setup() {
@@ -25,7 +31,7 @@ function setup() {
 
 test('an entry is recorded once per (file, kind, ref) and moves the balance once', () => {
   const { db, ledger } = setup();
-  addFile(db, 'f1', 1000n);
+  addFile(db, ledger, 'f1', 1000n);
   const e = { fileId: 'f1', kind: 'payment' as const, ref: 'tx:0/0', amountMsat: 5_000_000n, at: new Date(T0) };
   assert.equal(ledger.record(e), true);
   assert.equal(ledger.record(e), false);
@@ -35,7 +41,7 @@ test('an entry is recorded once per (file, kind, ref) and moves the balance once
 
 test('a negative balance freezes an active file and a top-up back to zero or above thaws it', () => {
   const { db, ledger } = setup();
-  addFile(db, 'f1', 1000n);
+  addFile(db, ledger, 'f1', 1000n);
   ledger.record({ fileId: 'f1', kind: 'egress', ref: 'd1', amountMsat: -1n, at: new Date(T0 + 5) });
   assert.equal(file(db, 'f1').state, 'frozen');
   assert.equal(file(db, 'f1').frozen_at, BigInt(T0 + 5));
@@ -47,9 +53,9 @@ test('a negative balance freezes an active file and a top-up back to zero or abo
 test('the sweep charges size x price x time, never twice for the same period, and freezes files gone negative', () => {
   const { db, ledger } = setup();
   const price = 3_430n; // msat per GiB-day
-  addFile(db, 'small', 13n);
-  addFile(db, 'big', 4n * GIB);
-  addFile(db, 'late', GIB, T0 + 12 * 3_600_000); // completed half a day later
+  addFile(db, ledger, 'small', 13n);
+  addFile(db, ledger, 'big', 4n * GIB);
+  addFile(db, ledger, 'late', GIB, T0 + 12 * 3_600_000); // completed half a day later
   ledger.record({ fileId: 'big', kind: 'payment', ref: 'tx:0/0', amountMsat: 20_000n, at: new Date(T0) });
   ledger.record({ fileId: 'late', kind: 'payment', ref: 'tx:1/0', amountMsat: 1_000n, at: new Date(T0) });
 
@@ -83,8 +89,8 @@ test('the sweep charges size x price x time, never twice for the same period, an
 test('with a minimum period, a file is charged once per period, or at once when the charge would take it below zero', () => {
   const { db, ledger } = setup();
   const price = 3_430n;
-  addFile(db, 'rich', GIB);
-  addFile(db, 'poor', GIB);
+  addFile(db, ledger, 'rich', GIB);
+  addFile(db, ledger, 'poor', GIB);
   ledger.record({ fileId: 'rich', kind: 'payment', ref: 'tx:0/0', amountMsat: 1_000_000n, at: new Date(T0) });
   ledger.record({ fileId: 'poor', kind: 'payment', ref: 'tx:1/0', amountMsat: 4_000n, at: new Date(T0) });
   const hour = 3_600_000;
@@ -113,7 +119,7 @@ test('with a minimum period, a file is charged once per period, or at once when 
 test('with a minimum period, a frozen file is charged once per period, not at every run', () => {
   const { db, ledger } = setup();
   const price = 3_430n; // 100 MiB: 335 msat a day, 13 for its first hour
-  addFile(db, 'unpaid', 100n * 1024n * 1024n);
+  addFile(db, ledger, 'unpaid', 100n * 1024n * 1024n);
   const hour = 3_600_000;
   const r = ledger.sweepStorage(new Date(T0 + hour), price, DAY_MS);
   assert.deepEqual(r, { files: 1, frozen: 1 }, 'an unpaid file is charged and frozen at once');
@@ -127,10 +133,56 @@ test('with a minimum period, a frozen file is charged once per period, not at ev
 
 test('deleted and pending files are not charged', () => {
   const { db, ledger } = setup();
-  addFile(db, 'gone', GIB);
-  db.prepare("UPDATE files SET state = 'deleted' WHERE id = 'gone'").run();
+  addFile(db, ledger, 'gone', GIB);
+  addFile(db, ledger, 'pending', GIB, T0, false);
+  assert.equal(ledger.closeAccount('gone', new Date(T0 + 1)), true);
+  assert.equal(ledger.closeAccount('gone', new Date(T0 + 2)), false, 'closed once');
+  assert.equal(ledger.startCharging('gone', new Date(T0 + 3)), false, 'a closed account is not charged again');
   assert.equal(ledger.sweepStorage(new Date(T0 + Number(DAY_MS)), 3_430n).files, 0);
   assert.equal(file(db, 'gone').balance_msat, 0n);
+  assert.equal(file(db, 'pending').balance_msat, 0n);
+  assert.equal(ledger.account('pending', { now: new Date(T0 + Number(DAY_MS)), priceMsatPerGibDay: 3_430n })?.accruedMsat, 0n, 'a pending file owes nothing yet');
+});
+
+test('a balance reversed below zero before the file is stored is overdrawn from the file\'s completion', () => {
+  const { db, ledger } = setup();
+  addFile(db, ledger, 'early', GIB, T0, false);
+  ledger.record({ fileId: 'early', kind: 'payment', ref: 'tx:0/0', amountMsat: 1_000n, at: new Date(T0) });
+  ledger.record({ fileId: 'early', kind: 'reversal', ref: 'tx:0/0', amountMsat: -2_000n, at: new Date(T0 + 1) });
+  assert.equal(ledger.overdrawnSince(new Date(T0 + 10)).length, 0, 'a file not stored is not frozen, so never deleted');
+  assert.equal(ledger.startCharging('early', new Date(T0 + 5)), true);
+  assert.equal(file(db, 'early').frozen_at, BigInt(T0 + 5));
+  assert.deepEqual(ledger.overdrawnSince(new Date(T0 + 5)), ['early']);
+  assert.deepEqual(ledger.overdrawnSince(new Date(T0 + 4)), []);
+  ledger.closeAccount('early', new Date(T0 + 6));
+  assert.deepEqual(ledger.overdrawnSince(new Date(T0 + 10)), [], 'a closed account is not asked about again');
+});
+
+test('an entry for a file with no account is refused, and nothing of it is kept', () => {
+  const { db, ledger } = setup();
+  addFile(db, ledger, 'f1', 1000n);
+  db.prepare("INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (0, 99, 'bcrt1qnoaccount', x'99', 'upload', 0)").run();
+  db.prepare("INSERT INTO files (id, address, state, size, created_at) VALUES ('lost', 'bcrt1qnoaccount', 'pending', 10, 0)").run();
+  assert.throws(() => ledger.record({ fileId: 'lost', kind: 'payment', ref: 'tx:9/0', amountMsat: 5n, at: new Date(T0) }), /no account/);
+  assert.deepEqual(ledger.entries('lost'), []);
+  assert.throws(() => ledger.openAccount('f1', 1000n), /UNIQUE/, 'one account per file');
+});
+
+test('holds move only held_msat, and a stale release never goes below zero', () => {
+  const { db, ledger } = setup();
+  addFile(db, ledger, 'f1', 1000n);
+  ledger.record({ fileId: 'f1', kind: 'payment', ref: 'tx:0/0', amountMsat: 100n, at: new Date(T0) });
+  ledger.hold('f1', 30n);
+  ledger.hold('f1', 20n);
+  assert.deepEqual([ledger.account('f1')?.balanceMsat, ledger.account('f1')?.heldMsat], [100n, 50n]);
+  ledger.release('f1', 30n);
+  assert.equal(ledger.account('f1')?.heldMsat, 20n);
+  assert.throws(() => ledger.release('f1', 21n), /CHECK/, 'a hold never goes below zero');
+  ledger.release('f1', 21n, true);
+  assert.equal(ledger.account('f1')?.heldMsat, 0n, 'a stale release stops at zero');
+  assert.equal(ledger.account('f1')?.balanceMsat, 100n);
+  assert.equal(ledger.account('nope'), undefined);
+  assert.deepEqual(ledger.verifyBalances(), []);
 });
 
 test('the SQL charge agrees with the reference arithmetic, and stays exact at the extremes', () => {
@@ -141,7 +193,7 @@ test('the SQL charge agrees with the reference arithmetic, and stays exact at th
     [123_456_789n, 77_777n, 3_600_001n],
   ] as const) {
     const { db, ledger } = setup();
-    addFile(db, 'f', size);
+    addFile(db, ledger, 'f', size);
     ledger.sweepStorage(new Date(T0 + Number(ms)), price);
     const expected = -((storageMsatPerDay(size, price) * ms) / DAY_MS);
     assert.equal(file(db, 'f').balance_msat, expected, `${size} bytes at ${price} for ${ms} ms`);

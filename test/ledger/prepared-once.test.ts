@@ -12,9 +12,12 @@ test('after it is built, the ledger prepares no statement and makes no transacti
   const db = openAgentDb(':memory:');
   const address = 'bcrt1qfile0';
   db.prepare("INSERT INTO wallet_addresses (chain, idx, address, script, purpose, created_at) VALUES (0, 0, ?, x'00', 'upload', 0)").run(address);
-  db.prepare("INSERT INTO files (id, address, state, size, sha256, created_at, charged_until, completed_at) VALUES ('f1', ?, 'active', 1000, ?, 0, ?, ?)").run(address, 'ab'.repeat(32), BigInt(T0), BigInt(T0));
+  db.prepare("INSERT INTO files (id, address, state, size, sha256, created_at, completed_at) VALUES ('f1', ?, 'active', 1000, ?, 0, ?)").run(address, 'ab'.repeat(32), BigInt(T0));
   const ledger = new Ledger(db);
   const seen = countCompiles(db);
+
+  ledger.openAccount('f1', 1000n);
+  assert.equal(ledger.startCharging('f1', new Date(T0)), true);
 
   assert.equal(ledger.record({ fileId: 'f1', kind: 'payment', ref: 'tx:0/0', amountMsat: 5_000_000n, at: new Date(T0) }), true);
   assert.equal(ledger.record({ fileId: 'f1', kind: 'payment', ref: 'tx:0/0', amountMsat: 5_000_000n, at: new Date(T0) }), false);
@@ -22,11 +25,18 @@ test('after it is built, the ledger prepares no statement and makes no transacti
   // Both forms of the sweep: every stored file due, then only those whose period is up.
   assert.equal(ledger.sweepStorage(new Date(T0 + 86_400_000), 1_000_000n).files, 1);
   assert.equal(ledger.sweepStorage(new Date(T0 + 2 * 86_400_000), 1_000_000n, 3_600_000n).files, 1);
-  assert.ok(ledger.accruedMsat('f1', new Date(T0 + 3 * 86_400_000), 1_000_000n) > 0n);
+  assert.ok((ledger.account('f1', { now: new Date(T0 + 3 * 86_400_000), priceMsatPerGibDay: 1_000_000n })?.accruedMsat ?? 0n) > 0n);
+  assert.ok(ledger.account('f1'));
+  ledger.hold('f1', 2n);
+  ledger.release('f1', 1n);
+  ledger.release('f1', 5n, true);
+  assert.deepEqual(ledger.overdrawnSince(new Date(T0 + 3 * 86_400_000)), []);
   assert.equal(ledger.reversalsOf('f1', 'tx:0'), 1n);
   assert.ok(ledger.totalBalanceMsat() > 0n);
   assert.deepEqual(ledger.verifyBalances(), []);
   assert.equal(ledger.entries('f1').length, 4);
+  assert.equal(ledger.closeAccount('f1', new Date(T0 + 3 * 86_400_000)), true);
+  assert.equal(ledger.totalBalanceMsat(), 0n, 'a closed account is not counted');
 
   assert.deepEqual(seen, { prepared: [], transactions: 0 });
   db.close();
