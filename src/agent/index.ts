@@ -21,7 +21,7 @@ import { agentInfo, operatorView } from './views.ts';
 import { devControlClient } from './dev-control.ts';
 import { freeBytes, Health, releaseBallastIfFull } from './health.ts';
 import { Wallet } from '../../wallet/index.ts';
-import { familyRoutes, type Family } from '../family/index.ts';
+import { familyRoutes, type Family, type ReproductionParts } from '../family/index.ts';
 import { buildFamily, composeSinks } from './family.ts';
 
 /** The package's version, from package.json two folders up from src/agent, or three from the build's dist/src/agent. */
@@ -41,6 +41,8 @@ export interface ChainConnection {
   dev?: DevControl;
   /** Where the chain comes from, for display. */
   describe: string;
+  /** The Esplora API the chain is read from (the embedded devnet's, when it is that). */
+  esploraUrl: string;
   close(): Promise<void>;
 }
 
@@ -52,7 +54,7 @@ export async function connectChain(config: Config, opts: { stopDevnet?: 'always'
   if (config.esploraUrl) {
     const chain = createChainBackend({ esploraUrl: config.esploraUrl, timeoutMs: config.chainTimeoutMs });
     const dev = config.network === 'regtest' && config.devControlUrl ? devControlClient(config.devControlUrl) : undefined;
-    return { chain, ...(dev ? { dev } : {}), describe: config.esploraUrl, close: async () => {} };
+    return { chain, ...(dev ? { dev } : {}), describe: config.esploraUrl, esploraUrl: config.esploraUrl, close: async () => {} };
   }
   if (config.network !== 'regtest') throw new AgentError('CONFIG_INVALID', 'config key "esploraUrl" must be set outside regtest', { key: 'esploraUrl' });
   const dir = paths(config).devnet;
@@ -66,6 +68,7 @@ export async function connectChain(config: Config, opts: { stopDevnet?: 'always'
     chain,
     dev: devControlClient(d.controlUrl),
     describe: `embedded devnet ${d.url}`,
+    esploraUrl: d.url,
     close: async () => {
       if (stopOnClose) await stopDevnetProcess(dir);
     },
@@ -105,6 +108,8 @@ export interface StartOptions {
    * (default), or `never`.
    */
   stopDevnet?: 'always' | 'if-started' | 'never';
+  /** Reproduction's parts: the child's user data, the battery, the bundle's hash (without user data, no spawn). */
+  family?: ReproductionParts;
 }
 
 /**
@@ -177,7 +182,8 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       freeBytes: blobsFreeBytes,
       log,
     });
-    const family: Family = buildFamily({ db, config, wallet, treasury, now });
+    // boundUrl is set once the server listens, before any job runs.
+    const family: Family = buildFamily({ db, config, wallet, treasury, host, now, publicUrl: () => boundUrl, esploraUrl: conn.esploraUrl, ...(opts.family ? { parts: opts.family } : {}) });
     const watcher: PaymentWatcher = new PaymentWatcher({
       db,
       chain,

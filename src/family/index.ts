@@ -10,3 +10,4 @@ export { FAMILY_SCHEMA } from './schema.ts';
 export { Family } from './family.ts';
 export { familyRoutes } from './routes.ts';
 export { sandboxEvaluator, staticEvaluator, type Evaluator } from './evaluation.ts';
+export type { ReproductionParts, SpawnSpec } from './types.ts';
