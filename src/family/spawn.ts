@@ -20,7 +20,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Accounts } from '../ledger/index.ts';
-import { checkPayments, SandboxSession } from '../sandbox/index.ts';
+import { checkPayments, SandboxSession, type CallResults } from '../sandbox/index.ts';
 import { isAddressFor } from '../../wallet/index.ts';
 import type { Evaluation } from './evaluation.ts';
 import type { FamilyRepository, ProposalRow } from './repository.ts';
@@ -101,17 +101,30 @@ function candidate(ctx: SpawnCtx, p: ProposalRow): Candidate {
 async function begin(ctx: SpawnCtx, p: ProposalRow, notes: string[]): Promise<void> {
   const { repo, spawns } = ctx;
   const plan = planOf(p);
-  const q = await withScript(ctx, p, async (s) => {
-    const out = await s.call('quote', { plan, days: s.meta.minTermDays });
-    if (!out.ok) throw new Error(`the script's quote failed: ${out.code} ${out.reason}`);
-    return out.value;
-  });
+  const timeout = ctx.spawn.registerTimeoutSeconds;
+  // Nothing was spent yet: a proposal that cannot be quoted, or is quoted above its own, goes back to its investor.
+  const giveBack = (why: string): void => {
+    const at = BigInt(ctx.deps.now().getTime());
+    repo.transaction(() => {
+      if (repo.move(p.id, 'selected', 'refunded', at, `not spawned: ${why}; its deposit goes back`)) repo.setRefundDue(p.id, true);
+    });
+    notes.push(`${p.id.slice(0, 8)} not spawned`);
+  };
+  let q: CallResults['quote'];
+  try {
+    q = await withScript(ctx, p, async (s) => {
+      const out = await s.call('quote', { plan, days: s.meta.minTermDays });
+      if (!out.ok) throw new Error(`the script's quote failed: ${out.code} ${out.reason}`);
+      return out.value;
+    });
+  } catch (e) {
+    if (ctx.deps.now().getTime() - Number(p.updated_at) <= timeout * 1000) throw e;
+    giveBack(`no quote within ${timeout} s (${message(e)})`);
+    return;
+  }
   const at = BigInt(ctx.deps.now().getTime());
   if (q.spawnSat > p.spawn_sat) {
-    repo.transaction(() => {
-      if (repo.move(p.id, 'selected', 'refunded', at, `not spawned: the provider now quotes ${q.spawnSat} sat, above the proposal's ${p.spawn_sat} sat; its deposit goes back`)) repo.setRefundDue(p.id, true);
-    });
-    notes.push(`${p.id.slice(0, 8)} quoted above its proposal`);
+    giveBack(`the provider now quotes ${q.spawnSat} sat, above the proposal's ${p.spawn_sat} sat`);
     return;
   }
   repo.transaction(() => {
