@@ -1,5 +1,5 @@
 // An agent process for test/family/spawn-restart.test.ts, which kills it with SIGKILL mid-spawn: `storj run` as
-// the operator runs it, but with the test's user data (the child's real one comes from src/family/user-data.ts)
+// the operator runs it, but with the test's user data (the lead wires the child's real one, renderUserData)
 // and bundle hash. Its settings come from the environment (STORJ_*), as `storj run`'s do.
 import { loadConfig } from '../../src/config/index.ts';
 import { startAgent } from '../../src/agent/index.ts';
