@@ -22,8 +22,8 @@ import { devControlClient } from './dev-control.ts';
 import { freeBytes, Health, releaseBallastIfFull } from './health.ts';
 import { identityMessage, Wallet } from '../../wallet/index.ts';
 import { buildBundle, bundleRoutes, packageRoot } from '../bundle/index.ts';
-import { familyRoutes, type Family } from '../family/index.ts';
-import { buildFamily, composeSinks } from './family.ts';
+import { familyRoutes, type Family, type ReproductionParts } from '../family/index.ts';
+import { buildFamily, composeSinks, reproductionParts } from './family.ts';
 import { startLocalCloud, type LocalCloud } from './local-cloud.ts';
 import { bootChild, type ChildAgent, type ChildBootOptions } from './child-boot.ts';
 
@@ -47,6 +47,8 @@ export interface ChainConnection {
   describe: string;
   /** The local cloud beside the devnet, when config `localCloud` asked for it (./local-cloud.ts). */
   cloud?: LocalCloud;
+  /** The Esplora API the chain is read from (the embedded devnet's, when it is that). */
+  esploraUrl: string;
   close(): Promise<void>;
 }
 
@@ -132,6 +134,8 @@ export interface StartOptions {
    * (default), or `never`.
    */
   stopDevnet?: 'always' | 'if-started' | 'never';
+  /** Reproduction's parts, each replacing the real one (./family.ts reproductionParts): tests give a stub image's user data. */
+  family?: ReproductionParts;
 }
 
 /**
@@ -207,7 +211,8 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       freeBytes: blobsFreeBytes,
       log,
     });
-    const family: Family = buildFamily({ db, config, wallet, treasury, now });
+    // boundUrl is set once the server listens, before any job runs.
+    const family: Family = buildFamily({ db, config, wallet, treasury, host, now, publicUrl: () => boundUrl, esploraUrl: conn.esploraUrl, parts: { ...reproductionParts({ config, treasury, host, codeHash: bundle.codeHash, dev: conn.dev }), ...opts.family } });
     const watcher: PaymentWatcher = new PaymentWatcher({
       db,
       chain,

@@ -68,6 +68,16 @@ export interface Config {
   readonly proposalScriptMaxBytes: number;
   /** How long a funded proposal may wait to be selected before its deposit is refunded. */
   readonly proposalSelectTimeoutSeconds: number;
+  /** Reproduce only with a reserve of the agent's own money of at least this many months of hosting cost. */
+  readonly reproduceReserveMonths: number;
+  /** Reproduce only when the disk's utilisation is at least this, in basis points (demand). */
+  readonly reproduceMinUtilisationBps: bigint;
+  /** Regtest only: reproduce whatever the reserve and demand (default on for the embedded devnet). */
+  readonly reproduceForce: boolean;
+  /** How long a spawned child has, from its server's creation, to register before its server is destroyed. */
+  readonly spawnRegisterTimeoutSeconds: number;
+  /** The most the test battery may pay a new child, in all (its paid upload). */
+  readonly batteryBudgetSat: bigint;
   /** Trust X-Forwarded-For from a reverse proxy in front of the agent when telling clients apart (true only behind one). */
   readonly trustProxy: boolean;
   /** Free routes (quotes, proposals, status, info): requests one client may make per window. */
@@ -209,6 +219,12 @@ const FIELDS: { [K in keyof Config]: Field<Config[K]> } = {
   proposalBodyMaxBytes: { default: () => 512 * KiB, parse: int(1 * KiB, 16 * MiB), doc: 'largest proposal body (bytes)' },
   proposalScriptMaxBytes: { default: () => 128 * KiB, parse: int(1, 16 * MiB), doc: 'largest provider script (bytes)' },
   proposalSelectTimeoutSeconds: { default: () => 30 * 86_400, parse: int(60, 3_650 * 86_400), doc: 'refund a funded proposal not selected within (s)' },
+  reproduceReserveMonths: { default: () => 3, parse: int(0, 120), doc: 'reproduce with a reserve of at least (months of hosting cost)' },
+  reproduceMinUtilisationBps: { default: () => 5_000n, parse: sat(0n, 10_000n), doc: 'reproduce at a disk utilisation of at least (bps)' },
+  // On by default for `storj run` on regtest with the embedded devnet, so a spawn can be watched end to end there.
+  reproduceForce: { default: (p) => p.network === 'regtest' && p.esploraUrl === '', parse: bool, doc: 'reproduce whatever the reserve and demand (regtest only)' },
+  spawnRegisterTimeoutSeconds: { default: () => 1_800, parse: int(60, 30 * 86_400), doc: 'destroy a spawned child not registered within (s)' },
+  batteryBudgetSat: { default: () => 50_000n, parse: sat(0n, 10n ** 15n), doc: "the most the test battery may pay a new child (sat)" },
   trustProxy: { default: () => false, parse: bool, doc: 'trust X-Forwarded-For (true behind a reverse proxy)' },
   rateLimitMax: { default: () => 120, parse: int(1, 1_000_000), doc: 'free requests per client per window' },
   rateLimitWindowSeconds: { default: () => 60, parse: int(1, 86_400), doc: 'rate limit window (s)' },
@@ -313,6 +329,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   }
   if (out.localCloud === true && out.network !== 'regtest') {
     throw new AgentError('CONFIG_INVALID', `config key "localCloud" is for regtest only (the local cloud is paid on the devnet's chain)`, { key: 'localCloud' });
+  }
+  if (out.reproduceForce === true && out.network !== 'regtest') {
+    throw new AgentError('CONFIG_INVALID', `config key "reproduceForce" may be true only on regtest, not ${String(out.network)}`, { key: 'reproduceForce' });
   }
   const listen = out.listen as { host: string; port: number };
   out.listen = Object.freeze({ ...listen });

@@ -2,12 +2,14 @@
  * The Family: investors' proposals from signature to refund. It checks and stores a proposal with a fresh deposit
  * address, credits deposits to the proposal's own ledger account (./payments.ts), moves it through its states
  * (./states.ts) with a history row for each step, has it evaluated (./jobs.ts) and pays it back when it is
- * rejected or never selected (./refunds.ts).
+ * rejected or never selected (./refunds.ts). When the agent is ready it selects one, spawns its child through the
+ * script (./spawn.ts), takes the child's registration (./register.ts) and has it tested.
  */
 import { randomBytes } from 'node:crypto';
 import { AgentError } from '../errors/index.ts';
 import { formatBtc } from '../money/index.ts';
 import type { PaymentSink } from '../chain/index.ts';
+import { MetaStore } from '../db/index.ts';
 import { Accounts } from '../ledger/index.ts';
 import type { Job } from '../scheduler/index.ts';
 import { isAddressFor, verifySignedFields } from '../../wallet/index.ts';
@@ -16,7 +18,10 @@ import type { Evaluation } from './evaluation.ts';
 import { evaluateFunded } from './jobs.ts';
 import { familySink, receivedSat } from './payments.ts';
 import { refundDue } from './refunds.ts';
+import { familyView, register, type FamilyView, type Registration } from './register.ts';
 import { FamilyRepository, type ProposalRow } from './repository.ts';
+import { SpawnRepository } from './repository-spawns.ts';
+import { spawnJob, testJob, type SpawnCtx } from './spawn.ts';
 import type { ProposalState } from './states.ts';
 import { accountOf, type FamilyDeps } from './types.ts';
 
@@ -53,6 +58,7 @@ export interface ProposalView {
   depositSat: bigint;
   receivedSat: bigint;
   evaluation?: Evaluation;
+  child?: { nodeId: string; url: string };
   payments: Array<{ purpose: string; amountSat: bigint; txid: string }>;
   refund?: { amountSat: bigint; txid: string };
   payback: { owedSat: bigint; paidSat: bigint; txids: string[] };
@@ -66,6 +72,8 @@ export class Family {
   readonly #deps: FamilyDeps;
   readonly #repo: FamilyRepository;
   readonly #accounts: Accounts;
+  readonly #spawns: SpawnRepository;
+  readonly #meta: MetaStore;
   /** Called by the payment watcher inside its transaction: see ./payments.ts. */
   readonly paymentSink: PaymentSink;
 
@@ -73,7 +81,9 @@ export class Family {
     this.#deps = deps;
     this.#repo = new FamilyRepository(deps.db);
     this.#accounts = new Accounts(deps.db);
-    this.paymentSink = familySink({ repo: this.#repo, accounts: this.#accounts, now: deps.now });
+    this.#spawns = new SpawnRepository(deps.db);
+    this.#meta = new MetaStore(deps.db);
+    this.paymentSink = familySink({ repo: this.#repo, spawns: this.#spawns, accounts: this.#accounts, now: deps.now });
   }
 
   /**
@@ -145,12 +155,43 @@ export class Family {
     return JSON.parse(this.#deps.open(row.credentials_sealed)) as string | Record<string, unknown>;
   }
 
-  /** The family's scheduled work: evaluating funded proposals, and refunds. Both are idempotent and restart-safe. */
+  /**
+   * A child's registration with its one-time ticket: the proposal moves from spawning to testing.
+   * @throws AgentError FAMILY_BAD_TICKET, FAMILY_BAD_SIGNATURE
+   */
+  register(body: Registration): { proposalId: string } {
+    return register({ repo: this.#repo, spawns: this.#spawns, now: this.#deps.now }, body);
+  }
+
+  /** This agent, its parent if it has one, and its registered children (GET /v1/family). */
+  view(): FamilyView {
+    const d = this.#deps;
+    return familyView({ repo: this.#repo, spawns: this.#spawns, meta: this.#meta, nodeId: d.nodeId ?? '', url: d.publicUrl?.() ?? '', codeHash: d.codeHash?.() });
+  }
+
+  /**
+   * The family's scheduled work: evaluating funded proposals, refunds, and, when reproduction is wired, the spawn
+   * and the battery. Each is idempotent and restart-safe.
+   */
   jobs(): Job[] {
-    return [
+    const jobs: Job[] = [
       { name: 'proposals.evaluate', cron: '*/10 * * * * *', everySeconds: 10, run: () => evaluateFunded({ repo: this.#repo, now: this.#deps.now, evaluate: this.#deps.evaluate }) },
       { name: 'proposals.refund', cron: '*/30 * * * * *', everySeconds: 30, run: () => refundDue({ repo: this.#repo, accounts: this.#accounts, deps: this.#deps }) },
     ];
+    const spawn = this.#deps.spawn;
+    if (spawn) {
+      const ctx: SpawnCtx = { repo: this.#repo, spawns: this.#spawns, accounts: this.#accounts, deps: this.#deps, spawn, credentialsFor: (id) => this.credentialsFor(id) };
+      jobs.push(
+        { name: 'family.spawn', cron: '*/10 * * * * *', everySeconds: 10, run: () => spawnJob(ctx) },
+        { name: 'family.test', cron: '*/10 * * * * *', everySeconds: 10, run: () => testJob(ctx) },
+      );
+    }
+    return jobs;
+  }
+
+  #child(id: string): { child?: { nodeId: string; url: string } } {
+    const s = this.#spawns.byProposal(id);
+    return s !== undefined && s.child_node_id !== null && s.child_url !== null ? { child: { nodeId: s.child_node_id, url: s.child_url } } : {};
   }
 
   #view(row: ProposalRow): Omit<ProposalView, 'history'> {
@@ -163,8 +204,9 @@ export class Family {
       depositSat: row.deposit_sat,
       receivedSat: receivedSat(this.#accounts, accountOf(row.id)),
       ...(row.evaluation !== null ? { evaluation: JSON.parse(row.evaluation) as Evaluation } : {}),
-      // Payments for a spawn, and paying the investor back, come with selection and the spawn; none yet.
-      payments: [],
+      ...this.#child(row.id),
+      // Paying the investor back comes with the child's release; none yet.
+      payments: this.#spawns.paymentsOf(row.id).flatMap((p) => (p.txid !== null && p.state !== 'intent' ? [{ purpose: `${p.call} ${p.payment_id}`, amountSat: p.amount_sat, txid: p.txid }] : [])),
       ...(refund ? { refund: { amountSat: refund.amount_sat, txid: refund.txid } } : {}),
       payback: { owedSat: 0n, paidSat: 0n, txids: [] },
     };

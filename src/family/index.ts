@@ -11,3 +11,5 @@ export { Family } from './family.ts';
 export { familyRoutes } from './routes.ts';
 export { sandboxEvaluator, staticEvaluator, type Evaluator } from './evaluation.ts';
 export { parseSpawnFile, renderUserData, type SpawnSpec } from './user-data.ts';
+export type { ReproductionParts } from './types.ts';
+export { runBattery } from './battery.ts';

@@ -2,7 +2,8 @@
  * The family's payment sink: deposits to proposals' addresses, told by the payment watcher inside its own
  * transaction (src/chain/watcher-types.ts), become entries of the proposal's ledger account, and move the
  * proposal: funded once what counts reaches its deposit, and back to awaiting_deposit when a deposit leaves the
- * chain before the proposal is past evaluation. Payments to any other address are not the family's.
+ * chain before the proposal is past evaluation. Payments to any other address are not the family's, nor is the
+ * change a spawn's payment sends back to the deposit address (./spawn-payments.ts).
  *
  * Deposits never count unconfirmed: proposal addresses are not among those the watcher polls for 0-conf, and the
  * agent tells the watcher they may not count early (PaymentWatcherOptions.zeroConfAllowed), so a deposit counts
@@ -11,6 +12,7 @@
 import type { PaymentSink, WatchedPayment } from '../chain/index.ts';
 import type { Accounts } from '../ledger/index.ts';
 import type { FamilyRepository } from './repository.ts';
+import type { SpawnRepository } from './repository-spawns.ts';
 import { BEFORE_EVALUATION } from './states.ts';
 import { accountOf } from './types.ts';
 
@@ -19,11 +21,12 @@ export function receivedSat(accounts: Accounts, account: string): bigint {
   return accounts.entries(account).reduce((a, e) => (e.kind === 'deposit' || e.kind === 'reversal' ? a + e.amountSat : a), 0n);
 }
 
-export function familySink(deps: { repo: FamilyRepository; accounts: Accounts; now: () => Date }): PaymentSink {
+export function familySink(deps: { repo: FamilyRepository; spawns: SpawnRepository; accounts: Accounts; now: () => Date }): PaymentSink {
   const { repo, accounts } = deps;
   const entry = (p: WatchedPayment, kind: 'deposit' | 'reversal'): void => {
     const proposal = repo.byAddress(p.address);
-    if (!proposal) return;
+    // The change of a spawn's payment, back at the deposit address: the account was debited only with what left.
+    if (!proposal || deps.spawns.isPaymentTx(p.txid)) return;
     const account = accountOf(proposal.id);
     const outpoint = `${p.txid}:${p.vout}`;
     const at = deps.now();

@@ -42,7 +42,8 @@ export async function refundDue(ctx: RefundCtx): Promise<string> {
     ...repo.inStates(['rejected']).map((p) => ({ p, reason: 'rejected by evaluation', later: false })),
     ...repo.fundedBefore(AWAITING_SELECTION, cutoff).map((p) => ({ p, reason: `not selected within ${deps.selectTimeoutSeconds} s of funding`, later: false })),
     ...repo.createdBefore('awaiting_deposit', cutoff).map((p) => ({ p, reason: `the deposit did not reach ${p.deposit_sat} sat within ${deps.selectTimeoutSeconds} s`, later: false })),
-    ...repo.refundDue().map((p) => ({ p, reason: 'paid after the refund', later: true })),
+    // Flagged with no refund yet: refunded before its spawn (./spawn.ts, a quote above the proposal's).
+    ...repo.refundDue().map((p) => ({ p, reason: repo.refundOf(p.id) ? 'paid after the refund' : 'not spawned', later: true })),
   ];
   for (const { p, reason, later } of due) {
     const earlier = repo.refundsOf(p.id);

@@ -62,3 +62,37 @@ export const ProposalReply = Type.Object({
 });
 export const ProposalList = Type.Object({ proposals: Type.Array(ProposalSummary) });
 export const ProposalIdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+
+const Hex64 = (description: string) => Type.String({ pattern: '^[0-9a-f]{64}$', description });
+
+export const RegisterBody = Type.Object(
+  {
+    ticket: Type.String({ minLength: 1, maxLength: 200, description: 'the one-time spawn ticket from the child\'s user data' }),
+    nodeId: Hex64('the child\'s identity: its ed25519 public key, hex'),
+    url: Type.String({ pattern: '^https?://', maxLength: 2048, description: 'where the child serves' }),
+    codeHash: Hex64('sha256 of the bundle the child runs'),
+    accountXpub: Type.String({ minLength: 1, maxLength: 200, description: 'the child\'s account xpub (its invoices derive from it)' }),
+    signature: Type.String({ pattern: '^[0-9a-f]{128}$', description: 'hex ed25519 signature by nodeId over the canonical JSON of the other fields' }),
+  },
+  { additionalProperties: false },
+);
+export const RegisteredReply = Type.Object({ proposalId: Type.String() });
+
+const Peer = Type.Object({ nodeId: Type.String(), url: Type.String() });
+export const FamilyReply = Type.Object({
+  self: Type.Object({ nodeId: Type.String(), url: Type.String(), codeHash: Type.Optional(Type.String()), parent: Type.Optional(Peer) }),
+  children: Type.Array(
+    Type.Object({
+      proposalId: Type.String(),
+      nodeId: Type.String(),
+      url: Type.String(),
+      state: State,
+      since: Type.String({ format: 'date-time' }),
+      codeHash: Type.String(),
+      trafficShare: Type.Number({ minimum: 0, maximum: 1, description: 'the share of customers routed to the child' }),
+      revenueSat: Sat('the child\'s revenue seen on chain'),
+      shareOwedSat: Sat('the parent\'s share owed'),
+      sharePaidSat: Sat('the parent\'s share paid'),
+    }),
+  ),
+});

@@ -1,5 +1,6 @@
 /**
- * The family's tables: investors' proposals, the history of their states, and their refunds.
+ * The family's tables: investors' proposals, the history of their states, their refunds, and their spawns (the
+ * server bought for a proposal, its child, and every payment made for it).
  * Never edit a migration that has shipped: add a new one (src/db/migrations.ts). Amounts are INTEGER satoshis
  * (read back as bigint); times are INTEGER unix milliseconds.
  */
@@ -72,6 +73,58 @@ export const FAMILY_SCHEMA: ModuleSchema = {
       ) WITHOUT ROWID;
       CREATE INDEX proposal_refunds_of ON proposal_refunds (proposal_id, created_at);
       CREATE UNIQUE INDEX proposal_refunds_one_pending ON proposal_refunds (proposal_id) WHERE state = 'pending';
+    `,
+    },
+    {
+      version: 2,
+      name: 'spawns and their payments',
+      sql: `
+      -- One spawn per selected proposal. The ticket is in the child's user data; only its sha256 is kept, and it is
+      -- replaced while no server is recorded (a create interrupted before its answer was written is made again with
+      -- a new ticket). ticket_used is set once, by the registration that spends it.
+      CREATE TABLE spawns (
+        proposal_id TEXT PRIMARY KEY REFERENCES proposals (id),
+        ticket_sha256 TEXT NOT NULL UNIQUE,
+        ticket_used INTEGER NOT NULL DEFAULT 0 CHECK (ticket_used IN (0, 1)),
+        plan TEXT NOT NULL,
+        term_days INTEGER NOT NULL CHECK (term_days > 0),
+        quote_sat INTEGER NOT NULL CHECK (quote_sat >= 0),
+        server_id TEXT,
+        url TEXT,
+        created_at INTEGER NOT NULL,
+        server_created_at INTEGER,
+        register_deadline INTEGER,
+        child_node_id TEXT,
+        child_url TEXT,
+        child_code_hash TEXT,
+        child_account_xpub TEXT,
+        registered_at INTEGER,
+        battery TEXT,
+        destroyed_at INTEGER,
+        updated_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX spawns_registered ON spawns (registered_at) WHERE registered_at IS NOT NULL;
+
+      -- Every payment request of a spawn's script that the agent accepted, keyed by proposal, call and the script's
+      -- own payment id, so that it is paid at most once. 'intent' is written before the transaction is built,
+      -- 'signed' (with txid, hex and the coins it spends) before it is broadcast, 'sent' once the chain has it.
+      CREATE TABLE spawn_payments (
+        key TEXT PRIMARY KEY,
+        proposal_id TEXT NOT NULL REFERENCES proposals (id),
+        call TEXT NOT NULL,
+        payment_id TEXT NOT NULL,
+        address TEXT NOT NULL,
+        amount_sat INTEGER NOT NULL CHECK (amount_sat > 0),
+        txid TEXT UNIQUE,
+        hex TEXT,
+        inputs TEXT,
+        fee_sat INTEGER CHECK (fee_sat >= 0),
+        state TEXT NOT NULL CHECK (state IN ('intent', 'signed', 'sent')),
+        created_at INTEGER NOT NULL,
+        sent_at INTEGER,
+        UNIQUE (proposal_id, payment_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX spawn_payments_open ON spawn_payments (proposal_id, created_at) WHERE state <> 'sent';
     `,
     },
   ],

@@ -8,7 +8,7 @@ import type { Db } from '../db/index.ts';
 import { PaymentWatcher } from '../chain/index.ts';
 import type { ChainBackend, CoinTotals, UnspentPayment } from '../chain/index.ts';
 import { AgentError, isAgentError } from '../errors/index.ts';
-import { SpendPolicy, sweepFeeSat, type SpendLog, type Wallet, type WalletUtxo } from '../../wallet/index.ts';
+import { P2WPKH_DUST_SAT, SpendPolicy, sweepFeeSat, type SpendLog, type Wallet, type WalletUtxo } from '../../wallet/index.ts';
 import { TreasuryRepository } from './repository.ts';
 import type { AddressPurpose } from './types.ts';
 
@@ -259,6 +259,55 @@ export class Treasury {
     opts.beforeBroadcast({ txid: built.txid, hex: built.hex, inputs: built.inputs.map((i) => `${i.txid}:${i.vout}`), amountSat, feeSat: built.feeSat });
     await this.#chain.broadcast(built.hex, opts.signal);
     return { txid: built.txid, amountSat, feeSat: built.feeSat };
+  }
+
+  /**
+   * Pays `amountSat` to `to` out of money held for someone else (a proposal's deposit, for its spawn): spends only
+   * the confirmed coins at `from` (one of the wallet's addresses), and sends what is left, less the fee, back to
+   * `from` itself, so it stays the investor's (a remainder below the dust limit goes to the fee). As payBack, the
+   * transaction goes to `beforeBroadcast` (to be recorded) before its one broadcast, and the spend policy's caps are
+   * not applied: these coins were never the agent's, and the caller checked the amount against the proposal's quote
+   * and budget.
+   * @returns the fee, and the change sent back to `from` (0 when there was none)
+   * @throws AgentError WALLET_INSUFFICIENT_FUNDS when the confirmed coins at `from` (less `exclude`) do not cover
+   *   the amount and its fee, WALLET_DUST, WALLET_BAD_ADDRESS, CHAIN_TX_REJECTED, CHAIN_UNAVAILABLE
+   */
+  async payFromDeposit(opts: {
+    from: string;
+    to: string;
+    amountSat: bigint;
+    /** Outpoints (`<txid>:<vout>`) an earlier payment spent, which the chain may not show as spent yet. */
+    exclude?: ReadonlySet<string>;
+    beforeBroadcast: (tx: { txid: string; hex: string; inputs: string[]; feeSat: bigint }) => void;
+    signal?: AbortSignal;
+  }): Promise<{ txid: string; feeSat: bigint; changeSat: bigint }> {
+    const path = this.#repo.addressPath(opts.from);
+    if (!path) throw new AgentError('INTERNAL', 'payFromDeposit: the address is not one of the wallet\'s');
+    const coins = this.#watched.unspent().filter((c) => c.address === opts.from && c.confirmed && !opts.exclude?.has(`${c.txid}:${c.vout}`));
+    const available = coins.reduce((a, c) => a + c.valueSat, 0n);
+    const feeRateSatPerKvb = await this.feeRate(opts.signal);
+    // The fee of every coin in, the payment and the change (a P2WPKH output, as the deposit address is) out.
+    const fullFee = sweepFeeSat(coins.length, opts.to, this.#wallet.network, feeRateSatPerKvb);
+    const rest = available - opts.amountSat - fullFee;
+    if (coins.length === 0 || rest < 0n) {
+      throw new AgentError('WALLET_INSUFFICIENT_FUNDS', `the confirmed coins at the deposit address hold ${available} sat, less than the ${opts.amountSat} sat to pay and its fee`, { neededSat: opts.amountSat + fullFee, availableSat: available });
+    }
+    const outputs = [{ address: opts.to, valueSat: opts.amountSat }];
+    if (rest >= P2WPKH_DUST_SAT) outputs.push({ address: opts.from, valueSat: rest });
+    const chain = Number(path.chain) as 0 | 1;
+    const index = Number(path.idx);
+    const change = this.newAddress('change');
+    const built = this.#wallet.buildTransaction({
+      utxos: coins.map((c) => ({ txid: c.txid, vout: c.vout, valueSat: c.valueSat, chain, index })),
+      outputs,
+      feeRateSatPerKvb,
+      change: { index: change.index },
+    });
+    // Every coin goes in and nothing to the agent's own change: what is not paid or the fee is the investor's.
+    if (built.changeSat > 0n || built.inputs.length !== coins.length) throw new AgentError('INTERNAL', 'payFromDeposit: the transaction does not spend the deposit exactly');
+    opts.beforeBroadcast({ txid: built.txid, hex: built.hex, inputs: built.inputs.map((i) => `${i.txid}:${i.vout}`), feeSat: built.feeSat });
+    await this.#chain.broadcast(built.hex, opts.signal);
+    return { txid: built.txid, feeSat: built.feeSat, changeSat: rest >= P2WPKH_DUST_SAT ? rest : 0n };
   }
 
   /**
