@@ -9,20 +9,14 @@
  */
 import { AgentError } from '../errors/index.ts';
 import type { MetaStore } from '../db/index.ts';
-import { verifySignedFields } from '../../wallet/index.ts';
+import { verifySignedFields, type SignedRegistration } from '../../wallet/index.ts';
 import type { FamilyRepository } from './repository.ts';
 import type { SpawnRepository } from './repository-spawns.ts';
 import { sha256 } from './spawn.ts';
 import type { ProposalState } from './states.ts';
 
-export interface Registration {
-  ticket: string;
-  nodeId: string;
-  url: string;
-  codeHash: string;
-  accountXpub: string;
-  signature: string;
-}
+/** A child's registration, as wallet/ signs it (signedRegistration) and the parent checks it. */
+export type Registration = SignedRegistration;
 
 /**
  * @throws AgentError FAMILY_BAD_TICKET (unknown or spent ticket, or its proposal no longer spawning),

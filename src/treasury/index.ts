@@ -238,18 +238,13 @@ export class Treasury {
     beforeBroadcast: (tx: { txid: string; hex: string; inputs: string[]; amountSat: bigint; feeSat: bigint }) => void;
     signal?: AbortSignal;
   }): Promise<{ txid: string; amountSat: bigint; feeSat: bigint }> {
-    const path = this.#repo.addressPath(opts.from);
-    if (!path) throw new AgentError('INTERNAL', 'payBack: the address is not one of the wallet\'s');
-    const coins = this.#watched.unspent().filter((c) => c.address === opts.from && c.confirmed && !opts.exclude?.has(`${c.txid}:${c.vout}`));
-    const available = coins.reduce((a, c) => a + c.valueSat, 0n);
+    const { coins, available, chain, index } = this.#heldCoins('payBack', opts.from, opts.exclude);
     if (available < opts.creditSat) throw new AgentError('WALLET_INSUFFICIENT_FUNDS', `the coins at the deposit address hold ${available} sat, less than the ${opts.creditSat} sat to pay back`, { neededSat: opts.creditSat, availableSat: available });
     const feeRateSatPerKvb = await this.feeRate(opts.signal);
     const feeSat = sweepFeeSat(coins.length, opts.to, this.#wallet.network, feeRateSatPerKvb);
     const amountSat = opts.creditSat - feeSat;
     if (amountSat <= 0n) throw new AgentError('WALLET_DUST', `the fee (${feeSat} sat) takes all of the ${opts.creditSat} sat to pay back`, { valueSat: Number(amountSat), dustSat: Number(feeSat) });
     const change = this.newAddress('change');
-    const chain = Number(path.chain) as 0 | 1;
-    const index = Number(path.idx);
     const built = this.#wallet.buildTransaction({
       utxos: coins.map((c) => ({ txid: c.txid, vout: c.vout, valueSat: c.valueSat, chain, index })),
       outputs: [{ address: opts.to, valueSat: amountSat }],
@@ -281,10 +276,7 @@ export class Treasury {
     beforeBroadcast: (tx: { txid: string; hex: string; inputs: string[]; feeSat: bigint }) => void;
     signal?: AbortSignal;
   }): Promise<{ txid: string; feeSat: bigint; changeSat: bigint }> {
-    const path = this.#repo.addressPath(opts.from);
-    if (!path) throw new AgentError('INTERNAL', 'payFromDeposit: the address is not one of the wallet\'s');
-    const coins = this.#watched.unspent().filter((c) => c.address === opts.from && c.confirmed && !opts.exclude?.has(`${c.txid}:${c.vout}`));
-    const available = coins.reduce((a, c) => a + c.valueSat, 0n);
+    const { coins, available, chain, index } = this.#heldCoins('payFromDeposit', opts.from, opts.exclude);
     const feeRateSatPerKvb = await this.feeRate(opts.signal);
     // The fee of every coin in, the payment and the change (a P2WPKH output, as the deposit address is) out.
     const fullFee = sweepFeeSat(coins.length, opts.to, this.#wallet.network, feeRateSatPerKvb);
@@ -294,8 +286,6 @@ export class Treasury {
     }
     const outputs = [{ address: opts.to, valueSat: opts.amountSat }];
     if (rest >= P2WPKH_DUST_SAT) outputs.push({ address: opts.from, valueSat: rest });
-    const chain = Number(path.chain) as 0 | 1;
-    const index = Number(path.idx);
     const change = this.newAddress('change');
     const built = this.#wallet.buildTransaction({
       utxos: coins.map((c) => ({ txid: c.txid, vout: c.vout, valueSat: c.valueSat, chain, index })),
@@ -308,6 +298,18 @@ export class Treasury {
     opts.beforeBroadcast({ txid: built.txid, hex: built.hex, inputs: built.inputs.map((i) => `${i.txid}:${i.vout}`), feeSat: built.feeSat });
     await this.#chain.broadcast(built.hex, opts.signal);
     return { txid: built.txid, feeSat: built.feeSat, changeSat: rest >= P2WPKH_DUST_SAT ? rest : 0n };
+  }
+
+  /**
+   * The confirmed coins at `from`, one of the wallet's addresses holding someone else's money (a deposit), but
+   * `exclude`; with their total and the address's derivation path.
+   * @throws AgentError INTERNAL when `from` is not the wallet's
+   */
+  #heldCoins(caller: string, from: string, exclude?: ReadonlySet<string>): { coins: ReturnType<WatchedCoins['unspent']>; available: bigint; chain: 0 | 1; index: number } {
+    const path = this.#repo.addressPath(from);
+    if (!path) throw new AgentError('INTERNAL', `${caller}: the address is not one of the wallet's`);
+    const coins = this.#watched.unspent().filter((c) => c.address === from && c.confirmed && !exclude?.has(`${c.txid}:${c.vout}`));
+    return { coins, available: coins.reduce((a, c) => a + c.valueSat, 0n), chain: Number(path.chain) as 0 | 1, index: Number(path.idx) };
   }
 
   /**
