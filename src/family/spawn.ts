@@ -236,7 +236,9 @@ export async function testJob(ctx: SpawnCtx): Promise<string> {
     try {
       const result = await battery({ url: s.child_url, nodeId: s.child_node_id, codeHash: s.child_code_hash, accountXpub: s.child_account_xpub }, AbortSignal.timeout(BATTERY_MS));
       const at = BigInt(ctx.deps.now().getTime());
-      ctx.spawns.setBattery(p.id, JSON.stringify(result), at);
+      // Only what the type promises is stored: a battery may say more (runBattery adds spentSat, a bigint that
+      // JSON.stringify refuses, which failed the job after the paid checks had run and paid the child again).
+      ctx.spawns.setBattery(p.id, JSON.stringify({ passed: result.passed, checks: result.checks.map((c) => ({ name: c.name, passed: c.passed, detail: c.detail })) }), at);
       const failed = result.checks.filter((c) => !c.passed);
       if (result.passed && failed.length === 0) {
         ctx.repo.move(p.id, 'testing', 'proxied', at, `passed the battery's ${result.checks.length} check(s)`);
