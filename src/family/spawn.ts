@@ -159,8 +159,11 @@ async function advance(ctx: SpawnCtx, p: ProposalRow, notes: string[]): Promise<
   if (serverId === null) return;
   const st = await withScript(ctx, p, (sc) => sc.call('status', { serverId }));
   if (st.ok && st.value.state === 'running' && st.value.url !== undefined && st.value.url !== s.url) {
-    ctx.spawns.setUrl(p.id, st.value.url, now);
-    ctx.repo.addHistory(p.id, 'spawning', now, `server ${serverId} running at ${st.value.url}`);
+    // The child may have registered while the script was asked (the proposal is then testing): its history then
+    // gets no spawning row after its testing one, and the row's time is when it is written.
+    const at = BigInt(ctx.deps.now().getTime());
+    ctx.spawns.setUrl(p.id, st.value.url, at);
+    if (ctx.repo.byId(p.id)?.state === 'spawning') ctx.repo.addHistory(p.id, 'spawning', at, `server ${serverId} running at ${st.value.url}`);
   }
   notes.push(`${p.id.slice(0, 8)} ${st.ok ? st.value.state : `status failed (${st.code})`}`);
 }

@@ -134,7 +134,10 @@ test('a child is born: storj propose --pay, the parent spawns it on its local cl
   }
   assert.ok(p);
   assert.equal(p.state, 'proxied', `states: ${seen.join(' -> ')}; history: ${JSON.stringify(p.history, null, 1)}\n${parent.output().slice(-4000)}`);
-  for (const s of ['funded', 'evaluated', 'selected', 'spawning', 'testing', 'proxied']) assert.ok(p.history.some((h) => h.state === s), `history has ${s}`);
+  const order = ['awaiting_deposit', 'funded', 'evaluating', 'evaluated', 'selected', 'spawning', 'testing', 'proxied'];
+  assert.deepEqual([...new Set(p.history.map((h) => h.state))], order, 'each state in order, none after a later one');
+  const ranks = p.history.map((h) => order.indexOf(h.state));
+  assert.ok(ranks.every((r, i) => i === 0 || r >= (ranks[i - 1] ?? 0)), `the history never goes back: ${p.history.map((h) => h.state).join(' -> ')}`);
 
   // 3. The cloud was paid the minimum term, once: the parent's txid is the invoice's.
   assert.equal(p.payments.length, 1, JSON.stringify(p.payments));
