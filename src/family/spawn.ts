@@ -159,8 +159,11 @@ async function advance(ctx: SpawnCtx, p: ProposalRow, notes: string[]): Promise<
   if (serverId === null) return;
   const st = await withScript(ctx, p, (sc) => sc.call('status', { serverId }));
   if (st.ok && st.value.state === 'running' && st.value.url !== undefined && st.value.url !== s.url) {
-    ctx.spawns.setUrl(p.id, st.value.url, now);
-    ctx.repo.addHistory(p.id, 'spawning', now, `server ${serverId} running at ${st.value.url}`);
+    // The child may have registered while the script was asked (the proposal is then testing): its history then
+    // gets no spawning row after its testing one, and the row's time is when it is written.
+    const at = BigInt(ctx.deps.now().getTime());
+    ctx.spawns.setUrl(p.id, st.value.url, at);
+    if (ctx.repo.byId(p.id)?.state === 'spawning') ctx.repo.addHistory(p.id, 'spawning', at, `server ${serverId} running at ${st.value.url}`);
   }
   notes.push(`${p.id.slice(0, 8)} ${st.ok ? st.value.state : `status failed (${st.code})`}`);
 }
@@ -236,7 +239,9 @@ export async function testJob(ctx: SpawnCtx): Promise<string> {
     try {
       const result = await battery({ url: s.child_url, nodeId: s.child_node_id, codeHash: s.child_code_hash, accountXpub: s.child_account_xpub }, AbortSignal.timeout(BATTERY_MS));
       const at = BigInt(ctx.deps.now().getTime());
-      ctx.spawns.setBattery(p.id, JSON.stringify(result), at);
+      // Only what the type promises is stored: a battery may say more (runBattery adds spentSat, a bigint that
+      // JSON.stringify refuses, which failed the job after the paid checks had run and paid the child again).
+      ctx.spawns.setBattery(p.id, JSON.stringify({ passed: result.passed, checks: result.checks.map((c) => ({ name: c.name, passed: c.passed, detail: c.detail })) }), at);
       const failed = result.checks.filter((c) => !c.passed);
       if (result.passed && failed.length === 0) {
         ctx.repo.move(p.id, 'testing', 'proxied', at, `passed the battery's ${result.checks.length} check(s)`);

@@ -31,7 +31,8 @@ test('the spawn: invoice paid once from the deposit, server booted, destroyed wh
   const dataDir = tempDir(t);
   await initTestDataDir(dataDir);
   const config = loadConfig({ env: agentEnv(dataDir, devnet, { STORJ_REPRODUCE_FORCE: 'true', STORJ_SPAWN_REGISTER_TIMEOUT_SECONDS: String(TIMEOUT_S) }) });
-  const battery = (child: { nodeId: string; url: string }) => Promise.resolve({ passed: false, checks: [{ name: 'identity', passed: false, detail: `${child.nodeId.slice(0, 8)} did not sign` }] });
+  // With runBattery's spentSat, a bigint: only passed and checks are stored, so JSON has nothing to refuse.
+  const battery = (child: { nodeId: string; url: string }) => Promise.resolve({ passed: false, checks: [{ name: 'identity', passed: false, detail: `${child.nodeId.slice(0, 8)} did not sign` }], spentSat: 0n });
   const agent = await startAgent({ config, passphrase: TEST_PASSPHRASE, family: { userData: userDataFor(tickets), codeHash: () => CODE_HASH, battery } });
   t.after(() => agent.close());
   const a: TestAgent = { agent, devnet, config, dataDir, api: api(agent.url) };
