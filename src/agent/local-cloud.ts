@@ -21,7 +21,7 @@ export async function startLocalCloud(config: Config, esploraUrl: string, stop: 
   const dir = join(config.dataDir, 'cloud');
   // Loaded only here, as the devnet is: the agent on a real chain never needs it.
   const { advanceCloudClock, ensureCloudProcess, stopCloudProcess } = await import('../devnet/index.ts');
-  const c = await ensureCloudProcess(dir, { esploraUrl, port: config.cloudPort });
+  const c = await ensureCloudProcess(dir, { esploraUrl, port: config.cloudPort, ...(config.cloudTamperedImage ? { tamperedImage: true } : {}) });
   const stopOnClose = stop === 'always' || (stop === 'if-started' && c.started);
   return {
     cloud: { url: c.url, advance: (seconds) => advanceCloudClock(dir, seconds) },

@@ -28,6 +28,8 @@ export interface Config {
   readonly localCloud: boolean;
   /** The local cloud's port (0: any free port). */
   readonly cloudPort: number;
+  /** Test only: the local cloud boots a tampered image, so that the battery's failure path can be seen end to end. */
+  readonly cloudTamperedImage: boolean;
   /** Timeout for one chain backend request. */
   readonly chainTimeoutMs: number;
   /** Bearer token for the operator endpoints; a secret, never logged. */
@@ -193,6 +195,7 @@ const FIELDS: { [K in keyof Config]: Field<Config[K]> } = {
   devControlUrl: { default: () => '', parse: (raw) => url(true)(raw).replace(/\/+$/, ''), doc: 'devnet control URL (regtest)' },
   localCloud: { default: (p) => p.network === 'regtest' && p.esploraUrl === '', parse: bool, doc: 'run the local cloud beside the devnet (regtest; default: with the embedded devnet)' },
   cloudPort: { default: () => 8430, parse: int(0, 65535), doc: "the local cloud's port (0: any free port)" },
+  cloudTamperedImage: { default: () => false, parse: bool, doc: 'test only: the local cloud boots a tampered image (docs/local-cloud.md)' },
   chainTimeoutMs: { default: () => 15_000, parse: int(100, 600_000), doc: 'chain request timeout (ms)' },
   adminToken: {
     default: () => '',

@@ -4,10 +4,10 @@
 // as an OS process of its own, the child registers, the battery passes and the child is `proxied`. Then a customer
 // uploads to the child and downloads from it with the CLI, paying on chain. No secret appears in the user data, in a
 // response body or in a log line of the parent, the cloud or the child.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mnemonicToSeedSync } from 'bip39';
@@ -56,12 +56,17 @@ function files(dir: string, skip: string[]): string[] {
   return out;
 }
 
-test('a child is born: storj propose --pay, the parent spawns it on its local cloud from its bundle, the battery passes, a customer uses the child', async (t) => {
+/**
+ * A real parent (`storj run` on its embedded devnet, its local cloud on a free port, `extraEnv` added), its wallet
+ * funded, and an investor's `storj propose --pay` with the local cloud's script; then the parent's jobs run round by
+ * round until the proposal reaches `proxied` or an exit. Everything it started is stopped after the test.
+ */
+async function parentWithProposal(t: TestContext, extraEnv: NodeJS.ProcessEnv = {}) {
   const base = mkdtempSync(join(tmpdir(), 'storj-reproduction-'));
   const dataDir = join(base, 'parent');
   const cloudDir = join(dataDir, 'cloud');
   const { mnemonic, adminToken } = await initTestDataDir(dataDir);
-  const env: NodeJS.ProcessEnv = { ...process.env, STORJ_DATA_DIR: dataDir, STORJ_LISTEN: '127.0.0.1:0', STORJ_CLOUD_PORT: '0', STORJ_PASSPHRASE: TEST_PASSPHRASE, STORJ_LOG_LEVEL: 'debug' };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv, STORJ_DATA_DIR: dataDir, STORJ_LISTEN: '127.0.0.1:0', STORJ_CLOUD_PORT: '0', STORJ_PASSPHRASE: TEST_PASSPHRASE, STORJ_LOG_LEVEL: 'debug' };
   for (const k of ['STORJ_ESPLORA_URL', 'STORJ_DEV_CONTROL_URL', 'STORJ_NETWORK', 'STORJ_LOCAL_CLOUD', 'STORJ_URL']) delete env[k];
   const parent = spawnCaptured(t, process.execPath, ['--import', 'tsx', 'src/cli/storj.ts', 'run'], { cwd: root, env }, 'SIGKILL');
   // Nothing outlives the test: the parent, the cloud's servers (the child), the cloud and the devnet, then the files.
@@ -133,6 +138,11 @@ test('a child is born: storj propose --pay, the parent spawns it on its local cl
     if (p.state === 'spawning' || p.state === 'testing') await new Promise((r) => setTimeout(r, 500));
   }
   assert.ok(p);
+  return { base, cloudDir, mnemonic, adminToken, parent, url, cloudUrl, bodies, get, out, parentInfo, p, seen };
+}
+
+test('a child is born: storj propose --pay, the parent spawns it on its local cloud from its bundle, the battery passes, a customer uses the child', async (t) => {
+  const { base, cloudDir, mnemonic, adminToken, parent, url, cloudUrl, bodies, get, out, parentInfo, p, seen } = await parentWithProposal(t);
   assert.equal(p.state, 'proxied', `states: ${seen.join(' -> ')}; history: ${JSON.stringify(p.history, null, 1)}\n${parent.output().slice(-4000)}`);
   const order = ['awaiting_deposit', 'funded', 'evaluating', 'evaluated', 'selected', 'spawning', 'testing', 'proxied'];
   assert.deepEqual([...new Set(p.history.map((h) => h.state))], order, 'each state in order, none after a later one');
@@ -235,4 +245,31 @@ test('a child is born: storj propose --pay, the parent spawns it on its local cl
     for (const [what, value] of Object.entries(secrets)) assert.ok(!text.includes(value), `${what} is in ${where}`);
     assert.doesNotMatch(text, /\b[xt]prv[1-9A-HJ-NP-Za-km-z]{100,}/, `an extended private key is in ${where}`);
   }
+});
+
+test('a tampered image fails the battery: the child is destroyed through the script, its process is gone, and the proposal ends terminated with the reason', async (t) => {
+  const { cloudDir, cloudUrl, get, p, seen } = await parentWithProposal(t, { STORJ_CLOUD_TAMPERED_IMAGE: 'true' });
+  assert.equal(p.state, 'terminated', `states: ${seen.join(' -> ')}; history: ${JSON.stringify(p.history, null, 1)}`);
+  assert.ok(p.history.some((h) => h.state === 'testing'), `the child booted and registered before its tests: ${JSON.stringify(p.history, null, 1)}`);
+  const last = p.history.at(-1);
+  assert.equal(last?.state, 'terminated');
+  assert.match(last?.reason ?? '', /codeHash/, 'the reason names the failed check');
+  const serverId = /server (srv_[0-9a-f]{16}) made/.exec(p.history.map((h) => h.reason).join('\n'))?.[1];
+  assert.ok(serverId, JSON.stringify(p.history));
+  const server = (await get<{ server: { state: string; url: string | null } }>(`${cloudUrl}/v1/servers/${serverId}`)).server;
+  assert.equal(server.state, 'deleted', 'destroyed through the script');
+  assert.equal(server.url, null);
+  // No process works in the server's root any more (the cloud's own test of a server's process: src/devnet/cloud).
+  const serverRoot = realpathSync(join(cloudDir, 'servers', serverId, 'root'));
+  const inRoot = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      const cwd = readlinkSync(`/proc/${d}/cwd`);
+      return cwd === serverRoot || cwd.startsWith(`${serverRoot}/`);
+    } catch {
+      return false;
+    }
+  });
+  assert.deepEqual(inRoot, [], "the server's processes are gone");
+  const marker = readFileSync(join(cloudDir, 'servers', serverId, 'root', 'etc', 'storj-image'), 'utf8');
+  assert.match(marker, /tampered/, 'the cloud booted its tampered image');
 });
