@@ -84,6 +84,10 @@ test('the spawn: invoice paid once from the deposit, server booted, destroyed wh
   assert.equal(v.state, 'terminated');
   assert.match(v.history.at(-1)?.reason ?? '', new RegExp(`the child did not register within ${TIMEOUT_S} s.*server ${serverId} destroyed`));
   assert.equal((await cloudServer(cloud, serverId))?.state, 'deleted');
+  // The server's process is gone: its address, which answered while it ran, answers no more.
+  const ranAt = /running at (http:\/\/127\.0\.0\.1:\d+)/.exec(v.history.map((h) => h.reason).join('\n'))?.[1];
+  assert.ok(ranAt, JSON.stringify(v.history));
+  await assert.rejects(fetch(ranAt, { signal: AbortSignal.timeout(5000) }), "nothing answers where the server ran");
   await job(a.api, 'proposals.refund');
   assert.equal((await get(a, p.id)).refund, undefined, 'nothing is refunded from terminated');
 
