@@ -3,16 +3,14 @@
 // /v1/dev/advance, and stops it with the devnet. Agents on an external chain (the tests' agents) run none.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.ts';
-import { readCloudInfo, stopCloudProcess, stopDevnetProcess } from '../../src/devnet/index.ts';
-import { stopServerProcess } from '../../src/devnet/cloud/image.ts';
-import type { CloudState } from '../../src/devnet/cloud/state.ts';
+import { readCloudInfo } from '../../src/devnet/index.ts';
 import { listeningUrl, spawnCaptured } from '../helpers/agent.ts';
 import { runStorj } from '../helpers/cli.ts';
-import { call, until } from './cloud-helpers.ts';
+import { call, stopAgentWithCloud, until } from './cloud-helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -40,19 +38,7 @@ test('storj run on the embedded devnet runs the local cloud; /v1/dev/advance end
   const { child, output, exited } = spawnCaptured(t, process.execPath, ['--import', 'tsx', 'src/cli/storj.ts', 'run'], { cwd: root, env: agentEnv(dataDir) }, 'SIGKILL');
   // Whatever happens, nothing outlives the test, in this order: the agent, the servers, the cloud and the devnet
   // (a kill -9 of the agent leaves them), then their files.
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    if (existsSync(join(cloudDir, 'cloud-state.json'))) {
-      const state = JSON.parse(readFileSync(join(cloudDir, 'cloud-state.json'), 'utf8')) as CloudState;
-      for (const s of Object.values(state.servers)) if (s.pid) await stopServerProcess(s.pid, join(cloudDir, 'servers', s.id));
-    }
-    await stopCloudProcess(cloudDir);
-    await stopDevnetProcess(join(dataDir, 'devnet'));
-    rmSync(base, { recursive: true, force: true });
-  });
+  t.after(() => stopAgentWithCloud({ child, exited }, dataDir, base));
   const url = await listeningUrl(child, output, exited, 120_000);
   const cloudUrl = /local cloud on (http:\/\/127\.0\.0\.1:\d+)/.exec(output())?.[1];
   assert.ok(cloudUrl, output());

@@ -7,17 +7,16 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mnemonicToSeedSync } from 'bip39';
 import { networks } from 'bitcoinjs-lib';
-import { stopCloudProcess, stopDevnetProcess } from '../../src/devnet/index.ts';
-import { stopServerProcess } from '../../src/devnet/cloud/image.ts';
 import type { CloudState } from '../../src/devnet/cloud/state.ts';
 import { bip32 } from '../../wallet/keys.ts';
 import { initTestDataDir, listeningUrl, spawnCaptured, TEST_PASSPHRASE } from '../helpers/agent.ts';
 import { runStorj, type Run } from '../helpers/cli.ts';
+import { stopAgentWithCloud } from '../devnet/cloud-helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const CLEAR = ['STORJ_URL', 'STORJ_LISTEN', 'STORJ_DATA_DIR', 'STORJ_ESPLORA_URL', 'STORJ_DEV_CONTROL_URL', 'STORJ_PASSPHRASE', 'STORJ_NETWORK'];
@@ -70,19 +69,7 @@ async function parentWithProposal(t: TestContext, extraEnv: NodeJS.ProcessEnv = 
   for (const k of ['STORJ_ESPLORA_URL', 'STORJ_DEV_CONTROL_URL', 'STORJ_NETWORK', 'STORJ_LOCAL_CLOUD', 'STORJ_URL']) delete env[k];
   const parent = spawnCaptured(t, process.execPath, ['--import', 'tsx', 'src/cli/storj.ts', 'run'], { cwd: root, env }, 'SIGKILL');
   // Nothing outlives the test: the parent, the cloud's servers (the child), the cloud and the devnet, then the files.
-  t.after(async () => {
-    if (parent.child.exitCode === null && parent.child.signalCode === null) {
-      parent.child.kill('SIGKILL');
-      await parent.exited;
-    }
-    if (existsSync(join(cloudDir, 'cloud-state.json'))) {
-      const state = JSON.parse(readFileSync(join(cloudDir, 'cloud-state.json'), 'utf8')) as CloudState;
-      for (const s of Object.values(state.servers)) if (s.pid) await stopServerProcess(s.pid, join(cloudDir, 'servers', s.id));
-    }
-    await stopCloudProcess(cloudDir);
-    await stopDevnetProcess(join(dataDir, 'devnet'));
-    rmSync(base, { recursive: true, force: true });
-  });
+  t.after(() => stopAgentWithCloud(parent, dataDir, base));
   const url = await listeningUrl(parent.child, parent.output, parent.exited, 120_000);
   const cloudUrl = /local cloud on (http:\/\/127\.0\.0\.1:\d+)/.exec(parent.output())?.[1];
   assert.ok(cloudUrl, parent.output());

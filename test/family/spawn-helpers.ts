@@ -9,6 +9,7 @@ import type { SpawnSpec } from '../../src/family/index.ts';
 import type { Devnet } from '../../src/devnet/index.ts';
 import type { Ctx } from '../helpers/agent.ts';
 import { proposal, root } from './helpers.ts';
+import { until as pollUntil } from '../devnet/cloud-helpers.ts';
 
 /** The bundle hash the tests' parents claim (the bundle's own module gives the real one). */
 export const CODE_HASH = 'c0de'.repeat(16);
@@ -62,12 +63,6 @@ export async function cloudInvoice(cloud: OpenCloud, id: string): Promise<CloudI
 }
 
 /** Polls `step` until `done` (each step does real work: a job, a pass of the cloud), at most `tries` times. */
-export async function until<T>(step: () => Promise<T>, done: (v: T) => boolean, what: string, tries = 300): Promise<T> {
-  let last: T | undefined;
-  for (let i = 0; i < tries; i++) {
-    last = await step();
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} not reached; last: ${JSON.stringify(last)}`);
+export function until<T>(step: () => Promise<T>, done: (v: T) => boolean, what: string, tries = 300): Promise<T> {
+  return pollUntil(step, done, tries, what, 50);
 }
