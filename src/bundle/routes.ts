@@ -3,27 +3,8 @@
  * the codeHash in its user data. Free, under the shared rate limit.
  */
 import { Type } from '@sinclair/typebox';
-import { ErrorRef, type RoutePlugin } from '../http/index.ts';
+import { ErrorRef, ifNoneMatch, type RoutePlugin } from '../http/index.ts';
 import type { Bundle } from './make.ts';
-
-// RFC 9110 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E / obs-text. One list
-// element at a time (RFC 9110 5.6.1: `#element`, where empty elements are allowed and skipped).
-const ETAG_ITEM = /[ \t]*(?:(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"|(\*))?[ \t]*(?:,|$)/y;
-
-/**
- * Whether an If-None-Match value matches `tag` (RFC 9110 13.1.2): `*`, or any listed entity-tag by the weak
- * comparison. A malformed value matches nothing, so the request is answered as if it had no condition.
- */
-function ifNoneMatch(header: string, tag: string): boolean {
-  let matched = false;
-  ETAG_ITEM.lastIndex = 0;
-  while (ETAG_ITEM.lastIndex < header.length) {
-    const m = ETAG_ITEM.exec(header);
-    if (!m) return false;
-    if (m[3] === '*' || m[2] === tag) matched = true;
-  }
-  return matched;
-}
 
 const NotModified = Type.Null({ description: 'If-None-Match matched the ETag (the codeHash)' });
 /** A Buffer, which fastify sends as it is (no serializer runs); binary in the OpenAPI document. */

@@ -3,13 +3,13 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import { bearer, Bytes, ErrorRef, type TypedApp } from '../http/index.ts';
+import { bearer, Bytes, ErrorRef, ifNoneMatch, type TypedApp } from '../http/index.ts';
 import type { Host } from './host.ts';
 import { parseRange } from './uri.ts';
 import { AgentError } from '../errors/index.ts';
 import { satToJson } from '../money/index.ts';
 import { copyBlob } from '../storage/index.ts';
-import { fileHeaders, ifNoneMatch, notModifiedHeaders } from './file-headers.ts';
+import { fileHeaders, notModifiedHeaders } from './file-headers.ts';
 import { CreateUploadBody, FileIdParams, FileReply, IdParams, NotModifiedReply, PutUploadReply, QuoteReply, UploadStatusReply } from './route-schemas.ts';
 
 /**

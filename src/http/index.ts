@@ -16,6 +16,7 @@ import { ErrorSchema, type TypedApp } from './schemas.ts';
 
 export { Bytes, ErrorRef, Msat, Sat, type ErrorEnvelope, type TypedApp } from './schemas.ts';
 export { bearer, tokenMatches } from './auth.ts';
+export { ifNoneMatch } from './conditional.ts';
 export { devGuard } from './dev-guard.ts';
 export { loggerOptions } from './log.ts';
 export { startMetricsListener, type MetricsListener } from './metrics-route.ts';

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateHeaderValue } from 'node:http';
-import { contentDisposition, fileHeaders, FILE_CSP, ifNoneMatch, isMediaType, isPassive, MEDIA_TYPE_PATTERN, notModifiedHeaders } from '../../src/host/file-headers.ts';
+import { contentDisposition, fileHeaders, FILE_CSP, isMediaType, isPassive, MEDIA_TYPE_PATTERN, notModifiedHeaders } from '../../src/host/file-headers.ts';
+import { ifNoneMatch } from '../../src/http/index.ts';
 
 const vectors = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'media-type.json'), 'utf8')) as { valid: string[]; invalid: string[] };
 const SHA = 'ab'.repeat(32);
