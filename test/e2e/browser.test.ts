@@ -5,13 +5,13 @@
 // same probes see the script run and a fetch and a service worker succeed, so a regression cannot pass unseen.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type OutgoingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.ts';
 import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const MARK = 'storj-script-ran';
 // The file's own script: marks the window and the origin's storage. In the agent's origin that would be the
 // attack: storage, cookies, a service worker over /f/, requests as the agent.
@@ -101,19 +101,6 @@ async function controlServer(t: { after(fn: () => unknown): void }, routes: Reco
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function launch(t: { after(fn: () => unknown): void }): Promise<{ browser: Browser; context: BrowserContext }> {
-  if (!existsSync(CHROMIUM)) {
-    assert.fail(`Chromium is missing at ${CHROMIUM}; this test needs a real browser: apt-get install -y chromium`);
-  }
-  // launch() gives the browser a fresh temporary profile (user-data dir) of its own, removed on close.
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  t.after(() => browser.close());
-  return { browser, context: await browser.newContext({ acceptDownloads: true }) };
-}
-
 /** Opens `url` in a new page and probes the document there. */
 async function openAndProbe(context: BrowserContext, url: string, swUrl: string): Promise<Probe & { url: string; status: number | undefined }> {
   const page = await context.newPage();
@@ -127,7 +114,7 @@ async function openAndProbe(context: BrowserContext, url: string, swUrl: string)
 }
 
 test("in Chromium, a customer's HTML and SVG files never run script as the agent; the same probes catch it without the agent's headers", async (t) => {
-  const { context } = await launch(t);
+  const { context } = await launchChromium(t);
   const a = await startTestAgent(t);
   const agentOrigin = new URL(a.agent.url).origin;
   const [htmlLink, svgLink, textLink, swLink, pngLink, pdfLink] = await uploadAll(a, [
