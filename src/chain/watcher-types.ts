@@ -52,7 +52,10 @@ export interface PaymentWatcherOptions {
   policy: ConfirmationPolicy;
   sink: PaymentSink;
   now?: () => Date;
-  /** Addresses polled for 0-conf payments: recently quoted, unpaid ones (the host module supplies this query). */
+  /**
+   * Addresses polled for 0-conf payments this pass, one request each: open quotes' (the host supplies a bounded
+   * page of them per call, in turn, so quote spam cannot make a pass longer).
+   */
   mempoolAddresses?: () => string[];
   /**
    * Whether a payment to `address` may ever count before its confirmations (default: every address may, within

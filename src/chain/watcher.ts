@@ -6,8 +6,9 @@
  * Why it is built this way:
  * - Detection does not scale with the number of addresses. Each new block is fetched whole and every
  *   output script is looked up in the UNIQUE index on `wallet_addresses.script` (one indexed lookup per
- *   output), so a million dormant addresses cost nothing per block. Only the few addresses the host says
- *   are recently quoted and unpaid are polled for mempool (0-conf) payments.
+ *   output), so a million dormant addresses cost nothing per block (`npm run bench -- watcher` measures it).
+ *   Only open quotes' addresses are polled for mempool (0-conf) payments, a bounded page of them per pass,
+ *   in turn (the host's mempoolAddresses), so quote spam cannot lengthen a pass.
  * - Crash safety. Each block is applied in one SQLite transaction together with its `chain_blocks` row and
  *   the sink's credits, so a kill -9 resumes exactly after the last whole block and never credits twice.
  *   Network I/O always happens before a transaction, never inside one (better-sqlite3 is synchronous).

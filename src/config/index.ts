@@ -52,6 +52,10 @@ export interface Config {
   readonly bandwidthCostSatPerGib: bigint;
   /** How long a quote's price is honoured. */
   readonly quoteTtlSeconds: number;
+  /** Quotes one client (an IPv4 address, an IPv6 /64) may hold open (not expired, not uploaded) at once. */
+  readonly quotesPerClientMax: number;
+  /** Open quotes' addresses the payment watcher asks the chain backend about per pass, in turn (0-conf payments). */
+  readonly mempoolPollMax: number;
   /** How long a file may stay frozen (negative balance) before it is deleted. */
   readonly graceSeconds: number;
   /** Largest file accepted, in bytes. */
@@ -213,6 +217,8 @@ const FIELDS: { [K in keyof Config]: Field<Config[K]> } = {
   marginBps: { default: () => 2_000n, parse: sat(0n, 1_000_000n), doc: 'margin (bps)' },
   bandwidthCostSatPerGib: { default: () => 10n, parse: sat(0n, 10n ** 12n), doc: 'bandwidth cost (sat/GiB)' },
   quoteTtlSeconds: { default: () => 3_600, parse: int(60, 30 * 86_400), doc: 'quote lifetime (s)' },
+  quotesPerClientMax: { default: () => 20, parse: int(1, 100_000), doc: 'open quotes per client' },
+  mempoolPollMax: { default: () => 50, parse: int(1, 100_000), doc: 'quoted addresses polled in the mempool per watcher pass' },
   graceSeconds: { default: () => 7 * 86_400, parse: int(0, 365 * 86_400), doc: 'grace before deletion (s)' },
   maxFileSize: { default: () => 4 * 1024 ** 3, parse: int(1, Number.MAX_SAFE_INTEGER), doc: 'largest file (bytes)' },
   spendPerTxMaxSat: { default: () => 1_000_000n, parse: sat(0n, 21_000_000n * 100_000_000n), doc: 'per-transaction spend cap (sat)' },

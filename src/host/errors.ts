@@ -9,6 +9,7 @@ const HOST_ERRORS = {
   INSUFFICIENT_BALANCE: { status: 402, description: 'The file\'s balance cannot cover the bytes asked for; the body carries address, bip21 and amountSat, the top-up that would allow this download.' },
   FILE_DELETED: { status: 410, description: 'The file stayed unpaid past the grace period and was deleted.' },
   RANGE_NOT_SATISFIABLE: { status: 416, description: 'The Range header asks for bytes outside the file.' },
+  TOO_MANY_QUOTES: { status: 429, description: 'This client holds as many open quotes as the agent allows (quotesPerClientMax); the Retry-After header says how many seconds until the first of them expires. A quote paid and uploaded frees its place too.' },
   INSUFFICIENT_STORAGE: { status: 507, description: 'The agent has no room for this many bytes now (free space, less uploads in flight and a reserve for its database); nothing was kept, and a paid quote stays usable.' },
 } as const;
 defineErrors('host', HOST_ERRORS);

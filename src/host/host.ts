@@ -67,8 +67,8 @@ export class Host {
   // ---- quotes and uploads ----
 
   /** @see Quotes.createUpload */
-  createUpload(req: UploadRequest): Promise<Quote> {
-    return this.#quotes.createUpload(req);
+  createUpload(req: UploadRequest, ip?: string): Promise<Quote> {
+    return this.#quotes.createUpload(req, ip);
   }
 
   /** @see Quotes.uploadStatus */

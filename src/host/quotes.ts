@@ -10,6 +10,7 @@ import type { PriceBook } from './prices.ts';
 import type { FileRow, HostRepository, UploadRow } from './repository.ts';
 import { ID_RE, newId, newToken, sha256, tokenMatches, type Random } from './ids.ts';
 import { bip21 } from './uri.ts';
+import { clientKey, QuoteSlots } from './quote-slots.ts';
 import type { HostDeps, Quote, UploadRequest, UploadState, UploadStatus } from './types.ts';
 
 interface QuotesDeps extends Pick<HostDeps, 'config' | 'now' | 'newAddress' | 'received' | 'storageProblems'> {
@@ -30,19 +31,24 @@ interface UploadRows {
 export class Quotes {
   readonly #d: QuotesDeps;
   readonly #config: Config;
+  readonly #slots: QuoteSlots;
+  /** Where the last mempool poll stopped in the order quotes were made (see mempoolAddresses). */
+  #pollAfter = { at: 0n, rowid: 0n };
 
   constructor(deps: QuotesDeps) {
     this.#d = deps;
     this.#config = deps.config;
+    this.#slots = new QuoteSlots(deps.config.quotesPerClientMax, (uploadId) => deps.repo.uploadFileState(uploadId) === 'pending');
   }
 
   /**
    * A quote: a fresh address, the amount covering `days` of storage and `downloads` full downloads (and at
    * least the minimum deposit), and the secret upload token, shown once (only its hash is stored).
+   * `ip` is the client's address (request.ip): it holds at most quotesPerClientMax open quotes (src/host/quote-slots.ts).
    * @throws AgentError BAD_REQUEST, PAYLOAD_TOO_LARGE, DEGRADED (low disk or a database it cannot write),
-   * INSUFFICIENT_STORAGE (no room for `size` bytes)
+   * INSUFFICIENT_STORAGE (no room for `size` bytes), TOO_MANY_QUOTES (details.retryAfterSeconds)
    */
-  async createUpload(req: UploadRequest): Promise<Quote> {
+  async createUpload(req: UploadRequest, ip?: string): Promise<Quote> {
     const days = req.days ?? 1;
     const downloads = req.downloads ?? 1;
     if (!Number.isSafeInteger(req.size) || req.size <= 0) throw new AgentError('BAD_REQUEST', 'size must be a positive integer');
@@ -50,6 +56,18 @@ export class Quotes {
     // The essay's minimum: a day of hosting and one download.
     if (!Number.isSafeInteger(days) || days < 1) throw new AgentError('BAD_REQUEST', 'days must be an integer of at least 1');
     if (!Number.isSafeInteger(downloads) || downloads < 1) throw new AgentError('BAD_REQUEST', 'downloads must be an integer of at least 1');
+    // The slot is taken before the first await, so concurrent quotes of one client cannot overshoot its limit.
+    const slot = ip === undefined ? undefined : this.#slots.take(clientKey(ip), this.#d.now().getTime());
+    try {
+      const quote = await this.#make(req, days, downloads);
+      slot?.made(quote.id, quote.expiresAt.getTime());
+      return quote;
+    } finally {
+      slot?.release();
+    }
+  }
+
+  async #make(req: UploadRequest, days: number, downloads: number): Promise<Quote> {
     const problems = (await this.#d.storageProblems?.()) ?? [];
     if (problems.length > 0) throw new AgentError('DEGRADED', `the agent takes no new uploads while degraded (${problems.join(', ')}); it recovers by itself`, { reasons: problems });
     await this.#d.checkRoom(BigInt(req.size));
@@ -130,8 +148,28 @@ export class Quotes {
     return Number(this.#d.repo.openQuoteCount(BigInt(now - this.#config.quoteTtlSeconds * 1000), BigInt(now)));
   }
 
-  /** Recently quoted files still waiting for their bytes: the only addresses worth polling for mempool payments. */
+  /**
+   * The addresses worth polling for mempool payments: open quotes (waiting for their bytes, not expired), at most
+   * mempoolPollMax of them per call, taken in turn in the order the quotes were made, from where the last call
+   * stopped and round again, so each open quote is polled once every ceil(open / mempoolPollMax) passes
+   * (docs/payments.md). A payment to an expired quote is still found when it is mined: every block is scanned whole.
+   */
   mempoolAddresses(): string[] {
-    return this.#d.repo.pendingAddressesSince(BigInt(this.#d.now().getTime() - 2 * this.#config.quoteTtlSeconds * 1000));
+    const now = BigInt(this.#d.now().getTime());
+    // Quotes expire quoteTtlSeconds after they were made: none made before `from` is open.
+    const from = now - BigInt(this.#config.quoteTtlSeconds) * 1000n;
+    const max = this.#config.mempoolPollMax;
+    const page = this.#d.repo.openQuotePage(from, this.#pollAfter.at, this.#pollAfter.rowid, now, max);
+    if (page.length < max) {
+      // The end of the open quotes: round again from the first, up to where this call began.
+      const taken = new Set(page.map((r) => r.address));
+      for (const r of this.#d.repo.openQuotePage(from, 0n, 0n, now, max - page.length)) {
+        if (taken.has(r.address)) break;
+        page.push(r);
+      }
+    }
+    const last = page.at(-1);
+    this.#pollAfter = last ? { at: last.at, rowid: last.rowid } : { at: 0n, rowid: 0n };
+    return page.map((r) => r.address);
   }
 }

@@ -32,6 +32,13 @@ export interface PriceSetRow {
   inputs: string;
 }
 
+/** An open quote's address, and where it sits in the order quotes were made. */
+export interface OpenQuoteRow {
+  address: string;
+  at: bigint;
+  rowid: bigint;
+}
+
 /** A row of uploads. */
 export interface UploadRow {
   id: string;
@@ -98,7 +105,8 @@ export class HostRepository {
   readonly #completeFile;
   readonly #referenced;
   readonly #openQuotes;
-  readonly #mempoolAddresses;
+  readonly #openQuotePage;
+  readonly #uploadFileState;
   // downloads
   readonly #lastDownloadRowid;
   readonly #insertDownload;
@@ -134,7 +142,14 @@ export class HostRepository {
     this.#openQuotes = db
       .prepare<[bigint, bigint], bigint>("SELECT count(*) FROM uploads u JOIN files f ON f.id = u.file_id WHERE u.created_at > ? AND u.expires_at > ? AND f.state = 'pending'")
       .pluck();
-    this.#mempoolAddresses = db.prepare<[bigint], string>("SELECT f.address FROM uploads u JOIN files f ON f.id = u.file_id WHERE u.created_at >= ? AND f.state = 'pending'").pluck();
+    // A page of open quotes in the order they were made, after a cursor (created_at, rowid): a range of the index
+    // uploads_recent (whose entries end with the rowid), read no further than the page (src/host/quotes.ts).
+    this.#openQuotePage = db.prepare<{ from: bigint; at: bigint; rowid: bigint; now: bigint; limit: number }, OpenQuoteRow>(
+      `SELECT f.address, u.created_at AS at, u.rowid AS rowid FROM uploads u JOIN files f ON f.id = u.file_id
+       WHERE u.created_at >= :from AND (u.created_at > :at OR u.rowid > :rowid) AND u.expires_at > :now AND f.state = 'pending'
+       ORDER BY u.created_at, u.rowid LIMIT :limit`,
+    );
+    this.#uploadFileState = db.prepare<[string], FileRow['state']>('SELECT f.state FROM uploads u JOIN files f ON f.id = u.file_id WHERE u.id = ?').pluck();
 
     this.#lastDownloadRowid = db.prepare<[], bigint>('SELECT coalesce(max(rowid), 0) FROM downloads').pluck();
     this.#insertDownload = db.prepare<[string, string, bigint, bigint, bigint]>('INSERT INTO downloads (id, file_id, held_msat, bytes_requested, started_at) VALUES (?, ?, ?, ?, ?)');
@@ -215,9 +230,17 @@ export class HostRepository {
     return this.#openQuotes.get(createdAfter, now) ?? 0n;
   }
 
-  /** Addresses of pending uploads made at or after `since`. */
-  pendingAddressesSince(since: bigint): string[] {
-    return this.#mempoolAddresses.all(since);
+  /**
+   * Up to `limit` open quotes (pending, not expired at `now`) made at or after `from`, in the order they were made,
+   * after the one made at `at` with `rowid` (0n, 0n: from the first).
+   */
+  openQuotePage(from: bigint, at: bigint, rowid: bigint, now: bigint, limit: number): OpenQuoteRow[] {
+    return this.#openQuotePage.all({ from: from > at ? from : at, at, rowid, now, limit });
+  }
+
+  /** The state of the upload's file (pending until its bytes arrive), if the upload exists. */
+  uploadFileState(uploadId: string): FileRow['state'] | undefined {
+    return this.#uploadFileState.get(uploadId);
   }
 
   // ---- downloads ----

@@ -6,7 +6,7 @@ import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebo
 import { bearer, Bytes, ErrorRef, ifNoneMatch, type TypedApp } from '../http/index.ts';
 import type { Host } from './host.ts';
 import { parseRange } from './uri.ts';
-import { AgentError } from '../errors/index.ts';
+import { AgentError, isAgentError } from '../errors/index.ts';
 import { satToJson } from '../money/index.ts';
 import { copyBlob } from '../storage/index.ts';
 import { fileHeaders, notModifiedHeaders } from './file-headers.ts';
@@ -43,9 +43,14 @@ export function hostRoutes(host: Host, filesUrl: () => string): (app: TypedApp) 
 function registerHostRoutes(app: TypedApp, host: Host, filesUrl: () => string): void {
   app.post(
     '/v1/uploads',
-    { onRequest: app.limit('free'), schema: { summary: 'Quote an upload: an address and an amount', body: CreateUploadBody, response: { 201: QuoteReply, 400: ErrorRef, 413: ErrorRef } } },
+    { onRequest: app.limit('free'), schema: { summary: 'Quote an upload: an address and an amount', body: CreateUploadBody, response: { 201: QuoteReply, 400: ErrorRef, 413: ErrorRef, 429: ErrorRef } } },
     async (req, reply) => {
-      const q = await host.createUpload(req.body);
+      const q = await host.createUpload(req.body, req.ip).catch((e: unknown) => {
+        // The client holds its most open quotes: Retry-After says when the first of them expires.
+        const after = isAgentError(e, 'TOO_MANY_QUOTES') ? e.details?.retryAfterSeconds : undefined;
+        if (typeof after === 'number') void reply.header('retry-after', String(after));
+        throw e;
+      });
       return reply.status(201).send({ id: q.id, address: q.address, amountSat: satToJson(q.amountSat), bip21: q.bip21, expiresAt: q.expiresAt.toISOString(), uploadToken: q.uploadToken });
     },
   );

@@ -13,11 +13,12 @@ import { Cleanup, findExecutable, GIB, type BenchResult } from './lib.ts';
 import { findNginx } from './nginx.ts';
 import { benchDownload, benchRss, benchUpload, TRANSFER_DISK_BYTES, TransferRig } from './transfer.ts';
 import { benchSweep, SWEEP_DISK_BYTES } from './sweep.ts';
+import { benchWatcher, WATCHER_DISK_BYTES } from './watcher.ts';
 
-// The sweep goes first, in a process that has hosted nothing else. Run after the transfer benchmarks (whose
+// The sweep goes first, in a process that has hosted nothing else (the watcher's, next, builds only databases and blocks). Run after the transfer benchmarks (whose
 // devnet lives in this process) the same sweep took 1.94-2.06x of its raw UPDATE instead of 1.49-1.66x, its own
 // statements slowing by a quarter while the raw UPDATE's did not; the agent never hosts a devnet.
-const BENCHES = ['sweep', 'download', 'upload', 'rss'] as const;
+const BENCHES = ['sweep', 'watcher', 'download', 'upload', 'rss'] as const;
 type Name = (typeof BENCHES)[number];
 const TRANSFERS: readonly Name[] = ['download', 'upload', 'rss'];
 const NEEDS_NGINX: readonly Name[] = ['download', 'upload'];
@@ -25,7 +26,7 @@ const NEEDS_NGINX: readonly Name[] = ['download', 'upload'];
 function usage(): string {
   return `usage: npm run bench [-- NAME...]   names: ${BENCHES.join(', ')} (a name matches any benchmark containing it)
   STORJ_BENCH_RUNS   timed runs of each side, median reported (default 3; more on a noisy machine)
-  STORJ_BENCH_DIR    where the temp dir goes (default ${tmpdir()}; it needs ~${Math.ceil((TRANSFER_DISK_BYTES + SWEEP_DISK_BYTES) / GIB)} GiB free)`;
+  STORJ_BENCH_DIR    where the temp dir goes (default ${tmpdir()}; it needs ~${Math.ceil((TRANSFER_DISK_BYTES + SWEEP_DISK_BYTES + WATCHER_DISK_BYTES) / GIB)} GiB free)`;
 }
 
 async function main(): Promise<number> {
@@ -59,7 +60,7 @@ async function main(): Promise<number> {
   }
 
   const parent = process.env.STORJ_BENCH_DIR ?? tmpdir();
-  const needed = (transfers ? TRANSFER_DISK_BYTES : 0) + (selected.includes('sweep') ? SWEEP_DISK_BYTES : 0);
+  const needed = (transfers ? TRANSFER_DISK_BYTES : 0) + (selected.includes('sweep') ? SWEEP_DISK_BYTES : 0) + (selected.includes('watcher') ? WATCHER_DISK_BYTES : 0);
   const fs = statfsSync(parent);
   const free = fs.bavail * fs.bsize;
   if (free < needed) {
@@ -92,6 +93,8 @@ async function main(): Promise<number> {
         let r: BenchResult;
         if (name === 'sweep') {
           r = await benchSweep(root);
+        } else if (name === 'watcher') {
+          r = await benchWatcher(root);
         } else {
           rig ??= TransferRig.open(root, cleanup, nginxPath);
           const t = await rig;
