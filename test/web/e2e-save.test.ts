@@ -3,7 +3,8 @@
 // decrypts the bytes of /f/ with src/web/assets/e2e.js and saves them through the service worker sw.js. The
 // browser's download holds the plaintext under its sealed name; no request carried the key or the name, and the
 // worker's download URL never reached the agent. A tampered file fails in the page with E2E_TAMPERED, and its
-// download fails rather than leaving a file that looks whole.
+// download fails rather than leaving a file that looks whole. Without a service worker, the save falls back to a
+// Blob held by the page.
 //
 // The pages and assets are the web module's to serve (docs/encryption.md, "In a browser"); here one origin in
 // front of the agent serves src/web/assets/ at /assets/ with the agent pages' headers and a minimal file page at
@@ -117,4 +118,31 @@ test('in Chromium, an encrypted 5 MB file uploaded with the CLI is decrypted on 
   await bad.waitForSelector('body[data-state^="saved"], body[data-state^="error"]', { timeout: 60_000 });
   assert.match((await bad.getAttribute('body', 'data-state')) ?? '', /^error E2E_TAMPERED: /);
   for (const x of downloads) assert.notEqual(await x.failure(), null, 'the tampered download did not complete');
+});
+
+test('in Chromium without a service worker (as on plain http to another host), saveStream falls back to a Blob: the download is the plaintext, from a blob: URL of the page', async (t) => {
+  const { context } = await launchChromium(t);
+  const key = newKey();
+  const plain = randomBytes(1_500_000);
+  const cipher = encrypt(plain, { key, name: 'fallback.txt', contentType: 'text/plain' });
+  const id = 'CCCCCCCCCCCCCCCCCCCCCC';
+  const { origin, requests } = await serveOrigin(t, {
+    '/test/file-page.js': (_req, _b, res) => send(res, FILE_PAGE_JS, 'text/javascript; charset=utf-8'),
+    [`/s/${id}`]: (_req, _b, res) => send(res, FILE_PAGE, 'text/html; charset=utf-8'),
+    [`/f/${id}`]: (_req, _b, res) => void res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': cipher.length }).end(cipher),
+  });
+  const page = await context.newPage();
+  // What a browser without service workers offers a page (an insecure context has no navigator.serviceWorker).
+  await page.addInitScript('Object.defineProperty(Navigator.prototype, "serviceWorker", { get: () => undefined })');
+  await page.goto(`${origin}/s/${id}#${encodeKey(key)}`);
+  await page.waitForSelector('body[data-state="ready"]');
+  const downloaded = page.waitForEvent('download');
+  await page.click('#save');
+  const d = await downloaded;
+  await page.waitForSelector('body[data-state^="saved"], body[data-state^="error"]', { timeout: 60_000 });
+  assert.equal(await page.getAttribute('body', 'data-state'), 'saved fallback.txt');
+  assert.ok(d.url().startsWith('blob:'), `saved from memory: ${d.url()}`);
+  assert.equal(d.suggestedFilename(), 'fallback.txt');
+  assert.equal(sha256(readFileSync(await d.path())), sha256(plain));
+  assert.ok(!requests.includes('GET /assets/sw.js'), 'no worker was asked for');
 });

@@ -64,7 +64,7 @@ export async function saveStream(name, type, stream, size) {
 
 /** The active save worker, registered on first use; undefined where there can be none. */
 async function saveWorker() {
-  if (!globalThis.isSecureContext || !('serviceWorker' in navigator)) return undefined;
+  if (!globalThis.isSecureContext || !navigator.serviceWorker) return undefined;
   try {
     const registration = await navigator.serviceWorker.register(new URL('./sw.js', import.meta.url), { scope: SAVE_SCOPE });
     const pending = registration.installing ?? registration.waiting;
