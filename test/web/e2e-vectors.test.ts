@@ -251,10 +251,15 @@ test('Node and Chromium agree: what e2e.js encrypts (a random key, sliced as an 
       res.writeHead(204).end();
     },
   });
-  const r = await inPage<{ key: string; size: number; slices: number; node: { ok: boolean; code?: string; name?: string; type?: string; size?: number }; nodeSha: string }>(
+  const r = await inPage<{ key: string; size: number; slices: number; reads: number; largestRead: number; node: { ok: boolean; code?: string; name?: string; type?: string; size?: number }; nodeSha: string }>(
     page,
     `
-    const file = new File([await (await fetch('/plain')).blob()], 'from chromium.bin', { type: 'application/x-from-chromium' });
+    // A File that notes how much of it each read takes: a slice must read about its own length, never the file.
+    const reads = [];
+    class CountingFile extends File {
+      slice(start, end, type) { reads.push(end - start); return super.slice(start, end, type); }
+    }
+    const file = new CountingFile([await (await fetch('/plain')).blob()], 'from chromium.bin', { type: 'application/x-from-chromium' });
     const key = m.newFileKey();
     const source = await m.encryptedSource(file, key);
     // As an upload sends it: uneven chunks, one after another, each sliced alone.
@@ -263,7 +268,7 @@ test('Node and Chromium agree: what e2e.js encrypts (a random key, sliced as an 
     const sent = await fetch('/from-browser', { method: 'POST', body: new Blob(parts) });
     if (sent.status !== 204) throw new Error('the upload to the test server failed');
     const node = await open(m, await fetch('/from-node'), m.decodeKey(arg.nodeKey));
-    return { key: m.encodeKey(key), size: source.size, slices: parts.length, node: { ...node, plain: undefined }, nodeSha: await sha(node.plain) };
+    return { key: m.encodeKey(key), size: source.size, slices: parts.length, reads: reads.length, largestRead: Math.max(...reads), node: { ...node, plain: undefined }, nodeSha: await sha(node.plain) };
     `,
     { nodeKey: encodeKey(nodeKey) },
   );
@@ -271,6 +276,9 @@ test('Node and Chromium agree: what e2e.js encrypts (a random key, sliced as an 
   assert.equal(r.size, ciphertextSize(plain.length));
   assert.equal(fromBrowser.length, r.size);
   assert.ok(r.slices >= 4);
+  assert.ok(r.reads >= r.slices, 'each slice read the file for itself');
+  // The records a slice covers: its own length, and at most a record more at either end.
+  assert.ok(r.largestRead > 0 && r.largestRead <= 777_777 + 2 * 65_536, `no read took more than the records a slice covers (${r.largestRead} bytes)`);
   const opened = decrypt(fromBrowser, decodeKey(r.key));
   assert.ok(opened.plaintext.equals(plain), 'src/e2e decrypts what Chromium encrypted');
   assert.deepEqual(opened.metadata, { size: plain.length, name: 'from chromium.bin', contentType: 'application/x-from-chromium' }, "the File's own name and type are sealed inside");
