@@ -35,6 +35,12 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
+    // The browser's plain JavaScript (no build step) is type-checked from its JSDoc against the DOM's types
+    // (src/web/assets/tsconfig.json), which knows the browser's globals; eslint's own list of globals does not.
+    files: ['src/web/assets/**/*.js'],
+    rules: { 'no-undef': 'off' },
+  },
+  {
     files: ['eslint.config.js'],
     ...tseslint.configs.disableTypeChecked,
   },

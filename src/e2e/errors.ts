@@ -8,6 +8,7 @@ const E2E_ERRORS = {
   E2E_TRUNCATED: { status: 422, description: 'The encrypted file ends before its final record; nothing was kept.' },
   E2E_TAMPERED: { status: 422, description: 'A record of the encrypted file fails authentication: bytes altered, records reordered or removed, or bytes after the final record; nothing was kept.' },
   E2E_SIZE_MISMATCH: { status: 409, description: 'The file being encrypted is not the size it had when the upload was quoted (it changed while it was read).' },
+  E2E_SAVE_UNAVAILABLE: { status: 413, description: 'The browser cannot stream a decrypted download to disk here (no service worker: it needs https), and the file is too large to hold in memory.' },
 } as const;
 defineErrors('e2e', E2E_ERRORS);
 

@@ -1,7 +1,7 @@
 /**
  * The file key and the share link. The key travels only in the link's #fragment, which browsers and HTTP clients
- * never send to the server: `https://AGENT/f/FILE_ID#KEY`, KEY the 32-byte file key in base64url without padding
- * (RFC 4648 section 5), 43 characters.
+ * never send to the server: `https://AGENT/s/FILE_ID#KEY` (the file's page; /f/FILE_ID holds its bytes), KEY the
+ * 32-byte file key in base64url without padding (RFC 4648 section 5), 43 characters.
  */
 import { randomBytes } from 'node:crypto';
 import { AgentError } from '../errors/index.ts';
@@ -32,9 +32,13 @@ export function decodeKey(text: string): Buffer {
   return key;
 }
 
-/** The link to share: the file's link and its key after `#`. */
+/**
+ * The link to share: the file's page (`/s/FILE_ID`, where a browser decrypts and saves it) for the file's link
+ * (`/f/FILE_ID`, its raw bytes), with the key after `#`. `storj download` takes either.
+ */
 export function shareLink(url: string, key: Uint8Array): string {
-  return `${url.split('#')[0] ?? url}#${encodeKey(key)}`;
+  const base = url.split('#')[0] ?? url;
+  return `${base.replace(/\/f\/([^/?]+)$/, '/s/$1')}#${encodeKey(key)}`;
 }
 
 /**

@@ -70,12 +70,15 @@ test('storj upload --encrypt, then storj download LINK#KEY: the agent holds only
   const file = join(tempDir(t, 'storj-e2e-up-'), name);
   writeFileSync(file, plain);
   const up = ok(await storj(['upload', file, '--encrypt', '--pay', '--url', proxy.url]), 'upload --encrypt');
-  const line = /^link\s+(http:\/\/\S+\/f\/([A-Za-z0-9_-]{22}))#([A-Za-z0-9_-]{43})$/m.exec(up.stdout);
-  assert.ok(line?.[1] && line[2] && line[3], `a link with its #key:\n${up.stdout}`);
+  // The link is the file's page (/s/, where a browser decrypts), with the key after its #.
+  const line = /^link\s+(http:\/\/\S+\/s\/([A-Za-z0-9_-]{22}))#([A-Za-z0-9_-]{43})$/m.exec(up.stdout);
+  assert.ok(line?.[1] && line[2] && line[3], `a link to the file page with its #key:\n${up.stdout}`);
   const [, base, fileId, keyText] = line;
   const link = `${base}#${keyText}`;
   const key = decodeKey(keyText);
-  assert.equal(base, `${proxy.url}/f/${fileId}`);
+  assert.equal(base, `${proxy.url}/s/${fileId}`);
+  // The bytes' own link, which the download fetches: /f/.
+  const bytesUrl = `${proxy.url}/f/${fileId}`;
   assert.match(up.stdout, new RegExp(`${plain.length} bytes, ${ciphertextSize(plain.length)} encrypted`));
   assert.match(up.stdout, new RegExp(`download: storj download '${link}'`));
 
@@ -104,7 +107,7 @@ test('storj upload --encrypt, then storj download LINK#KEY: the agent holds only
   assert.deepEqual(readdirSync(dir), [name], 'saved under its sealed name, no temp file left');
   assert.deepEqual(readFileSync(join(dir, name)), plain, 'the same bytes');
   const dlJson = lastJson<{ path: string; url: string; size: number; encrypted: boolean; ciphertextSha256: string }>(dl);
-  assert.equal(dlJson.url, base, 'the printed URL has no key');
+  assert.equal(dlJson.url, bytesUrl, 'the printed URL is the bytes\' (/f/), with no key');
   assert.equal(dlJson.size, plain.length);
   assert.equal(dlJson.ciphertextSha256, info.sha256);
   assert.ok(!(dl.stdout + dl.stderr).includes(keyText), 'the download prints no key');
@@ -113,6 +116,10 @@ test('storj upload --encrypt, then storj download LINK#KEY: the agent holds only
   const out = join(dir, 'copy.pdf');
   ok(await storj(['download', `${fileId}#${keyText}`, '--url', proxy.url, '-o', out]), 'download ID#KEY');
   assert.deepEqual(readFileSync(out), plain);
+  // The bytes' link (/f/) with the key works as well as the page's.
+  const viaBytes = join(dir, 'via-f.pdf');
+  ok(await storj(['download', `${bytesUrl}#${keyText}`, '-o', viaBytes]), 'download /f/ID#KEY');
+  assert.deepEqual(readFileSync(viaBytes), plain);
 
   // Without the key, the file is only ciphertext.
   const raw = join(dir, 'raw.bin');
@@ -143,6 +150,7 @@ test('storj upload --encrypt, then storj download LINK#KEY: the agent holds only
   // Everything the agent was sent went through the proxy: the uploads, the downloads, and never the keys or the name.
   const sent = proxy.sent();
   assert.ok(sent.includes(`PUT /v1/uploads/`) && sent.includes(`GET /f/${fileId} `), 'the proxy saw the transfers');
+  assert.ok(!sent.includes('GET /s/'), 'the CLI fetches a page link\'s bytes from /f/, never the page');
   for (const k of [key, decodeKey(e.url.split('#')[1] ?? '')]) {
     for (const form of [k, Buffer.from(k.toString('hex')), Buffer.from(k.toString('base64url')), Buffer.from(k.toString('base64'))]) {
       assert.equal(sent.indexOf(form), -1, 'no request carries the key, in any spelling');

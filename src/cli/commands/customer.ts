@@ -21,7 +21,7 @@ export function registerCustomerCommands(program: Command, opts: { json: () => b
   program
     .command('download')
     .description("download a link (or a file id, with --url), checking its sha256 against the ETag; a link's #key decrypts it")
-    .argument('<link>', 'http(s)://AGENT/f/FILE_ID[#KEY], or a bare FILE_ID[#KEY]')
+    .argument('<link>', 'http(s)://AGENT/s/FILE_ID[#KEY] or .../f/FILE_ID[#KEY], or a bare FILE_ID[#KEY]')
     .option('-o, --output <path>', 'where to save (a file or a directory; default: the name the agent gives, else the file id)')
     .option('--url <agentUrl>', urlHelp)
     .action((link: string, o: { output?: string; url?: string }) => download(makeUi(opts.json()), link, o));

@@ -55,17 +55,19 @@ function linkTarget(target: string, urlFlag: string | undefined): { url: string;
     } catch {
       throw new AgentError('BAD_REQUEST', `${target} is not a valid URL`);
     }
-    const m = /\/f\/([^/]+)\/?$/.exec(u.pathname);
+    const m = /\/([fs])\/([^/]+)\/?$/.exec(u.pathname);
     let fileId: string | undefined;
     try {
-      fileId = m?.[1] ? decodeURIComponent(m[1]) : undefined;
+      fileId = m?.[2] ? decodeURIComponent(m[2]) : undefined;
     } catch {
       fileId = undefined;
     }
+    // A file page's link (/s/FILE_ID, which `storj upload --encrypt` prints): the bytes are at /f/FILE_ID.
+    if (m?.[1] === 's') u.pathname = `${u.pathname.slice(0, m.index)}/f/${m[2] ?? ''}`;
     return { url: u.toString(), fileId: fileId !== undefined && ID.test(fileId) ? fileId : undefined };
   }
   if (ID.test(target)) return { url: `${agentUrl(urlFlag)}/f/${target}`, fileId: target };
-  throw new AgentError('BAD_REQUEST', `${target} is neither a link (http://.../f/FILE_ID) nor a file id`);
+  throw new AgentError('BAD_REQUEST', `${target} is neither a link (http://.../s/FILE_ID or .../f/FILE_ID) nor a file id`);
 }
 
 /** The ETag of a download, which the API sets to the file's sha256. */
