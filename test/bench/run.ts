@@ -101,7 +101,7 @@ async function main(): Promise<number> {
         } else {
           rig ??= TransferRig.open(root, cleanup, nginxPath);
           const t = await rig;
-          r = name === 'download' ? await benchDownload(t) : name === 'upload' ? await benchUpload(t) : name === 'small' ? await benchSmall(t, root) : await benchRss(t);
+          r = name === 'download' ? await benchDownload(t) : name === 'upload' ? await benchUpload(t) : name === 'small' ? await benchSmall(t) : await benchRss(t);
         }
         results.push(r);
         console.log(r.line);

@@ -1,7 +1,9 @@
 /**
  * Many small metered downloads: wrk (`-t1 -c32`) against `GET /f/:fileId` of a 4 KiB paid file, and nginx
  * serving the same bytes, in the same run; then, reported beside it, HEAD (free) and 64 KiB and 1 MiB files.
- * Each file is prepaid for more downloads than the runs can make, so every answer counted is a 200.
+ * Each file is prepaid for more downloads than the runs can make, so every answer counted is a 200. wrk 4.1
+ * waits for a body after a HEAD's Content-Length and never finishes one, so HEAD has its own small client
+ * (HEAD_CLIENT): 32 keep-alive connections, each sending its next HEAD when the last answer's headers end.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -26,10 +28,34 @@ interface WrkRun {
   bad: number;
 }
 
-/** Runs wrk once against `url` (HEAD with `headScript`). @throws Error when wrk fails or prints no rate */
-async function wrk(url: string, seconds: number, headScript?: string): Promise<WrkRun> {
-  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, ...(headScript ? ['-s', headScript] : []), url];
-  const [cmd, argv] = pinned(CLIENT_CPU, 'wrk', args);
+/** The HEAD client, run by node on the client's core: argv URL CONNECTIONS SECONDS; prints {rps, bad}. */
+const HEAD_CLIENT = `
+const net = require('node:net');
+const [url, conns, secs] = process.argv.slice(1);
+const { hostname, port, pathname } = new URL(url);
+const req = 'HEAD ' + pathname + ' HTTP/1.1\\r\\nhost: bench\\r\\n\\r\\n';
+const end = Date.now() + Number(secs) * 1000;
+let ok = 0, bad = 0;
+for (let c = 0; c < Number(conns); c++) {
+  const s = net.connect(Number(port), hostname, () => s.write(req));
+  s.setNoDelay(true);
+  let buf = '';
+  s.on('data', (d) => {
+    buf += d.toString('latin1');
+    for (let i = buf.indexOf('\\r\\n\\r\\n'); i >= 0; i = buf.indexOf('\\r\\n\\r\\n')) {
+      if (buf.startsWith('HTTP/1.1 200')) ok++; else bad++;
+      buf = buf.slice(i + 4);
+      if (Date.now() < end) s.write(req); else s.destroy();
+    }
+  });
+  s.on('error', () => bad++);
+}
+setTimeout(() => { console.log(JSON.stringify({ rps: ok / Number(secs), bad })); process.exit(0); }, Number(secs) * 1000);
+`;
+
+/** Runs `command args` on the client's core and returns its output. @throws Error when it exits non-zero */
+async function client(command: string, args: string[]): Promise<string> {
+  const [cmd, argv] = pinned(CLIENT_CPU, command, args);
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -39,8 +65,20 @@ async function wrk(url: string, seconds: number, headScript?: string): Promise<W
     child.once('close', (c) => resolve(c ?? -1));
   });
   const text = Buffer.concat(out).toString('utf8');
+  if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${code}: ${text.slice(-400)}`);
+  return text;
+}
+
+/** Runs wrk once against `url`, or the HEAD client with `head`. @throws Error when it fails or prints no rate */
+async function measure(url: string, seconds: number, head = false): Promise<WrkRun> {
+  if (head) {
+    const text = await client(process.execPath, ['-e', HEAD_CLIENT, url, String(CONNECTIONS), String(seconds)]);
+    return JSON.parse(text.trim().split('\n').at(-1) ?? '{}') as WrkRun;
+  }
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, url];
+  const text = await client('wrk', args);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(text);
-  if (code !== 0 || !rps) throw new Error(`wrk ${args.join(' ')} exited ${code}: ${text.slice(-400)}`);
+  if (!rps) throw new Error(`wrk ${args.join(' ')} printed no rate: ${text.slice(-400)}`);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   const errors = socket ? socket.slice(1).reduce((s, n) => s + Number(n), 0) : 0;
@@ -63,17 +101,17 @@ async function smallFile(rig: TransferRig, size: number): Promise<{ agentUrl: st
 }
 
 /** `runs` timed wrk runs of each side, interleaved (drift hits both), after one warm-up of each. */
-async function compare(agentUrl: string, nginxUrl: string, runs: number, headScript?: string): Promise<{ agent: number[]; nginx: number[] }> {
+async function compare(agentUrl: string, nginxUrl: string, runs: number, head = false): Promise<{ agent: number[]; nginx: number[] }> {
   const check = (what: string, r: WrkRun): number => {
     if (r.bad > 0) throw new Error(`${what}: ${r.bad} answer(s) were not 2xx/3xx or failed (a balance run out?)`);
     return r.rps;
   };
-  await wrk(agentUrl, WARM_SECONDS, headScript);
-  await wrk(nginxUrl, WARM_SECONDS, headScript);
+  await measure(agentUrl, WARM_SECONDS, head);
+  await measure(nginxUrl, WARM_SECONDS, head);
   const out = { agent: [] as number[], nginx: [] as number[] };
   for (let i = 0; i < runs; i++) {
-    const a = async () => out.agent.push(check(`agent ${agentUrl}`, await wrk(agentUrl, SECONDS, headScript)));
-    const n = async () => out.nginx.push(check(`nginx ${nginxUrl}`, await wrk(nginxUrl, SECONDS, headScript)));
+    const a = async () => out.agent.push(check(`agent ${agentUrl}`, await measure(agentUrl, SECONDS, head)));
+    const n = async () => out.nginx.push(check(`nginx ${nginxUrl}`, await measure(nginxUrl, SECONDS, head)));
     if (i % 2 === 0) {
       await a();
       await n();
@@ -91,18 +129,16 @@ const line = (what: string, c: { agent: number[]; nginx: number[] }): string => 
   return `${what}: agent ${fmt(a)} req/s, nginx ${fmt(n)} req/s, ratio ${fmt(a / n, 3)}x (runs: agent ${c.agent.map((x) => fmt(x)).join(', ')}; nginx ${c.nginx.map((x) => fmt(x)).join(', ')})`;
 };
 
-export async function benchSmall(rig: TransferRig, root: string): Promise<BenchResult> {
+export async function benchSmall(rig: TransferRig): Promise<BenchResult> {
   progress('small: paid files of 4 KiB, 64 KiB and 1 MiB (untimed)');
   const small = await smallFile(rig, 4 * KIB);
   const mid = await smallFile(rig, 64 * KIB);
   const large = await smallFile(rig, KIB * KIB);
-  const headScript = join(root, 'wrk-head.lua');
-  writeFileSync(headScript, 'wrk.method = "HEAD"\n');
 
   progress(`small: GET 4 KiB, ${RUNS} runs of ${SECONDS} s each side, interleaved (wrk -t1 -c${CONNECTIONS})`);
   const get4k = await compare(small.agentUrl, small.nginxUrl, RUNS);
-  progress('small: HEAD 4 KiB, GET 64 KiB and GET 1 MiB, one run each side');
-  const head = await compare(small.agentUrl, small.nginxUrl, 1, headScript);
+  progress('small: HEAD 4 KiB (its own client), GET 64 KiB and GET 1 MiB, one run each side');
+  const head = await compare(small.agentUrl, small.nginxUrl, 1, true);
   const get64k = await compare(mid.agentUrl, mid.nginxUrl, 1);
   const get1m = await compare(large.agentUrl, large.nginxUrl, 1);
 
