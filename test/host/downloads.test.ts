@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { egressMsat, storageMsatPerDay } from '../../src/ledger/index.ts';
+import { countCompiles } from '../helpers/stubs.ts';
 import { codeOf, DAY, fileRow, hostFixture, readAll, storedFile, type HostFixture } from './helpers.ts';
 
 // Egress dear enough that one download of a few bytes is worth more than the minimum deposit (about 1,100 sat a
@@ -150,6 +151,24 @@ test('two downloads at once cannot both spend the same balance', async (t) => {
   f.host.retryPendingWrites();
   assert.ok(fileRow(f.db, fileId).balance_msat >= 0n);
   assert.deepEqual(f.host.ledger.verifyBalances(), []);
+});
+
+test('downloads, their settlements and the group commit prepare no statement and write nothing until the commit', async (t) => {
+  const f = hostFixture(t, { config: DEAR });
+  const { fileId } = await storedFile(f, BODY, { downloads: 3 });
+  const seen = countCompiles(f.db);
+  const changes = () => f.db.prepare<[], bigint>('SELECT total_changes()').pluck().get() ?? 0n;
+  const before = changes();
+  for (let i = 0; i < 2; i++) {
+    const d = await f.host.startDownload(fileId, undefined);
+    await d.blob.close();
+    d.settle(BODY.length);
+  }
+  assert.equal(changes(), before, 'two downloads, nothing written yet');
+  assert.deepEqual(f.host.retryPendingWrites(), { written: 2, pending: 0 });
+  assert.ok(changes() > before, 'written by the group commit');
+  // The two SELECT total_changes() of this test are its own.
+  assert.deepEqual({ prepared: seen.prepared.filter((sql) => !sql.includes('total_changes')), transactions: seen.transactions }, { prepared: [], transactions: 0 });
 });
 
 test('charges are written in one transaction once they reach the byte threshold', async (t) => {
