@@ -339,10 +339,11 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
           // that stopped reading or sending cannot hold the shutdown.
           await app.closeWithin(config.shutdownTimeoutMs);
           await scheduler.stop();
-          // Downloads that ended while the disk was full: a last try, then what is left is released uncharged at
-          // the next start (Host.releaseStaleHolds), and said here.
+          // The download charges waiting for their group commit, and any a full disk kept back: a last try; what
+          // is left is lost to the agent, never charged (docs/metering.md), and said here.
           const left = host.retryPendingWrites();
-          if (left.pending > 0) log(`shutting down with ${left.pending} write(s) the full disk kept back; the next start releases their holds uncharged`);
+          const lost = host.stopMetering();
+          if (left.pending > 0) log(`shutting down with ${left.pending} write(s) the full disk kept back; ${lost} download charge(s) among them are lost to the agent, never charged`);
           db.close();
           await connection.close();
         })();

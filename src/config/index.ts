@@ -102,6 +102,10 @@ export interface Config {
   readonly maxConnectionsPerClient: number;
   /** Time shutdown waits for requests in flight before it closes their connections. */
   readonly shutdownTimeoutMs: number;
+  /** Download charges settled in memory are written to the ledger at most this long after the first of them (docs/metering.md). */
+  readonly meterBatchMs: number;
+  /** ...or as soon as the bytes they charge reach this many: the most egress a kill -9 can leave uncharged (docs/metering.md). */
+  readonly meterBatchBytes: number;
   /** Log level of the JSON-lines log on stdout. */
   readonly logLevel: LogLevel;
   /** host:port of a separate listener that serves only GET /metrics, without a token (empty: /metrics on the main listener, behind the admin token). */
@@ -243,6 +247,8 @@ const FIELDS: { [K in keyof Config]: Field<Config[K]> } = {
   keepAliveTimeoutMs: { default: () => 5_000, parse: int(100, 600_000), doc: 'idle keep-alive connection lifetime (ms)' },
   maxConnectionsPerClient: { default: () => 64, parse: int(1, 100_000), doc: 'open connections per client' },
   shutdownTimeoutMs: { default: () => 10_000, parse: int(0, 600_000), doc: 'wait for requests in flight at shutdown (ms)' },
+  meterBatchMs: { default: () => 1_000, parse: int(1, 60_000), doc: 'most time a settled download charge waits in memory before its group commit (ms)' },
+  meterBatchBytes: { default: () => 16 * 1024 * 1024, parse: int(0, 1024 * 1024 * 1024), doc: 'egress bytes settled in memory that force a group commit (0: every download commits on its own)' },
   logLevel: {
     default: () => 'info',
     parse: (raw) => {

@@ -1,8 +1,9 @@
 /**
- * Metered downloads, and all of their state in one place: the hold taken on a file's balance before the bytes
- * go (in the same transaction as the balance check, so concurrent downloads cannot spend the same msat), the
- * settlement on the bytes actually sent, settlements kept back by a full disk until they can be written, and
- * the holds an earlier process left open. Every byte sent is charged once, and a hold is released once.
+ * Metered downloads: the cost of the requested bytes is reserved against the file's balance before they go, in
+ * memory and in the same synchronous step as the balance check, so concurrent downloads cannot spend the same
+ * msat (src/host/meter.ts); a download that ends is charged the bytes actually sent, written to the ledger with
+ * the next group commit. Every byte sent is charged at most once. Holds an earlier version of the agent wrote
+ * to the database for its downloads in flight are released at start, uncharged.
  */
 import { AgentError } from '../errors/index.ts';
 import { ceilDiv, MSAT_PER_SAT } from '../money/index.ts';
@@ -10,23 +11,23 @@ import { egressMsat, type FileAccount, type Ledger } from '../ledger/index.ts';
 import type { BlobReader } from '../storage/index.ts';
 import type { PriceBook } from './prices.ts';
 import type { HostRepository } from './repository.ts';
-import { describe, PendingWrites } from './pending-writes.ts';
+import type { Meter } from './meter.ts';
+import { describe } from './pending-writes.ts';
 import { notDeleted, storedFile } from './files.ts';
 import { newId, type Random } from './ids.ts';
 import { bip21, parseRange } from './uri.ts';
-import { tell, type Download, type HostDeps } from './types.ts';
+import type { Download, HostDeps } from './types.ts';
 
-interface DownloadsDeps extends Pick<HostDeps, 'blobs' | 'now' | 'log' | 'events'> {
+interface DownloadsDeps extends Pick<HostDeps, 'blobs' | 'now' | 'log'> {
   repo: HostRepository;
   ledger: Ledger;
   prices: PriceBook;
   random: Random;
+  meter: Meter;
 }
 
 export class Downloads {
   readonly #d: DownloadsDeps;
-  /** Download settlements that could not be written (a full disk), by download id: retried until written. */
-  readonly #unsettled: PendingWrites;
   /** The last download row when this was made: an open one up to it was left by an earlier process. */
   readonly #lastDownloadAtBoot: bigint;
   /** Whether those holds are released yet (a full disk at start puts it off). */
@@ -34,17 +35,16 @@ export class Downloads {
 
   constructor(deps: DownloadsDeps) {
     this.#d = deps;
-    this.#unsettled = new PendingWrites(deps.log);
     // By rowid, which only grows (download rows are never deleted), not by time: a clock stepped back must not
     // hide an earlier process's download, nor make one of this process look stale.
     this.#lastDownloadAtBoot = deps.repo.lastDownloadRowid();
   }
 
   /**
-   * Starts a metered download: holds the cost of the requested bytes, opens the blob, and returns a settle
-   * function that charges the bytes actually sent and releases the hold. Call settle exactly once, and close the
-   * blob reader.
-   * @throws AgentError NOT_FOUND, FILE_DELETED, FILE_FROZEN, INSUFFICIENT_BALANCE, RANGE_NOT_SATISFIABLE, BLOB_TRUNCATED
+   * Starts a metered download: reserves the cost of the requested bytes, opens the blob, and returns a settle
+   * function that charges the bytes actually sent and gives the reservation back. Writes nothing. Call settle
+   * exactly once, and close the blob reader.
+   * @throws AgentError NOT_FOUND, FILE_DELETED, FILE_FROZEN, INSUFFICIENT_BALANCE, RANGE_NOT_SATISFIABLE, BLOB_TRUNCATED, DEGRADED
    */
   async start(fileId: string, rangeHeader: string | undefined): Promise<Download> {
     const { repo, ledger } = this.#d;
@@ -59,28 +59,26 @@ export class Downloads {
     const cost = egressMsat(bytes, prices.egressMsatPerGib);
     const downloadId = newId(this.#d.random);
     const at = this.#d.now();
-    // Hold in one transaction with the balance check, so two concurrent downloads cannot both spend the same msat.
-    const held = repo.transaction(() => {
-      // The file's money in one read, with the storage used since the last charge: that is owed too, even if
-      // the sweep has not written it down yet; a frozen file's top-up covers it as well as the debt, or the
-      // next sweep would freeze the file again.
-      const a = ledger.account(f.id, { now: at, priceMsatPerGibDay: prices.storageMsatPerGibDay });
-      if (!a) throw new AgentError('INTERNAL', `file ${f.id} has no account in the ledger`);
-      if (a.overdrawnAt) return { ok: false as const, code: 'FILE_FROZEN' as const, a };
-      if (a.balanceMsat - a.heldMsat - a.accruedMsat < cost) return { ok: false as const, code: 'INSUFFICIENT_BALANCE' as const, a };
-      ledger.hold(f.id, cost);
-      repo.openDownload({ id: downloadId, fileId: f.id, heldMsat: cost, bytesRequested: bytes, startedAt: BigInt(at.getTime()) });
-      return { ok: true as const };
-    });
-    if (!held.ok) {
-      const topUp = this.#topUp(held.a, cost + held.a.accruedMsat);
+    const { meter } = this.#d;
+    if (meter.backlogged) throw new AgentError('DEGRADED', 'the agent cannot write its database (the disk is full); downloads wait until it can: GET /healthz says when it is back');
+    // The check and the reservation in one synchronous step (nothing awaited between them), so two concurrent
+    // downloads cannot both spend the same msat. The file's money in one read, with the storage used since the
+    // last charge: that is owed too, even if the sweep has not written it down yet; a frozen file's top-up
+    // covers it as well as the debt, or the next sweep would freeze the file again.
+    const a = ledger.account(f.id, { now: at, priceMsatPerGibDay: prices.storageMsatPerGibDay });
+    if (!a) throw new AgentError('INTERNAL', `file ${f.id} has no account in the ledger`);
+    const owed = meter.owed(f.id);
+    const refused = a.overdrawnAt ? 'FILE_FROZEN' : a.balanceMsat - a.heldMsat - owed - a.accruedMsat < cost ? 'INSUFFICIENT_BALANCE' : undefined;
+    if (refused) {
+      const topUp = this.#topUp(a, owed, cost + a.accruedMsat);
       const message =
-        held.code === 'FILE_FROZEN'
-          ? `the file's balance is negative (${held.a.balanceMsat} msat); pay ${topUp} sat to ${f.address} to download it`
+        refused === 'FILE_FROZEN'
+          ? `the file's balance is negative (${a.balanceMsat} msat); pay ${topUp} sat to ${f.address} to download it`
           : `the file's balance cannot cover ${bytes} bytes; pay ${topUp} sat to ${f.address}`;
-      throw new AgentError(held.code, message, { address: f.address, bip21: bip21(f.address, topUp, `storj file ${f.id}`), amountSat: topUp });
+      throw new AgentError(refused, message, { address: f.address, bip21: bip21(f.address, topUp, `storj file ${f.id}`), amountSat: topUp });
     }
-    const settle = this.#settler(f.id, downloadId, bytes, cost, prices.egressMsatPerGib);
+    meter.reserve(f.id, cost);
+    const settle = this.#settler(f.id, downloadId, { bytes, cost, startedAt: at }, prices.egressMsatPerGib);
     let blob: BlobReader;
     try {
       blob = await this.#d.blobs.open(f.sha256 ?? '', { start, end });
@@ -96,39 +94,24 @@ export class Downloads {
   }
 
   /**
-   * The settle function of one download: charges the bytes sent (at most those held for) and releases the
-   * hold. Never throws: it runs from a response's 'close' listener, where an exception would end the process.
+   * The settle function of one download: charges the bytes sent (at most those reserved for), to be written with
+   * the next group commit, and gives the reservation back. Never throws: it runs from a response's 'close'
+   * listener, where an exception would end the process.
    */
-  #settler(fileId: string, downloadId: string, bytes: bigint, cost: bigint, egressMsatPerGib: bigint): (bytesSent: number) => void {
-    const { repo, ledger } = this.#d;
+  #settler(fileId: string, downloadId: string, asked: { bytes: bigint; cost: bigint; startedAt: Date }, egressMsatPerGib: bigint): (bytesSent: number) => void {
     let settled = false;
     return (bytesSent: number) => {
       if (settled) return;
       settled = true;
-      const sent = BigInt(Math.max(0, Math.min(bytesSent, Number(bytes))));
-      const charge = egressMsat(sent, egressMsatPerGib);
-      const at = this.#d.now();
-      // Applied once whatever the number of attempts: only the attempt that closes the download row moves the
-      // hold and the balance, in the same transaction.
-      const write = (): void => {
-        const applied = repo.transaction(() => {
-          if (!repo.closeDownload(downloadId, sent, BigInt(at.getTime()))) return false;
-          ledger.release(fileId, cost);
-          if (charge > 0n) ledger.record({ fileId, kind: 'egress', ref: downloadId, amountMsat: -charge, at });
-          return true;
-        });
-        if (applied && sent > 0n) tell(this.#d.events, (e) => e.egress(Number(sent)));
-      };
-      // Kept and retried if it fails (retryPendingWrites); if the process ends first, the next start releases
-      // the hold uncharged (releaseStaleHolds), as for any download a crash interrupted. Logged with the
-      // download's id, never the file's: a file id is its download link.
-      this.#unsettled.attempt(downloadId, `the settlement of download ${downloadId} (${sent} byte(s), ${charge} msat)`, write);
+      const sent = Math.max(0, Math.min(bytesSent, Number(asked.bytes)));
+      const msat = egressMsat(BigInt(sent), egressMsatPerGib);
+      this.#d.meter.settle(fileId, downloadId, { reservedMsat: asked.cost, bytesRequested: asked.bytes, startedAt: asked.startedAt, bytes: sent, msat, at: this.#d.now() });
     };
   }
 
   /** The top-up (sat) that lets a file pay `costMsat` more: the shortfall, at least the minimum deposit. */
-  #topUp(a: FileAccount, costMsat: bigint): bigint {
-    const available = a.balanceMsat - a.heldMsat;
+  #topUp(a: FileAccount, owedMsat: bigint, costMsat: bigint): bigint {
+    const available = a.balanceMsat - a.heldMsat - owedMsat;
     const short = costMsat - available;
     const sat = short > 0n ? ceilDiv(short, MSAT_PER_SAT) : 0n;
     const min = this.#d.prices.current()?.minimumDepositSat ?? 0n;
@@ -136,8 +119,9 @@ export class Downloads {
   }
 
   /**
-   * Holds left by downloads that a crash interrupted are released at start without a charge: the bytes they
-   * sent are unknown, and the customer is not made to pay for the agent's crash.
+   * Holds an earlier version of the agent wrote for its downloads in flight, left by a crash, are released at
+   * start without a charge: the bytes they sent are unknown, and the customer is not made to pay for the
+   * agent's crash. (This version holds in memory, which a crash takes away with the downloads it held for.)
    */
   releaseStaleHolds(): number {
     const { repo, ledger } = this.#d;
@@ -148,7 +132,7 @@ export class Downloads {
       const open = repo.openDownloadsUpTo(this.#lastDownloadAtBoot);
       for (const d of open) {
         repo.markReleased(d.id, now);
-        ledger.release(d.file_id, d.held_msat, true);
+        ledger.releaseStale(d.file_id, d.held_msat);
       }
       return open.length;
     });
@@ -156,14 +140,15 @@ export class Downloads {
     return released;
   }
 
-  /** Download settlements not yet written (the disk was full when they ran). */
+  /** Download charges not yet written (waiting for their group commit, or kept back by a full disk). */
   get pendingSettlements(): number {
-    return this.#unsettled.size;
+    return this.#d.meter.pending;
   }
 
   /**
-   * Writes what could not be written before: download settlements, and the release of stale holds. Called on
-   * a timer and before shutdown; never throws (what still fails stays pending, and is logged).
+   * Writes what is waiting: the download charges (a group commit), and the release of stale holds if a full
+   * disk put it off. Called on a timer, before the sweep and before shutdown; never throws (what still fails
+   * stays pending, and is logged).
    */
   retryPendingWrites(): { written: number; pending: number } {
     let written = 0;
@@ -171,10 +156,18 @@ export class Downloads {
       try {
         written += this.releaseStaleHolds();
       } catch (e) {
-        this.#unsettled.log(`releasing the holds of interrupted downloads failed again (${describe(e)}); retried later`);
+        this.#log(`releasing the holds of interrupted downloads failed again (${describe(e)}); retried later`);
       }
     }
-    written += this.#unsettled.retry();
-    return { written, pending: this.#unsettled.size + (this.#staleReleased ? 0 : 1) };
+    written += this.#d.meter.flush();
+    return { written, pending: this.#d.meter.pending + (this.#staleReleased ? 0 : 1) };
+  }
+
+  #log(line: string): void {
+    try {
+      this.#d.log?.(line);
+    } catch {
+      /* a broken log sink must not undo the work it reports */
+    }
   }
 }

@@ -36,13 +36,16 @@ export class Files {
   readonly #prices: PriceBook;
   readonly #config: Config;
   readonly #now: () => Date;
+  readonly #unwrittenMsat: (fileId: string) => bigint;
 
-  constructor(deps: { repo: HostRepository; ledger: Ledger; prices: PriceBook; config: Config; now: () => Date }) {
+  /** `unwrittenMsat`: download charges of the file waiting for their group commit (src/host/meter.ts). */
+  constructor(deps: { repo: HostRepository; ledger: Ledger; prices: PriceBook; config: Config; now: () => Date; unwrittenMsat: (fileId: string) => bigint }) {
     this.#repo = deps.repo;
     this.#ledger = deps.ledger;
     this.#prices = deps.prices;
     this.#config = deps.config;
     this.#now = deps.now;
+    this.#unwrittenMsat = deps.unwrittenMsat;
   }
 
   /** Metadata for HEAD and for a GET before streaming. @throws AgentError NOT_FOUND, FILE_DELETED */
@@ -56,7 +59,8 @@ export class Files {
   fileView(fileId: string): FileView {
     const f = storedFile(this.#repo, fileId);
     const a = this.#ledger.account(f.id);
-    const balance = a?.balanceMsat ?? 0n;
+    // The balance as it will be once the charges already made are written.
+    const balance = (a?.balanceMsat ?? 0n) - this.#unwrittenMsat(f.id);
     const state = fileState(f, a);
     const now = this.#now().getTime();
     const p = this.#prices.current();

@@ -12,6 +12,7 @@ import { Quotes } from './quotes.ts';
 import { Room, Uploads } from './uploads.ts';
 import { Files } from './files.ts';
 import { Downloads } from './downloads.ts';
+import { Meter } from './meter.ts';
 import { paymentSink } from './payments.ts';
 import { Retention } from './retention.ts';
 import type { Download, FileHead, FileView, HostDeps, PriceSet, Quote, UploadRequest, UploadStatus } from './types.ts';
@@ -27,6 +28,7 @@ export class Host {
   readonly #files: Files;
   readonly #downloads: Downloads;
   readonly #retention: Retention;
+  readonly #meter: Meter;
 
   constructor(deps: HostDeps) {
     const { db, config, blobs, now } = deps;
@@ -41,8 +43,10 @@ export class Host {
     this.#prices = prices;
     this.#quotes = quotes;
     this.#uploads = new Uploads({ repo, ledger, quotes, room, config, blobs, now, storageProblems, events });
-    this.#files = new Files({ repo, ledger, prices, config, now });
-    this.#downloads = new Downloads({ repo, ledger, prices, random, blobs, now, log, events });
+    const meter = new Meter({ repo, ledger, batchMs: config.meterBatchMs, batchBytes: config.meterBatchBytes, ...(log ? { log } : {}), ...(events ? { events } : {}) });
+    this.#meter = meter;
+    this.#files = new Files({ repo, ledger, prices, config, now, unwrittenMsat: (id) => meter.unwritten(id) });
+    this.#downloads = new Downloads({ repo, ledger, prices, random, blobs, now, log, meter });
     this.#retention = new Retention({ repo, ledger, prices, blobs, config, now });
     this.paymentSink = paymentSink({ repo, ledger, now, events });
   }
@@ -113,7 +117,15 @@ export class Host {
     return this.#downloads.releaseStaleHolds();
   }
 
-  /** Download settlements not yet written (the disk was full when they ran). */
+  /**
+   * What a file's downloads owe beyond its balance in the ledger (msat): reserved by those in flight, and charged
+   * but waiting for the group commit (src/host/meter.ts).
+   */
+  owedMsat(fileId: string): bigint {
+    return this.#meter.owed(fileId);
+  }
+
+  /** Download charges not yet written (waiting for their group commit, or kept back by a full disk). */
   get pendingSettlements(): number {
     return this.#downloads.pendingSettlements;
   }
@@ -121,6 +133,14 @@ export class Host {
   /** @see Downloads.retryPendingWrites */
   retryPendingWrites(): { written: number; pending: number } {
     return this.#downloads.retryPendingWrites();
+  }
+
+  /**
+   * At shutdown, after the last retryPendingWrites: stops the group commit's timer. @returns the download charges
+   * still not written, lost to the agent (docs/metering.md)
+   */
+  stopMetering(): number {
+    return this.#meter.stop();
   }
 
   // ---- scheduled work ----
@@ -147,12 +167,15 @@ export class Host {
     ];
   }
 
+  /** The download charges waiting are written first, so that the sweep charges and freezes on whole balances. */
   sweep(): Promise<string> {
+    this.#meter.flush();
     return this.#retention.sweep();
   }
 
   /** @see Retention.deleteExpired */
   deleteExpired(): Promise<string> {
+    this.#meter.flush();
     return this.#retention.deleteExpired();
   }
 }

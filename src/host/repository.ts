@@ -109,8 +109,7 @@ export class HostRepository {
   readonly #uploadFileState;
   // downloads
   readonly #lastDownloadRowid;
-  readonly #insertDownload;
-  readonly #closeDownload;
+  readonly #insertSettled;
   readonly #openDownloadsUpTo;
   readonly #markReleased;
   // retention
@@ -152,8 +151,9 @@ export class HostRepository {
     this.#uploadFileState = db.prepare<[string], FileRow['state']>('SELECT f.state FROM uploads u JOIN files f ON f.id = u.file_id WHERE u.id = ?').pluck();
 
     this.#lastDownloadRowid = db.prepare<[], bigint>('SELECT coalesce(max(rowid), 0) FROM downloads').pluck();
-    this.#insertDownload = db.prepare<[string, string, bigint, bigint, bigint]>('INSERT INTO downloads (id, file_id, held_msat, bytes_requested, started_at) VALUES (?, ?, ?, ?, ?)');
-    this.#closeDownload = db.prepare<[bigint, bigint, string]>('UPDATE downloads SET bytes_sent = ?, settled_at = ? WHERE id = ? AND settled_at IS NULL');
+    this.#insertSettled = db.prepare<[string, string, bigint, bigint, bigint, bigint, bigint]>(
+      'INSERT OR IGNORE INTO downloads (id, file_id, held_msat, bytes_requested, bytes_sent, started_at, settled_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
     this.#openDownloadsUpTo = db.prepare<[bigint], OpenDownloadRow>('SELECT id, file_id, held_msat FROM downloads WHERE settled_at IS NULL AND rowid <= ?');
     this.#markReleased = db.prepare<[bigint, string]>('UPDATE downloads SET settled_at = ?, bytes_sent = NULL WHERE id = ?');
 
@@ -250,17 +250,15 @@ export class HostRepository {
     return this.#lastDownloadRowid.get() ?? 0n;
   }
 
-  /** Records an open download and what it holds; the caller takes the hold in the ledger in the same transaction. */
-  openDownload(d: { id: string; fileId: string; heldMsat: bigint; bytesRequested: bigint; startedAt: bigint }): void {
-    this.#insertDownload.run(d.id, d.fileId, d.heldMsat, d.bytesRequested, d.startedAt);
+  /**
+   * Records a download that ended, with the bytes it sent (a group commit's, src/host/meter.ts); a second call
+   * with the same id does nothing. False then.
+   */
+  recordSettled(d: { id: string; fileId: string; reservedMsat: bigint; bytesRequested: bigint; bytesSent: bigint; startedAt: bigint; settledAt: bigint }): boolean {
+    return this.#insertSettled.run(d.id, d.fileId, d.reservedMsat, d.bytesRequested, d.bytesSent, d.startedAt, d.settledAt).changes > 0;
   }
 
-  /** Closes an open download with the bytes it sent; false when it was closed already. */
-  closeDownload(id: string, bytesSent: bigint, at: bigint): boolean {
-    return this.#closeDownload.run(bytesSent, at, id).changes > 0;
-  }
-
-  /** Downloads never settled, up to `rowid`. */
+  /** Downloads never settled, up to `rowid` (an earlier version wrote a row when a download started). */
   openDownloadsUpTo(rowid: bigint): OpenDownloadRow[] {
     return this.#openDownloadsUpTo.all(rowid);
   }

@@ -13,7 +13,7 @@ import { fileHeaders, notModifiedHeaders } from './file-headers.ts';
 import { CreateUploadBody, FileIdParams, FileReply, IdParams, NotModifiedReply, PutUploadReply, QuoteReply, UploadStatusReply } from './route-schemas.ts';
 
 /**
- * A free 304 (RFC 9110 13.1.2, 15.4.5) when If-None-Match matches the file's ETag: nothing is held or charged.
+ * A free 304 (RFC 9110 13.1.2, 15.4.5) when If-None-Match matches the file's ETag: nothing is reserved, charged or written.
  * Preconditions are ignored where the answer without them would not be a 2xx (RFC 9110 13.2.1): a frozen file's
  * GET stays a 402, a deleted file a 410, an unsatisfiable Range a 416. A balance short of the bytes asked for
  * does not stop the 304, since the 304 sends none of them.
@@ -150,9 +150,9 @@ function registerHostRoutes(app: TypedApp, host: Host, filesUrl: () => string): 
       reply.hijack();
       const res = reply.raw;
       let sent = 0;
-      // Settle on close, whether the download finished or was cut off: bytes the socket took are charged.
-      // Neither may throw or reject here, in a 'close' listener: settle keeps a settlement it cannot write and
-      // retries it (Host.retryPendingWrites).
+      // Settle on close, whether the download finished or was cut off: the bytes the socket wrote are charged
+      // (copyBlob counts each piece once written), with the next group commit (src/host/meter.ts). Neither may
+      // throw or reject here, in a 'close' listener: settle only moves sums in memory.
       const done = () => {
         d.settle(sent);
         d.blob.close().catch((e: unknown) => req.log.warn({ err: e }, 'closing a blob after a download failed'));

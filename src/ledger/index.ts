@@ -44,7 +44,7 @@ export function egressMsat(bytes: bigint, priceMsatPerGib: bigint): bigint {
 /** A file's money, as the host shows and meters it. */
 export interface FileAccount {
   balanceMsat: bigint;
-  /** Egress held by downloads in flight. */
+  /** Egress held by downloads in flight, as an earlier version wrote it (0 once those holds are released at start). */
   heldMsat: bigint;
   /** Where the next storage charge starts (null until the file is stored). */
   chargedUntil: Date | null;
@@ -95,17 +95,12 @@ export class Ledger {
     return { balanceMsat: r.balance_msat, heldMsat: r.held_msat, chargedUntil: date(r.charged_until), overdrawnAt: date(r.overdrawn_at), accruedMsat: r.accrued_msat };
   }
 
-  /** Holds `msat` of a file's balance for a download; the caller checks the balance in the same transaction. */
-  hold(fileId: string, msat: bigint): void {
-    this.#repo.hold(fileId, msat);
-  }
-
   /**
-   * Gives back a download's hold. `stale`: the hold of a download an earlier process left open, taken off
-   * without going below zero.
+   * Gives back the hold of a download an earlier version of the agent wrote and a crash left open, without going
+   * below zero. (Downloads hold in memory now: src/host/meter.ts.)
    */
-  release(fileId: string, msat: bigint, stale = false): void {
-    this.#repo.release(fileId, msat, stale);
+  releaseStale(fileId: string, msat: bigint): void {
+    this.#repo.releaseStale(fileId, msat);
   }
 
   /** Stored files not deleted whose balance has been below zero since `cutoff` or earlier (the deletion job's). */
@@ -122,6 +117,16 @@ export class Ledger {
    */
   record(e: Entry & { kind: RecordKind }): boolean {
     return this.#repo.record({ fileId: e.fileId, kind: e.kind, ref: e.ref, amountMsat: e.amountMsat, at: BigInt(e.at.getTime()) });
+  }
+
+  /**
+   * Records many entries in one transaction (a group commit: the metered downloads' charges, src/host/meter.ts),
+   * each as `record` would, once by (file, kind, ref): either all of them are written or none.
+   * @returns for each entry, whether it was recorded now (false: it was already)
+   * @throws Error when a file has no account (nothing is recorded)
+   */
+  recordAll(es: ReadonlyArray<Entry & { kind: RecordKind }>): boolean[] {
+    return this.#repo.recordAll(es.map((e) => ({ fileId: e.fileId, kind: e.kind, ref: e.ref, amountMsat: e.amountMsat, at: BigInt(e.at.getTime()) })));
   }
 
   /**

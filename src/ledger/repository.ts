@@ -73,13 +73,12 @@ export class LedgerRepository {
   readonly #open;
   readonly #startCharging;
   readonly #close;
-  readonly #hold;
-  readonly #release;
   readonly #releaseStale;
   // record
   readonly #insert;
   readonly #apply;
   readonly #record;
+  readonly #recordAll;
   // the sweep, in its two forms: every stored file due, or only those whose period is up
   readonly #insertSweep;
   readonly #dropSweep;
@@ -104,20 +103,13 @@ export class LedgerRepository {
        WHERE file_id = :id AND charged_until IS NULL AND closed_at IS NULL`,
     );
     this.#close = db.prepare<[bigint, string]>('UPDATE file_accounts SET closed_at = ? WHERE file_id = ? AND closed_at IS NULL');
-    this.#hold = db.prepare<[bigint, string]>('UPDATE file_accounts SET held_msat = held_msat + ? WHERE file_id = ?');
-    this.#release = db.prepare<[bigint, string]>('UPDATE file_accounts SET held_msat = held_msat - ? WHERE file_id = ?');
     this.#releaseStale = db.prepare<[bigint, string]>('UPDATE file_accounts SET held_msat = max(0, held_msat - ?) WHERE file_id = ?');
 
     this.#insert = db.prepare<[string, string, string, bigint, bigint]>('INSERT OR IGNORE INTO ledger_entries (file_id, kind, ref, amount_msat, at) VALUES (?, ?, ?, ?, ?)');
     this.#apply = db.prepare<{ amount: bigint; at: bigint; id: string }>(APPLY_SQL);
-    this.#record = db.transaction((e: NewEntry): boolean => {
-      const r = this.#insert.run(e.fileId, e.kind, e.ref, e.amountMsat, e.at);
-      if (r.changes === 0) return false;
-      // An entry with no account would leave a balance that is not the sum of its entries: refused (and the
-      // entry with it, the transaction being rolled back).
-      if (this.#apply.run({ amount: e.amountMsat, at: e.at, id: e.fileId }).changes === 0) throw new Error(`file ${e.fileId} has no account in the ledger`);
-      return true;
-    });
+    this.#record = db.transaction((e: NewEntry): boolean => this.#recordOne(e));
+    // A group commit of download charges (src/host/meter.ts): one transaction, each entry applied once.
+    this.#recordAll = db.transaction((es: readonly NewEntry[]): boolean[] => es.map((e) => this.#recordOne(e)));
 
     this.#insertSweep = db.prepare<[bigint, bigint]>('INSERT INTO storage_sweeps (at, storage_msat_per_gib_day) VALUES (?, ?)');
     this.#dropSweep = db.prepare<[number | bigint]>('DELETE FROM storage_sweeps WHERE id = ?');
@@ -165,6 +157,16 @@ export class LedgerRepository {
     );
   }
 
+  /** Inserts an entry unless (file, kind, ref) is there, and moves the balance with it; the caller's transaction. */
+  #recordOne(e: NewEntry): boolean {
+    const r = this.#insert.run(e.fileId, e.kind, e.ref, e.amountMsat, e.at);
+    if (r.changes === 0) return false;
+    // An entry with no account would leave a balance that is not the sum of its entries: refused (and the
+    // entry with it, the transaction being rolled back).
+    if (this.#apply.run({ amount: e.amountMsat, at: e.at, id: e.fileId }).changes === 0) throw new Error(`file ${e.fileId} has no account in the ledger`);
+    return true;
+  }
+
   /** Makes a file's account, with a zero balance and not charged for storage yet. */
   open(fileId: string, size: bigint): void {
     this.#open.run(fileId, size);
@@ -180,14 +182,9 @@ export class LedgerRepository {
     return this.#close.run(at, fileId).changes > 0;
   }
 
-  /** Adds `msat` to what downloads of the file hold. */
-  hold(fileId: string, msat: bigint): void {
-    this.#hold.run(msat, fileId);
-  }
-
-  /** Takes `msat` off what downloads hold; `stale` never takes it below zero (a hold of an earlier process). */
-  release(fileId: string, msat: bigint, stale: boolean): void {
-    (stale ? this.#releaseStale : this.#release).run(msat, fileId);
+  /** Takes `msat` off what downloads hold, never below zero (a hold of an earlier process). */
+  releaseStale(fileId: string, msat: bigint): void {
+    this.#releaseStale.run(msat, fileId);
   }
 
   /** The file's account, with what it owes for storage since charged_until at `now` (ms) when a price is given. */
@@ -207,6 +204,11 @@ export class LedgerRepository {
    */
   record(e: NewEntry): boolean {
     return this.#record(e);
+  }
+
+  /** Records every entry in one transaction, each once (false where it was recorded already); all or none. */
+  recordAll(es: readonly NewEntry[]): boolean[] {
+    return this.#recordAll(es);
   }
 
   /**

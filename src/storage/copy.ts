@@ -9,6 +9,14 @@ import type { BlobReader } from './types.ts';
 const COPY_CHUNK = 1024 * 1024;
 
 /**
+ * Each buffer goes to `dest` in pieces of this size, one after the other, and `onWritten` counts a piece once
+ * `dest` has written it to the socket: what is counted is what left the process (less at most one piece still
+ * being written), not a whole buffer that is only queued. The kernel's socket buffers still hold bytes that
+ * count as sent.
+ */
+const WRITE_PIECE = 64 * 1024;
+
+/**
  * Copies everything `reader` yields into `dest` (an HTTP response, a socket), reusing two buffers for the
  * whole copy: while one is being written the other is filled. A buffer is refilled only once `dest` has
  * taken it (its write callback ran), so nothing is overwritten before it is sent.
@@ -17,8 +25,8 @@ const COPY_CHUNK = 1024 * 1024;
  * garbage per GiB sent, which V8 collects only after tens of MB have piled up, in many full collections;
  * with reused buffers a download allocates almost nothing, however large it is.
  *
- * `onWritten(n)` is called as each chunk is taken by `dest`, so the caller can charge what was sent even
- * when the copy is cut short. Does not end or destroy `dest`, and does not close `reader`.
+ * `onWritten(n)` is called as each piece (WRITE_PIECE) is written by `dest`, so the caller can charge what was
+ * sent even when the copy is cut short. Does not end or destroy `dest`, and does not close `reader`.
  * @throws the reader's error (e.g. AgentError BLOB_TRUNCATED) or `dest`'s (e.g. the client hung up:
  *   ERR_STREAM_PREMATURE_CLOSE when `dest` closes with a write outstanding)
  */
@@ -28,6 +36,8 @@ export async function copyBlob(reader: BlobReader, dest: Writable, onWritten: (b
   // A write per buffer, still outstanding or settled. Each is awaited before its buffer is refilled and once
   // more at the end, and never left rejected without a handler.
   const writes: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
+  // The buffers' writes in order: a buffer's pieces start once the previous buffer's are all written.
+  let tail: Promise<void> = Promise.resolve();
   // The first write failure, set by a write's handler while the loop awaits something else.
   let failure: Error | undefined;
   const fail = (e: unknown) => {
@@ -44,7 +54,9 @@ export async function copyBlob(reader: BlobReader, dest: Writable, onWritten: (b
       const n = await reader.read(buf);
       if (n === 0) break;
       throwIfFailed();
-      writes[i] = writeChunk(dest, buf.subarray(0, n)).then(() => onWritten(n), fail);
+      const chunk = buf.subarray(0, n);
+      tail = tail.then(() => writePieces(dest, chunk, onWritten));
+      writes[i] = tail.catch(fail);
     }
     await Promise.all(writes);
     throwIfFailed();
@@ -53,6 +65,15 @@ export async function copyBlob(reader: BlobReader, dest: Writable, onWritten: (b
     await Promise.all(writes);
     throwIfFailed();
     throw e;
+  }
+}
+
+/** Writes `chunk` in pieces, each once the one before is written, counting each as it is. */
+async function writePieces(dest: Writable, chunk: Buffer, onWritten: (bytes: number) => void): Promise<void> {
+  for (let at = 0; at < chunk.length; at += WRITE_PIECE) {
+    const piece = chunk.subarray(at, Math.min(at + WRITE_PIECE, chunk.length));
+    await writeChunk(dest, piece);
+    onWritten(piece.length);
   }
 }
 

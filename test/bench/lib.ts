@@ -102,7 +102,7 @@ const CURL_MARK = '\n@@curl@@ ';
  * gives both servers the same single core, so the ratio compares them and not the scheduler's luck.
  */
 export const SERVER_CPU = '0';
-const CLIENT_CPU = '1';
+export const CLIENT_CPU = '1';
 const HAS_TASKSET = spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
 
 /** `cmd args` run on `cpu` with taskset (when there is more than one core and taskset exists). */

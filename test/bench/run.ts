@@ -5,7 +5,7 @@
  * target is met (the figures are for people to judge), non-zero only when something fails. Never asserts a
  * time and is not part of `npm test`.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,14 +14,15 @@ import { findNginx } from './nginx.ts';
 import { benchDownload, benchRss, benchUpload, TRANSFER_DISK_BYTES, TransferRig } from './transfer.ts';
 import { benchSweep, SWEEP_DISK_BYTES } from './sweep.ts';
 import { benchWatcher, WATCHER_DISK_BYTES } from './watcher.ts';
+import { benchSmall } from './small.ts';
 
 // The sweep goes first, in a process that has hosted nothing else (the watcher's, next, builds only databases and blocks). Run after the transfer benchmarks (whose
 // devnet lives in this process) the same sweep took 1.94-2.06x of its raw UPDATE instead of 1.49-1.66x, its own
 // statements slowing by a quarter while the raw UPDATE's did not; the agent never hosts a devnet.
-const BENCHES = ['sweep', 'watcher', 'download', 'upload', 'rss'] as const;
+const BENCHES = ['sweep', 'watcher', 'download', 'upload', 'rss', 'small'] as const;
 type Name = (typeof BENCHES)[number];
-const TRANSFERS: readonly Name[] = ['download', 'upload', 'rss'];
-const NEEDS_NGINX: readonly Name[] = ['download', 'upload'];
+const TRANSFERS: readonly Name[] = ['download', 'upload', 'small', 'rss'];
+const NEEDS_NGINX: readonly Name[] = ['download', 'upload', 'small'];
 
 function usage(): string {
   return `usage: npm run bench [-- NAME...]   names: ${BENCHES.join(', ')} (a name matches any benchmark containing it)
@@ -56,6 +57,11 @@ async function main(): Promise<number> {
   }
   if (transfers && !findExecutable(['curl'], ['--version'])) {
     console.error('curl is not installed; it is the HTTP client of the transfer benchmarks. Install it with:\n\n  apt-get install -y curl\n');
+    return 2;
+  }
+  // wrk -v prints its version and exits 1: only whether it runs at all is asked.
+  if (selected.includes('small') && spawnSync('wrk', ['-v'], { stdio: 'ignore' }).error) {
+    console.error('wrk is not installed; it is the HTTP client of the small benchmark. Install it with:\n\n  apt-get install -y wrk\n');
     return 2;
   }
 
@@ -98,7 +104,7 @@ async function main(): Promise<number> {
         } else {
           rig ??= TransferRig.open(root, cleanup, nginxPath);
           const t = await rig;
-          r = name === 'download' ? await benchDownload(t) : name === 'upload' ? await benchUpload(t) : await benchRss(t);
+          r = name === 'download' ? await benchDownload(t) : name === 'upload' ? await benchUpload(t) : name === 'small' ? await benchSmall(t) : await benchRss(t);
         }
         results.push(r);
         console.log(r.line);

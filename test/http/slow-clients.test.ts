@@ -151,8 +151,8 @@ test('shutdown ends with clients that stopped sending or reading, and closes the
   const download = await openStalled(url, `GET /f/${fileId} HTTP/1.1\r\nhost: a\r\n\r\n`);
   download.socket.pause();
   const all = [headers, body, upload, download];
-  // Every request has reached the agent before it closes (the upload's temp file exists, the download is held).
-  for (let i = 0; i < 400 && (partFiles(a.dataDir).length === 0 || (a.agent.db.prepare('SELECT count(*) AS n FROM downloads').get() as { n: bigint }).n === 0n); i++) {
+  // Every request has reached the agent before it closes (the upload's temp file exists, the download is reserved).
+  for (let i = 0; i < 400 && (partFiles(a.dataDir).length === 0 || a.agent.host.owedMsat(fileId) === 0n); i++) {
     await new Promise((r) => setTimeout(r, 25));
   }
   const closedEvents = all.map((c) => new Promise((resolve) => c.socket.once('close', resolve)));

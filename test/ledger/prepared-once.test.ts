@@ -27,14 +27,13 @@ test('after it is built, the ledger prepares no statement and makes no transacti
   assert.equal(ledger.sweepStorage(new Date(T0 + 2 * 86_400_000), 1_000_000n, 3_600_000n).files, 1);
   assert.ok((ledger.account('f1', { now: new Date(T0 + 3 * 86_400_000), priceMsatPerGibDay: 1_000_000n })?.accruedMsat ?? 0n) > 0n);
   assert.ok(ledger.account('f1'));
-  ledger.hold('f1', 2n);
-  ledger.release('f1', 1n);
-  ledger.release('f1', 5n, true);
+  ledger.releaseStale('f1', 5n);
+  assert.deepEqual(ledger.recordAll([{ fileId: 'f1', kind: 'egress', ref: 'd1', amountMsat: -1n, at: new Date(T0 + 2) }, { fileId: 'f1', kind: 'egress', ref: 'd1', amountMsat: -1n, at: new Date(T0 + 2) }]), [true, false]);
   assert.deepEqual(ledger.overdrawnSince(new Date(T0 + 3 * 86_400_000)), []);
   assert.equal(ledger.reversalsOf('f1', 'tx:0'), 1n);
   assert.ok(ledger.totalBalanceMsat() > 0n);
   assert.deepEqual(ledger.verifyBalances(), []);
-  assert.equal(ledger.entries('f1').length, 4);
+  assert.equal(ledger.entries('f1').length, 5);
   assert.equal(ledger.closeAccount('f1', new Date(T0 + 3 * 86_400_000)), true);
   assert.equal(ledger.totalBalanceMsat(), 0n, 'a closed account is not counted');
 

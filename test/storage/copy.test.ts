@@ -23,17 +23,19 @@ async function withStore(fn: (store: FsBlobStore, dir: string) => Promise<void>)
 }
 
 /**
- * A destination that takes each chunk late, as a slow socket would, and copies it at that moment: chunk k is
- * taken only once the reader has settled k + 2 reads (so copyBlob has had every chance to refill chunk k's
- * buffer early), and then on the next turn of the event loop, after whatever copyBlob does next. Had copyBlob
- * refilled a buffer before its write callback, the copy would hold the wrong bytes and `early` would count it.
- * Chunks are paced by the reader's events, never by a timer.
+ * A destination that takes each chunk late, as a slow socket would, and copies it at that moment: a chunk of
+ * the k-th buffer read (copyBlob writes a buffer in pieces) is taken only once the reader has settled k + 2
+ * reads (so copyBlob has had every chance to refill that buffer early), and then on the next turn of the event
+ * loop, after whatever copyBlob does next. Had copyBlob refilled a buffer before its last piece's write
+ * callback, the copy would hold the wrong bytes and `early` would count it. Chunks are paced by the reader's
+ * events, never by a timer.
  */
 class LateSink extends Writable {
   readonly parts: Buffer[] = [];
   /** Buffers handed to write() and not yet taken. */
   readonly #held = new Set<ArrayBufferLike>();
-  #chunks = 0;
+  /** Bytes handed to _write so far: which buffer a chunk came from (copyBlob reads min(1 MiB, length) at a time). */
+  #offset = 0;
   constructor(private readonly reader: WatchedReader) {
     super({ highWaterMark: 1 });
   }
@@ -45,7 +47,8 @@ class LateSink extends Writable {
     return super.write(chunk, encodingOrCb as BufferEncoding, cb);
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    const k = this.#chunks++;
+    const k = Math.floor(this.#offset / Math.min(MiB, Math.max(1, this.reader.length)));
+    this.#offset += chunk.length;
     void this.reader.settled(k + 2).then(() =>
       setImmediate(() => {
         if (this.destroyed) {
@@ -99,7 +102,7 @@ async function lateCopy(store: FsBlobStore, sha256: string, range?: { start: num
   return { reader, sink };
 }
 
-void test('copies every byte, in order, to a slow destination, and reports each chunk as it is taken', async () => {
+void test('copies every byte, in order, to a slow destination, and reports each piece as it is taken', async () => {
   await withStore(async (store) => {
     const data = randomBytes(3 * MiB + 17);
     const { sha256 } = await store.put(chunksOf(data, 64 * KiB), { expectedSize: data.length });
@@ -112,6 +115,7 @@ void test('copies every byte, in order, to a slow destination, and reports each 
     assert.ok(got.equals(data), 'the destination got the blob exactly');
     assert.equal(reported.reduce((a, b) => a + b, 0), data.length);
     assert.ok(reported.length > 2, 'a 3 MiB blob goes in several chunks, each reported');
+    assert.ok(Math.max(...reported) <= 64 * KiB, 'in pieces of at most 64 KiB, each counted once written');
   });
 });
 
