@@ -38,4 +38,20 @@ export default tseslint.config(
     files: ['eslint.config.js'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // The pages' scripts (src/web/assets): plain JavaScript modules run by the browser, outside the TypeScript
+    // project, so without the type-aware rules, and with the browser's globals (listed: no package of them here).
+    files: ['src/web/assets/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'self', 'document', 'location', 'navigator', 'history', 'localStorage', 'sessionStorage', 'console', 'fetch', 'Request', 'Response', 'Headers',
+          'URL', 'URLSearchParams', 'Blob', 'File', 'FileReader', 'FormData', 'XMLHttpRequest', 'AbortController', 'AbortSignal', 'ReadableStream', 'WritableStream',
+          'TransformStream', 'TextEncoder', 'TextDecoder', 'crypto', 'CryptoKey', 'MessageChannel', 'HTMLElement', 'HTMLAnchorElement', 'Event', 'DOMException',
+          'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'queueMicrotask', 'structuredClone', 'atob', 'btoa', 'clients', 'caches'].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
 );

@@ -5,13 +5,12 @@
  * the holds an earlier process left open. Every byte sent is charged once, and a hold is released once.
  */
 import { AgentError } from '../errors/index.ts';
-import { ceilDiv, MSAT_PER_SAT } from '../money/index.ts';
-import { egressMsat, type FileAccount, type Ledger } from '../ledger/index.ts';
+import { egressMsat, type Ledger } from '../ledger/index.ts';
 import type { BlobReader } from '../storage/index.ts';
 import type { PriceBook } from './prices.ts';
 import type { HostRepository } from './repository.ts';
 import { describe, PendingWrites } from './pending-writes.ts';
-import { notDeleted, storedFile } from './files.ts';
+import { notDeleted, storedFile, topUpSat } from './files.ts';
 import { newId, type Random } from './ids.ts';
 import { bip21, parseRange } from './uri.ts';
 import { tell, type Download, type HostDeps } from './types.ts';
@@ -73,7 +72,7 @@ export class Downloads {
       return { ok: true as const };
     });
     if (!held.ok) {
-      const topUp = this.#topUp(held.a, cost + held.a.accruedMsat);
+      const topUp = topUpSat(held.a, cost + held.a.accruedMsat, prices.minimumDepositSat);
       const message =
         held.code === 'FILE_FROZEN'
           ? `the file's balance is negative (${held.a.balanceMsat} msat); pay ${topUp} sat to ${f.address} to download it`
@@ -124,15 +123,6 @@ export class Downloads {
       // download's id, never the file's: a file id is its download link.
       this.#unsettled.attempt(downloadId, `the settlement of download ${downloadId} (${sent} byte(s), ${charge} msat)`, write);
     };
-  }
-
-  /** The top-up (sat) that lets a file pay `costMsat` more: the shortfall, at least the minimum deposit. */
-  #topUp(a: FileAccount, costMsat: bigint): bigint {
-    const available = a.balanceMsat - a.heldMsat;
-    const short = costMsat - available;
-    const sat = short > 0n ? ceilDiv(short, MSAT_PER_SAT) : 0n;
-    const min = this.#d.prices.current()?.minimumDepositSat ?? 0n;
-    return sat > min ? sat : min;
   }
 
   /**

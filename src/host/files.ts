@@ -1,7 +1,8 @@
 /** What a stored file looks like from outside: its page (GET /v1/files/:fileId) and its headers (HEAD /f/:fileId). */
 import type { Config } from '../config/index.ts';
 import { AgentError } from '../errors/index.ts';
-import { DAY_MS, storageMsatPerDay, type FileAccount, type Ledger } from '../ledger/index.ts';
+import { ceilDiv, MSAT_PER_SAT } from '../money/index.ts';
+import { DAY_MS, egressMsat, storageMsatPerDay, type FileAccount, type Ledger } from '../ledger/index.ts';
 import type { PriceBook } from './prices.ts';
 import type { FileRow, HostRepository } from './repository.ts';
 import { ID_RE } from './ids.ts';
@@ -23,6 +24,16 @@ export function storedFile(repo: HostRepository, fileId: string): FileRow {
 function fileState(f: FileRow, account: FileAccount | undefined): FileState {
   if (f.state === 'deleted') return 'deleted';
   return account?.overdrawnAt ? 'frozen' : 'active';
+}
+
+/**
+ * The top-up (sat) that lets a file pay `costMsat` more than it holds for downloads in flight: the shortfall, at
+ * least the minimum deposit. What a refused download answers with (402 amountSat), and what the file's page shows.
+ */
+export function topUpSat(a: FileAccount, costMsat: bigint, minimumDepositSat: bigint): bigint {
+  const short = costMsat - (a.balanceMsat - a.heldMsat);
+  const sat = short > 0n ? ceilDiv(short, MSAT_PER_SAT) : 0n;
+  return sat > minimumDepositSat ? sat : minimumDepositSat;
 }
 
 /** @throws AgentError FILE_DELETED for a file that was deleted. */
@@ -55,11 +66,13 @@ export class Files {
   /** The file's state, balance, top-up address and how long it is funded for. @throws AgentError NOT_FOUND */
   fileView(fileId: string): FileView {
     const f = storedFile(this.#repo, fileId);
-    const a = this.#ledger.account(f.id);
+    const at = this.#now();
+    const now = at.getTime();
+    const p = this.#prices.current();
+    // With the storage used since the last charge (accruedMsat), as a download reads it (./downloads.ts).
+    const a = this.#ledger.account(f.id, p && { now: at, priceMsatPerGibDay: p.storageMsatPerGibDay });
     const balance = a?.balanceMsat ?? 0n;
     const state = fileState(f, a);
-    const now = this.#now().getTime();
-    const p = this.#prices.current();
     // The daily storage charge of the file at current prices (msat).
     const daily = p ? storageMsatPerDay(f.size, p.storageMsatPerGibDay) : 0n;
     // Funded until: the time the balance (after what is already charged) runs out at today's price.
@@ -77,6 +90,12 @@ export class Files {
       bip21: bip21(f.address, undefined, `storj file ${f.id}`),
       fundedUntil,
     };
+    // What a GET /f/ of the whole file would ask now (its 402), shown only when that GET would be refused: the
+    // same reckoning as Downloads.start, so the page tells the amount without anyone paying for a refused download.
+    if (p && a && state !== 'deleted') {
+      const cost = egressMsat(f.size, p.egressMsatPerGib);
+      if (a.overdrawnAt || a.balanceMsat - a.heldMsat - a.accruedMsat < cost) view.downloadTopUpSat = topUpSat(a, cost + a.accruedMsat, p.minimumDepositSat);
+    }
     if (state === 'frozen' && a?.overdrawnAt) view.deleteAt = new Date(a.overdrawnAt.getTime() + this.#config.graceSeconds * 1000);
     if (f.state === 'deleted' && f.deleted_at !== null) view.deleteAt = new Date(Number(f.deleted_at));
     return view;
