@@ -5,11 +5,20 @@
 
 const GIB = 1073741824n;
 const MSAT_PER_SAT = 1000n;
+/**
+ * @param {bigint} a
+ * @param {bigint} b
+ */
 const ceilDiv = (a, b) => (a + b - 1n) / b;
 
 /**
  * What `days` of storage and `downloads` full downloads of a `size`-byte file cost, in satoshis, at `prices`
- * (GET /v1/info's `prices`: msat amounts as decimal strings, minimumDepositSat an integer). Returns a BigInt.
+ * (GET /v1/info's `prices`: msat amounts as decimal strings, minimumDepositSat an integer).
+ * @param {number} size
+ * @param {number} days
+ * @param {number} downloads
+ * @param {{ storageMsatPerGibDay: string, egressMsatPerGib: string, minimumDepositSat: number }} prices
+ * @returns {bigint}
  */
 export function estimateSat(size, days, downloads, prices) {
   const bytes = BigInt(size);
