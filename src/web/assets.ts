@@ -53,3 +53,16 @@ export function loadAssets(fill: Readonly<Record<string, string>>, dir: string =
   }
   return out;
 }
+
+/**
+ * Reads the vendored scripts (name to file; see WebOptions.vendor in ./index.ts), once, as JavaScript.
+ * @throws Error when a name is not a plain asset name or its file cannot be read
+ */
+export function loadVendor(files: Readonly<Record<string, string>>): Map<string, Asset> {
+  const out = new Map<string, Asset>();
+  for (const [name, path] of Object.entries(files)) {
+    if (!NAME_RE.test(name) || extname(name) !== '.js') throw new Error(`vendored script name ${JSON.stringify(name)} is not a plain name ending in .js`);
+    out.set(name, asset(readFileSync(path), TYPES['.js'] ?? 'text/javascript'));
+  }
+  return out;
+}

@@ -13,6 +13,8 @@ import { qrSvg } from './qr.ts';
 export interface WebDeps {
   /** The pages' files, by name (./assets.ts loadAssets). */
   assets: ReadonlyMap<string, Asset>;
+  /** Scripts of installed packages the pages load, by name (./assets.ts loadVendor), at /assets/vendor/:name. */
+  vendor: ReadonlyMap<string, Asset>;
   /** The separate origin that serves customers' bytes (config `filesUrl`), when there is one: the file page fetches from it. */
   filesUrl?: string;
 }
@@ -83,6 +85,11 @@ export function webRoutes(deps: WebDeps): RoutePlugin {
       if (!a || a.contentType.startsWith('text/html')) throw new AgentError('NOT_FOUND', 'no such asset');
       // A service worker (sw.js) may control the file pages' downloads under /s/ although it is served from /assets/.
       if (req.params.name === 'sw.js') void reply.header('service-worker-allowed', '/s/');
+      send(a, req.headers['if-none-match'], reply);
+    });
+    app.get('/assets/vendor/:name', { schema: { ...schema, params: AssetParams } }, (req, reply) => {
+      const a = deps.vendor.get(req.params.name);
+      if (!a) throw new AgentError('NOT_FOUND', 'no such asset');
       send(a, req.headers['if-none-match'], reply);
     });
     app.get(
