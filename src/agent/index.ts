@@ -26,6 +26,7 @@ import { familyRoutes, type Family, type ReproductionParts } from '../family/ind
 import { buildFamily, composeSinks, reproductionParts } from './family.ts';
 import { startLocalCloud, type LocalCloud } from './local-cloud.ts';
 import { bootChild, type ChildAgent, type ChildBootOptions } from './child-boot.ts';
+import { web } from '../web/index.ts';
 
 /** The package's version, from package.json two folders up from src/agent, or three from the build's dist/src/agent. */
 export const VERSION: string = ((): string => {
@@ -247,6 +248,8 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       { name: 'host', routes: hostRoutes(host, () => config.filesUrl || boundUrl), jobs: host.jobs() },
       { name: 'family', routes: familyRoutes(family, { bodyLimit: config.proposalBodyMaxBytes }), jobs: family.jobs() },
       { name: 'bundle', routes: bundleRoutes(bundle) },
+      // The pages customers use in a browser; "pay with devnet" only where the devnet controls exist.
+      { name: 'web', routes: web({ devnet: conn.dev !== undefined, filesUrl: config.filesUrl }) },
       {
         name: 'agent',
         routes: agentRoutes({

@@ -6,14 +6,13 @@
  * to the database for its downloads in flight are released at start, uncharged.
  */
 import { AgentError } from '../errors/index.ts';
-import { ceilDiv, MSAT_PER_SAT } from '../money/index.ts';
-import { egressMsat, type FileAccount, type Ledger } from '../ledger/index.ts';
+import { egressMsat, type Ledger } from '../ledger/index.ts';
 import type { BlobReader } from '../storage/index.ts';
 import type { PriceBook } from './prices.ts';
 import type { HostRepository } from './repository.ts';
 import type { Meter } from './meter.ts';
 import { describe } from './pending-writes.ts';
-import { notDeleted, storedFile } from './files.ts';
+import { notDeleted, storedFile, topUpSat } from './files.ts';
 import { newId, type Random } from './ids.ts';
 import { bip21, parseRange } from './uri.ts';
 import type { Download, HostDeps } from './types.ts';
@@ -70,7 +69,7 @@ export class Downloads {
     const owed = meter.owed(f.id);
     const refused = a.overdrawnAt ? 'FILE_FROZEN' : a.balanceMsat - a.heldMsat - owed - a.accruedMsat < cost ? 'INSUFFICIENT_BALANCE' : undefined;
     if (refused) {
-      const topUp = this.#topUp(a, owed, cost + a.accruedMsat);
+      const topUp = topUpSat(a, owed, cost + a.accruedMsat, prices.minimumDepositSat);
       const message =
         refused === 'FILE_FROZEN'
           ? `the file's balance is negative (${a.balanceMsat} msat); pay ${topUp} sat to ${f.address} to download it`
@@ -107,15 +106,6 @@ export class Downloads {
       const msat = egressMsat(BigInt(sent), egressMsatPerGib);
       this.#d.meter.settle(fileId, downloadId, { reservedMsat: asked.cost, bytesRequested: asked.bytes, startedAt: asked.startedAt, bytes: sent, msat, at: this.#d.now() });
     };
-  }
-
-  /** The top-up (sat) that lets a file pay `costMsat` more: the shortfall, at least the minimum deposit. */
-  #topUp(a: FileAccount, owedMsat: bigint, costMsat: bigint): bigint {
-    const available = a.balanceMsat - a.heldMsat - owedMsat;
-    const short = costMsat - available;
-    const sat = short > 0n ? ceilDiv(short, MSAT_PER_SAT) : 0n;
-    const min = this.#d.prices.current()?.minimumDepositSat ?? 0n;
-    return sat > min ? sat : min;
   }
 
   /**

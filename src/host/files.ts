@@ -1,7 +1,8 @@
 /** What a stored file looks like from outside: its page (GET /v1/files/:fileId) and its headers (HEAD /f/:fileId). */
 import type { Config } from '../config/index.ts';
 import { AgentError } from '../errors/index.ts';
-import { DAY_MS, storageMsatPerDay, type FileAccount, type Ledger } from '../ledger/index.ts';
+import { ceilDiv, MSAT_PER_SAT } from '../money/index.ts';
+import { DAY_MS, egressMsat, storageMsatPerDay, type FileAccount, type Ledger } from '../ledger/index.ts';
 import type { PriceBook } from './prices.ts';
 import type { FileRow, HostRepository } from './repository.ts';
 import { ID_RE } from './ids.ts';
@@ -25,6 +26,17 @@ function fileState(f: FileRow, account: FileAccount | undefined): FileState {
   return account?.overdrawnAt ? 'frozen' : 'active';
 }
 
+/**
+ * The top-up (sat) that lets a file pay `costMsat` more than it holds for downloads in flight and owes for those
+ * that ended (`owedMsat`: reserved and not yet written, src/host/meter.ts): the shortfall, at least the minimum
+ * deposit. What a refused download answers with (402 amountSat), and what the file's page shows.
+ */
+export function topUpSat(a: FileAccount, owedMsat: bigint, costMsat: bigint, minimumDepositSat: bigint): bigint {
+  const short = costMsat - (a.balanceMsat - a.heldMsat - owedMsat);
+  const sat = short > 0n ? ceilDiv(short, MSAT_PER_SAT) : 0n;
+  return sat > minimumDepositSat ? sat : minimumDepositSat;
+}
+
 /** @throws AgentError FILE_DELETED for a file that was deleted. */
 export function notDeleted(f: FileRow): void {
   if (f.state === 'deleted') throw new AgentError('FILE_DELETED', 'this file was deleted after its balance stayed negative past the grace period');
@@ -37,15 +49,20 @@ export class Files {
   readonly #config: Config;
   readonly #now: () => Date;
   readonly #unwrittenMsat: (fileId: string) => bigint;
+  readonly #owedMsat: (fileId: string) => bigint;
 
-  /** `unwrittenMsat`: download charges of the file waiting for their group commit (src/host/meter.ts). */
-  constructor(deps: { repo: HostRepository; ledger: Ledger; prices: PriceBook; config: Config; now: () => Date; unwrittenMsat: (fileId: string) => bigint }) {
+  /**
+   * `unwrittenMsat`: download charges of the file waiting for their group commit; `owedMsat`: those and what its
+   * downloads in flight reserve (src/host/meter.ts).
+   */
+  constructor(deps: { repo: HostRepository; ledger: Ledger; prices: PriceBook; config: Config; now: () => Date; unwrittenMsat: (fileId: string) => bigint; owedMsat: (fileId: string) => bigint }) {
     this.#repo = deps.repo;
     this.#ledger = deps.ledger;
     this.#prices = deps.prices;
     this.#config = deps.config;
     this.#now = deps.now;
     this.#unwrittenMsat = deps.unwrittenMsat;
+    this.#owedMsat = deps.owedMsat;
   }
 
   /** Metadata for HEAD and for a GET before streaming. @throws AgentError NOT_FOUND, FILE_DELETED */
@@ -58,12 +75,14 @@ export class Files {
   /** The file's state, balance, top-up address and how long it is funded for. @throws AgentError NOT_FOUND */
   fileView(fileId: string): FileView {
     const f = storedFile(this.#repo, fileId);
-    const a = this.#ledger.account(f.id);
+    const at = this.#now();
+    const now = at.getTime();
+    const p = this.#prices.current();
+    // With the storage used since the last charge (accruedMsat), as a download reads it (./downloads.ts).
+    const a = this.#ledger.account(f.id, p && { now: at, priceMsatPerGibDay: p.storageMsatPerGibDay });
     // The balance as it will be once the charges already made are written.
     const balance = (a?.balanceMsat ?? 0n) - this.#unwrittenMsat(f.id);
     const state = fileState(f, a);
-    const now = this.#now().getTime();
-    const p = this.#prices.current();
     // The daily storage charge of the file at current prices (msat).
     const daily = p ? storageMsatPerDay(f.size, p.storageMsatPerGibDay) : 0n;
     // Funded until: the time the balance (after what is already charged) runs out at today's price.
@@ -81,6 +100,13 @@ export class Files {
       bip21: bip21(f.address, undefined, `storj file ${f.id}`),
       fundedUntil,
     };
+    // What a GET /f/ of the whole file would ask now (its 402), shown only when that GET would be refused: the
+    // same reckoning as Downloads.start, so the page tells the amount without anyone paying for a refused download.
+    if (p && a && state !== 'deleted') {
+      const cost = egressMsat(f.size, p.egressMsatPerGib);
+      const owed = this.#owedMsat(f.id);
+      if (a.overdrawnAt || a.balanceMsat - a.heldMsat - owed - a.accruedMsat < cost) view.downloadTopUpSat = topUpSat(a, owed, cost + a.accruedMsat, p.minimumDepositSat);
+    }
     if (state === 'frozen' && a?.overdrawnAt) view.deleteAt = new Date(a.overdrawnAt.getTime() + this.#config.graceSeconds * 1000);
     if (f.state === 'deleted' && f.deleted_at !== null) view.deleteAt = new Date(Number(f.deleted_at));
     return view;

@@ -45,7 +45,7 @@ export class Host {
     this.#uploads = new Uploads({ repo, ledger, quotes, room, config, blobs, now, storageProblems, events });
     const meter = new Meter({ repo, ledger, batchMs: config.meterBatchMs, batchBytes: config.meterBatchBytes, ...(log ? { log } : {}), ...(events ? { events } : {}) });
     this.#meter = meter;
-    this.#files = new Files({ repo, ledger, prices, config, now, unwrittenMsat: (id) => meter.unwritten(id) });
+    this.#files = new Files({ repo, ledger, prices, config, now, unwrittenMsat: (id) => meter.unwritten(id), owedMsat: (id) => meter.owed(id) });
     this.#downloads = new Downloads({ repo, ledger, prices, random, blobs, now, log, meter });
     this.#retention = new Retention({ repo, ledger, prices, blobs, config, now });
     this.paymentSink = paymentSink({ repo, ledger, now, events });

@@ -51,6 +51,7 @@ export const FileReply = Type.Object({
   bip21: Type.String(),
   fundedUntil: Type.String({ format: 'date-time' }),
   deleteAt: Type.Optional(Type.String({ format: 'date-time' })),
+  downloadTopUpSat: Type.Optional(Sat('when a download of the whole file would be refused (402): the top-up it asks for, the same amountSat')),
 });
 
 /** The body of a 304: none (RFC 9110 15.4.5). */

@@ -120,6 +120,7 @@ function registerHostRoutes(app: TypedApp, host: Host, filesUrl: () => string): 
       bip21: v.bip21,
       fundedUntil: v.fundedUntil.toISOString(),
       ...(v.deleteAt ? { deleteAt: v.deleteAt.toISOString() } : {}),
+      ...(v.downloadTopUpSat !== undefined ? { downloadTopUpSat: satToJson(v.downloadTopUpSat) } : {}),
     };
   });
 

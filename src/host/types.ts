@@ -77,6 +77,8 @@ export interface FileView {
   bip21: string;
   fundedUntil: Date;
   deleteAt?: Date;
+  /** What a download of the whole file would be refused with (402 amountSat), when it would be. */
+  downloadTopUpSat?: bigint;
 }
 
 /** What HEAD and a GET before streaming need of a file. */
