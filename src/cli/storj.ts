@@ -9,7 +9,7 @@
 // Its error codes, in the catalogue from the moment the module loads.
 import './errors.ts';
 import { Command, CommanderError } from 'commander';
-import { VERSION } from '../agent/index.ts';
+import { VERSION } from '../config/index.ts';
 import { registerCustomerCommands } from './commands/customer.ts';
 import { registerDevCommands } from './commands/dev.ts';
 import { registerFamilyCommands } from './commands/family.ts';

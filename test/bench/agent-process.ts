@@ -32,6 +32,18 @@ function npmStartNodeArgs(): string[] {
   return args;
 }
 
+/** The node arguments the agent is started with (STORJ_BENCH_AGENT_ARGS, else package.json's `start` script). */
+function agentNodeArgs(): string[] {
+  return process.env.STORJ_BENCH_AGENT_ARGS ? process.env.STORJ_BENCH_AGENT_ARGS.split(' ') : npmStartNodeArgs();
+}
+
+/** Those arguments before the script's path: node's own flags (and an --import's module). */
+export function agentNodeFlags(): string[] {
+  const args = agentNodeArgs();
+  const script = args.findIndex((a) => /\.(js|ts)$/.test(a));
+  return script < 0 ? args : args.slice(0, script);
+}
+
 export interface Quote {
   id: string;
   address: string;
@@ -72,7 +84,7 @@ export class AgentProcess {
     // As `npm start` runs it (the build in dist/, which `npm run bench` refreshes first). STORJ_BENCH_AGENT_ARGS
     // replaces the node arguments, to compare V8 flags or the sources under tsx
     // (e.g. "--import tsx src/cli/storj.ts run").
-    const args = process.env.STORJ_BENCH_AGENT_ARGS ? process.env.STORJ_BENCH_AGENT_ARGS.split(' ') : npmStartNodeArgs();
+    const args = agentNodeArgs();
     const [cmd, argv] = pinned(SERVER_CPU, process.execPath, args);
     const child = spawn(cmd, argv, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     // Both pipes are read to the end (a full pipe would stall the agent); the last lines explain a failure.

@@ -11,15 +11,15 @@ import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cleanup, findExecutable, GIB, type BenchResult } from './lib.ts';
 import { findNginx } from './nginx.ts';
-import { benchDownload, benchRss, benchUpload, TRANSFER_DISK_BYTES, TransferRig } from './transfer.ts';
+import { benchDownload, benchIdleRss, benchRss, benchUpload, TRANSFER_DISK_BYTES, TransferRig } from './transfer.ts';
 import { benchSweep, SWEEP_DISK_BYTES } from './sweep.ts';
 
 // The sweep goes first, in a process that has hosted nothing else. Run after the transfer benchmarks (whose
 // devnet lives in this process) the same sweep took 1.94-2.06x of its raw UPDATE instead of 1.49-1.66x, its own
 // statements slowing by a quarter while the raw UPDATE's did not; the agent never hosts a devnet.
-const BENCHES = ['sweep', 'download', 'upload', 'rss'] as const;
+const BENCHES = ['sweep', 'download', 'upload', 'rss-idle', 'rss'] as const;
 type Name = (typeof BENCHES)[number];
-const TRANSFERS: readonly Name[] = ['download', 'upload', 'rss'];
+const TRANSFERS: readonly Name[] = ['download', 'upload', 'rss-idle', 'rss'];
 const NEEDS_NGINX: readonly Name[] = ['download', 'upload'];
 
 function usage(): string {
@@ -95,7 +95,7 @@ async function main(): Promise<number> {
         } else {
           rig ??= TransferRig.open(root, cleanup, nginxPath);
           const t = await rig;
-          r = name === 'download' ? await benchDownload(t) : name === 'upload' ? await benchUpload(t) : await benchRss(t);
+          r = name === 'download' ? await benchDownload(t) : name === 'upload' ? await benchUpload(t) : name === 'rss-idle' ? await benchIdleRss(t) : await benchRss(t);
         }
         results.push(r);
         console.log(r.line);
