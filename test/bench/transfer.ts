@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Devnet } from '../../src/devnet/index.ts';
-import { AgentProcess, agentNodeFlags, type Quote } from './agent-process.ts';
+import { AgentProcess, agentNodeEnv, agentNodeFlags, type Quote } from './agent-process.ts';
 import { Nginx } from './nginx.ts';
 import { Cleanup, curl, fmt, GIB, MB, mbps, median, procCpu, procMemory, progress, resetPeak, RUNS, verdict, type BenchResult } from './lib.ts';
 
@@ -311,9 +311,9 @@ export async function benchIdleRss(rig: TransferRig): Promise<BenchResult> {
   };
 }
 
-/** VmRSS of `node FLAGS -e <wait>`, with the flags `npm start` gives the agent, once it has settled. */
+/** VmRSS of `node FLAGS -e <wait>`, with the flags and environment `npm start` gives the agent, once it has settled. */
 async function bareNodeRss(): Promise<number> {
-  const child = spawn(process.execPath, [...agentNodeFlags(), '-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [...agentNodeFlags(), '-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore', env: { ...process.env, ...agentNodeEnv() } });
   try {
     await sleep(BARE_SETTLE_MS);
     return procMemory(child.pid ?? -1).rss;
