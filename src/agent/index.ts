@@ -2,9 +2,9 @@
  * The composition root: builds every part from the frozen config and wires them together. The CLI's
  * `storj run` and the tests start an agent the same way, through `startAgent`.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import type { Config } from '../config/index.ts';
+import { VERSION, type Config } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
 import { createChainBackend, PaymentWatcher, type ChainBackend } from '../chain/index.ts';
 import { FsBlobStore, type BlobStore } from '../storage/index.ts';
@@ -28,14 +28,6 @@ import { startLocalCloud, type LocalCloud } from './local-cloud.ts';
 import { bootChild, type ChildAgent, type ChildBootOptions } from './child-boot.ts';
 import { web } from '../web/index.ts';
 
-/** The package's version, from package.json two folders up from src/agent, or three from the build's dist/src/agent. */
-export const VERSION: string = ((): string => {
-  const root = new URL(import.meta.url.endsWith('.ts') ? '../../' : '../../../', import.meta.url);
-  return (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string }).version;
-})();
-
-/** The passphrase a regtest wallet gets when none is given: regtest coins are worthless, and `npm start` must not prompt. */
-export const REGTEST_DEFAULT_PASSPHRASE = 'storj-regtest-devnet';
 
 export { initDataDir, paths } from './data-dir.ts';
 export { META_PARENT, META_REGISTERED } from './child-boot.ts';

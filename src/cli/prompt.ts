@@ -5,8 +5,11 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import type { Network } from '../config/index.ts';
-import { REGTEST_DEFAULT_PASSPHRASE } from '../agent/index.ts';
+import { REGTEST_DEFAULT_PASSPHRASE } from '../config/index.ts';
 import { AgentError } from '../errors/index.ts';
+// WALLET_BAD_ARGUMENT is the wallet's code, in the catalogue once the wallet's door has loaded; the commands that
+// ask for a passphrase open the wallet next anyway (src/cli/commands/operator.ts loads this file when it asks).
+import '../../wallet/index.ts';
 
 /** Reads a line from the terminal without echoing it. */
 async function promptHidden(question: string): Promise<string> {

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --expose-gc --max-semi-space-size=2 --initial-old-space-size=40
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --expose-gc --max-semi-space-size=2 --initial-old-space-size=40
 /**
  * The `storj` command. Operator: init, run, wallet, config (commands/operator.ts). Customer: upload, download,
  * status, topup (commands/customer.ts). Investor: propose, proposal, proposals (commands/investor.ts). Family:
@@ -9,7 +9,7 @@
 // Its error codes, in the catalogue from the moment the module loads.
 import './errors.ts';
 import { Command, CommanderError } from 'commander';
-import { VERSION } from '../agent/index.ts';
+import { VERSION } from '../config/index.ts';
 import { registerCustomerCommands } from './commands/customer.ts';
 import { registerDevCommands } from './commands/dev.ts';
 import { registerFamilyCommands } from './commands/family.ts';

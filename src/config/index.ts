@@ -9,6 +9,11 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AgentError } from '../errors/index.ts';
 
+export { VERSION } from './version.ts';
+
+/** The passphrase a regtest wallet gets when none is given: regtest coins are worthless, and `npm start` must not prompt. */
+export const REGTEST_DEFAULT_PASSPHRASE = 'storj-regtest-devnet';
+
 export type Network = 'mainnet' | 'testnet' | 'regtest';
 
 export interface Config {

@@ -25,11 +25,35 @@ const STOP_TIMEOUT_MS = 15_000;
  * exactly as it is started.
  * @throws Error when the script is not a plain `node ...` command
  */
-function npmStartNodeArgs(): string[] {
+function npmStart(): { env: Record<string, string>; args: string[] } {
   const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
-  const [cmd, ...args] = (pkg.scripts?.start ?? '').trim().split(/\s+/);
-  if (cmd !== 'node' || args.length === 0) throw new Error(`package.json's start script is not "node ARGS...": ${pkg.scripts?.start ?? '(none)'}`);
-  return args;
+  const words = (pkg.scripts?.start ?? '').trim().split(/\s+/);
+  // Leading NAME=VALUE words are the environment the script gives node (MALLOC_ARENA_MAX).
+  const env: Record<string, string> = {};
+  while (/^[A-Z_]+=/.test(words[0] ?? '')) {
+    const [name = '', ...value] = (words.shift() ?? '').split('=');
+    env[name] = value.join('=');
+  }
+  const [cmd, ...args] = words;
+  if (cmd !== 'node' || args.length === 0) throw new Error(`package.json's start script is not "[NAME=VALUE...] node ARGS...": ${pkg.scripts?.start ?? '(none)'}`);
+  return { env, args };
+}
+
+/** The environment package.json's `start` script gives node, which the agent (and the idle reference) get too. */
+export function agentNodeEnv(): Record<string, string> {
+  return npmStart().env;
+}
+
+/** The node arguments the agent is started with (STORJ_BENCH_AGENT_ARGS, else package.json's `start` script). */
+function agentNodeArgs(): string[] {
+  return process.env.STORJ_BENCH_AGENT_ARGS ? process.env.STORJ_BENCH_AGENT_ARGS.split(' ') : npmStart().args;
+}
+
+/** Those arguments before the script's path: node's own flags (and an --import's module). */
+export function agentNodeFlags(): string[] {
+  const args = agentNodeArgs();
+  const script = args.findIndex((a) => /\.(js|ts)$/.test(a));
+  return script < 0 ? args : args.slice(0, script);
 }
 
 export interface Quote {
@@ -62,6 +86,8 @@ export class AgentProcess {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('STORJ_')) env[k] = v;
     Object.assign(env, {
+      // What package.json's start script sets before node (MALLOC_ARENA_MAX).
+      ...agentNodeEnv(),
       STORJ_DATA_DIR: dataDir,
       STORJ_NETWORK: 'regtest',
       STORJ_LISTEN: '127.0.0.1:0',
@@ -72,7 +98,7 @@ export class AgentProcess {
     // As `npm start` runs it (the build in dist/, which `npm run bench` refreshes first). STORJ_BENCH_AGENT_ARGS
     // replaces the node arguments, to compare V8 flags or the sources under tsx
     // (e.g. "--import tsx src/cli/storj.ts run").
-    const args = process.env.STORJ_BENCH_AGENT_ARGS ? process.env.STORJ_BENCH_AGENT_ARGS.split(' ') : npmStartNodeArgs();
+    const args = agentNodeArgs();
     const [cmd, argv] = pinned(SERVER_CPU, process.execPath, args);
     const child = spawn(cmd, argv, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     // Both pipes are read to the end (a full pipe would stall the agent); the last lines explain a failure.

@@ -11,7 +11,7 @@ import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cleanup, findExecutable, GIB, type BenchResult } from './lib.ts';
 import { findNginx } from './nginx.ts';
-import { benchDownload, benchRss, benchUpload, TRANSFER_DISK_BYTES, TransferRig } from './transfer.ts';
+import { benchDownload, benchIdleRss, benchRss, benchUpload, TRANSFER_DISK_BYTES, TransferRig } from './transfer.ts';
 import { benchSweep, SWEEP_DISK_BYTES } from './sweep.ts';
 import { benchWatcher, WATCHER_DISK_BYTES } from './watcher.ts';
 import { benchSmall } from './small.ts';
@@ -19,9 +19,9 @@ import { benchSmall } from './small.ts';
 // The sweep goes first, in a process that has hosted nothing else (the watcher's, next, builds only databases and blocks). Run after the transfer benchmarks (whose
 // devnet lives in this process) the same sweep took 1.94-2.06x of its raw UPDATE instead of 1.49-1.66x, its own
 // statements slowing by a quarter while the raw UPDATE's did not; the agent never hosts a devnet.
-const BENCHES = ['sweep', 'watcher', 'download', 'upload', 'rss', 'small'] as const;
+const BENCHES = ['sweep', 'watcher', 'download', 'upload', 'rss-idle', 'rss', 'small'] as const;
 type Name = (typeof BENCHES)[number];
-const TRANSFERS: readonly Name[] = ['download', 'upload', 'small', 'rss'];
+const TRANSFERS: readonly Name[] = ['download', 'upload', 'rss-idle', 'rss', 'small'];
 const NEEDS_NGINX: readonly Name[] = ['download', 'upload', 'small'];
 
 function usage(): string {
@@ -104,7 +104,7 @@ async function main(): Promise<number> {
         } else {
           rig ??= TransferRig.open(root, cleanup, nginxPath);
           const t = await rig;
-          r = name === 'download' ? await benchDownload(t) : name === 'upload' ? await benchUpload(t) : name === 'small' ? await benchSmall(t) : await benchRss(t);
+          r = name === 'download' ? await benchDownload(t) : name === 'upload' ? await benchUpload(t) : name === 'small' ? await benchSmall(t) : name === 'rss-idle' ? await benchIdleRss(t) : await benchRss(t);
         }
         results.push(r);
         console.log(r.line);

@@ -5,17 +5,23 @@
  */
 import { closeSync, fsyncSync, linkSync, openSync, unlinkSync, writeSync, existsSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Devnet } from '../../src/devnet/index.ts';
-import { AgentProcess, type Quote } from './agent-process.ts';
+import { AgentProcess, agentNodeEnv, agentNodeFlags, type Quote } from './agent-process.ts';
 import { Nginx } from './nginx.ts';
 import { Cleanup, curl, fmt, GIB, MB, mbps, median, procCpu, procMemory, progress, resetPeak, RUNS, verdict, type BenchResult } from './lib.ts';
 
 const DOWNLOAD_TARGET = 0.7;
 const UPLOAD_TARGET = 0.6;
-const RSS_TARGET_MB = 150;
+/** The agent's peak VmRSS while it moves 1 GiB up and down, and its VmRSS once started, before any transfer. */
+const RSS_TARGET_MB = 110;
+const IDLE_RSS_TARGET_MB = 80;
 /** How often the agent's VmRSS is sampled during transfers (VmHWM is the authoritative peak; this shows when). */
 const RSS_SAMPLE_MS = 20;
+/** How long the bare node of the idle reference runs before its VmRSS is read: what it loads is loaded by then. */
+const BARE_SETTLE_MS = 1000;
 /** Disk the transfer benchmarks need: the payload, an agent blob per upload (RUNS + 2), nginx's PUT and headroom. */
 export const TRANSFER_DISK_BYTES = (RUNS + 5) * GIB;
 
@@ -282,6 +288,38 @@ export async function benchUpload(rig: TransferRig): Promise<BenchResult> {
     `the agent hashes (sha256) and fsyncs before answering; nginx does neither. nginx PUT + fsync: ${fmt(durable)} MB/s, agent/that ${fmt(agent / durable, 2)}x (fsync alone ${fsyncs.map((s) => fmt(s, 2)).join(', ')} s)`,
     `agent CPU per upload, user+sys of wall seconds (all its threads, on its one core): ${cpu.join('; ')}`,
   ]);
+}
+
+/**
+ * The agent's resident memory once started, before any transfer (read when the rig opened, whatever ran since),
+ * against a bare `node` started with the same flags in the same run: what the agent's own code and modules add.
+ */
+export async function benchIdleRss(rig: TransferRig): Promise<BenchResult> {
+  progress('rss-idle: a bare node with the agent\'s flags, for reference');
+  const bare = await bareNodeRss();
+  const mb = rig.idle.rss / MB;
+  const pass = mb < IDLE_RSS_TARGET_MB;
+  return {
+    name: 'rss-idle',
+    line: `rss idle after start-up: agent ${fmt(mb)} MB VmRSS (a bare node with the same flags ${fmt(bare / MB)} MB) (target < ${IDLE_RSS_TARGET_MB} MB) ${verdict(pass)}`,
+    measured: `idle ${fmt(mb)} MB`,
+    reference: `bare node ${fmt(bare / MB)} MB`,
+    ratio: '-',
+    target: `< ${IDLE_RSS_TARGET_MB} MB`,
+    pass,
+    details: [`VmHWM by then ${fmt(rig.idle.hwm / MB)} MB; docs/memory.md says where it goes`],
+  };
+}
+
+/** VmRSS of `node FLAGS -e <wait>`, with the flags and environment `npm start` gives the agent, once it has settled. */
+async function bareNodeRss(): Promise<number> {
+  const child = spawn(process.execPath, [...agentNodeFlags(), '-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore', env: { ...process.env, ...agentNodeEnv() } });
+  try {
+    await sleep(BARE_SETTLE_MS);
+    return procMemory(child.pid ?? -1).rss;
+  } finally {
+    child.kill('SIGKILL');
+  }
 }
 
 export async function benchRss(rig: TransferRig): Promise<BenchResult> {

@@ -39,7 +39,11 @@ test('the systemd unit verifies, is hardened, and runs node as npm start does', 
   assert.ok(!/STORJ_PASSPHRASE=/.test(unit.split('\n').filter((l) => !l.startsWith('#')).join('\n')), 'no passphrase in the unit');
 
   // ExecStart runs node with exactly the flags of `npm start`, on the build's storj.js, with `run`.
-  const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  const words = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  // The script's leading NAME=VALUE words are the environment it gives node: the unit sets each of them too.
+  const envWords = words.filter((w, i) => words.slice(0, i + 1).every((x) => /^[A-Z_]+=/.test(x)));
+  for (const e of envWords) assert.ok((directives.get('Environment') ?? []).includes(e), `Environment=${e}, as package.json's start script`);
+  const start = words.slice(envWords.length);
   const exec = one('ExecStart').split(/\s+/);
   assert.match(exec[0] ?? '', /\/node$/);
   assert.deepEqual(exec.slice(1, start.length - 2), start.slice(1, start.length - 2), 'the node flags of package.json\'s start script');

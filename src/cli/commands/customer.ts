@@ -1,9 +1,16 @@
 /** The customer's commands: upload, download, status and topup. They speak only the agent's public HTTP API. */
 import type { Command } from 'commander';
 import { makeUi } from '../render/ui.ts';
-import { download } from './download.ts';
-import { status, topup } from './files.ts';
-import { upload } from './upload.ts';
+import type { download as Download } from './download.ts';
+import type { status as Status, topup as Topup } from './files.ts';
+import type { upload as Upload } from './upload.ts';
+
+// Each command's code is loaded when it runs, so the other commands (`storj run` above all) do not carry it
+// (docs/memory.md).
+const upload = async (...a: Parameters<typeof Upload>) => (await import('./upload.ts')).upload(...a);
+const download = async (...a: Parameters<typeof Download>) => (await import('./download.ts')).download(...a);
+const status = async (...a: Parameters<typeof Status>) => (await import('./files.ts')).status(...a);
+const topup = async (...a: Parameters<typeof Topup>) => (await import('./files.ts')).topup(...a);
 
 /** Adds upload, download, status and topup to `program`; `json` reads the global --json flag. */
 export function registerCustomerCommands(program: Command, opts: { json: () => boolean }): void {

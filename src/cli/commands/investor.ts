@@ -12,12 +12,11 @@ import { join } from 'node:path';
 import { loadConfig } from '../../config/index.ts';
 import { AgentError } from '../../errors/index.ts';
 import { formatBtc, parseSat, satToJson } from '../../money/index.ts';
-import { ProposerKey } from '../../../wallet/index.ts';
 import { AgentApi, agentUrl, clean, RemoteError } from '../client/api.ts';
 import { devPay, requireDevnet } from '../client/devnet.ts';
 import { ADDRESS, ID } from '../client/parse.ts';
 import { parseCreated, parseProposal, parseProposalList, type Proposal } from '../client/parse-proposal.ts';
-import { credentialsFromText, parseBps, parseHosts, readTranscript, signedProposal, type ProposalInput } from '../client/proposal.ts';
+import type { ProposalInput } from '../client/proposal.ts';
 import { proposalJson, showProposal, showProposalList } from '../render/proposal.ts';
 import { showPayment } from '../render/text.ts';
 import { makeUi, type Ui } from '../render/ui.ts';
@@ -66,6 +65,8 @@ export function redacted(e: unknown, secret: string | undefined): unknown {
 
 /** Checks every argument and reads every file, before the key is touched or anything is sent. */
 async function proposalInput(o: ProposeOptions): Promise<ProposalInput> {
+  // Loaded here, not with the file: the checks use the sandbox's, which no other command needs (docs/memory.md).
+  const { credentialsFromText, parseBps, parseHosts, readTranscript } = await import('../client/proposal.ts');
   const investmentSat = parseSat(o.investment.trim(), '--investment');
   if (investmentSat === 0n) throw new AgentError('AMOUNT_INVALID', '--investment must be at least 1 sat (and cover the spawn and a month)');
   const interestBps = parseBps(o.interest);
@@ -92,6 +93,7 @@ async function propose(ui: Ui, o: ProposeOptions, dataDir: string | undefined): 
   // Before anything is signed or sent: --pay against an agent on a real chain must not leave a proposal behind.
   if (o.pay) await requireDevnet(api);
   const keyFile = o.key ?? defaultKeyPath(dataDir);
+  const [{ ProposerKey }, { signedProposal }] = await Promise.all([import('../../../wallet/index.ts'), import('../client/proposal.ts')]);
   const { key, created: keyCreated } = ProposerKey.loadOrCreate(keyFile);
 
   let reply: unknown;

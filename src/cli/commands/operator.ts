@@ -4,17 +4,20 @@
  */
 import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
-import { loadConfig, describeConfig, configDocs, type Config, type Network } from '../../config/index.ts';
+import { loadConfig, describeConfig, configDocs, VERSION, type Config, type Network } from '../../config/index.ts';
 import { AgentError } from '../../errors/index.ts';
 import { formatBtc, parseBtc, parseSat } from '../../money/index.ts';
-import { Treasury } from '../../treasury/index.ts';
-import { Wallet } from '../../../wallet/index.ts';
-import { connectChain, initDataDir, openAgentDb, paths, startAgent, startChild, VERSION, type Agent } from '../../agent/index.ts';
-import { resolvePassphrase } from '../prompt.ts';
+import type { Treasury } from '../../treasury/index.ts';
+import type { Agent } from '../../agent/index.ts';
+import type { resolvePassphrase as ResolvePassphrase } from '../prompt.ts';
 import { reportError } from '../render/errors.ts';
 
 /** Adds init, run, config and wallet to `program`, whose global options give --data-dir and --json. */
 export function registerOperatorCommands(program: Command): void {
+  // The agent, its wallet and its treasury are loaded by the commands that use them, so the customer's commands
+  // never load them (docs/memory.md).
+  const agentDoor = () => import('../../agent/index.ts');
+  const resolvePassphrase = async (...a: Parameters<typeof ResolvePassphrase>) => (await import('../prompt.ts')).resolvePassphrase(...a);
   function config(extra: Partial<Record<keyof Config, unknown>> = {}, requireChain = true): Config {
     const opts = program.opts<{ dataDir?: string }>();
     return loadConfig({ overrides: { ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...extra }, requireChain });
@@ -27,6 +30,7 @@ export function registerOperatorCommands(program: Command): void {
   /** Runs `fn` with what the wallet commands need (the wallet, the database, the chain), closing them after. */
   async function withTreasury<T>(fn: (treasury: Treasury) => Promise<T> | T): Promise<T> {
     const c = config();
+    const [{ connectChain, openAgentDb, paths }, { Treasury }, { Wallet }] = await Promise.all([agentDoor(), import('../../treasury/index.ts'), import('../../../wallet/index.ts')]);
     const p = paths(c);
     const { passphrase } = await resolvePassphrase(c.network);
     const wallet = await Wallet.open({ dir: p.wallet, passphrase });
@@ -52,6 +56,7 @@ export function registerOperatorCommands(program: Command): void {
       // The chain backend can be set after init (STORJ_ESPLORA_URL or config.json) and is checked at `storj run`.
       const c = config(o.network ? { network: o.network } : {}, false);
       const network: Network = c.network;
+      const { initDataDir, paths } = await agentDoor();
       const { passphrase, source } = await resolvePassphrase(network, { confirm: true });
       const mnemonic = o.import ? process.env.STORJ_MNEMONIC : undefined;
       if (o.import && !mnemonic) throw new AgentError('BAD_REQUEST', '--import reads the mnemonic from STORJ_MNEMONIC, which is not set');
@@ -104,6 +109,7 @@ export function registerOperatorCommands(program: Command): void {
   /** `storj run`: the data dir's own agent (a regtest one is made on first start). */
   async function startOwn(): Promise<{ agent: Agent; close(): Promise<void> }> {
     const c = config();
+    const [{ initDataDir, paths, startAgent }, { Wallet }] = await Promise.all([agentDoor(), import('../../../wallet/index.ts')]);
     const { passphrase } = await resolvePassphrase(c.network);
     if (!Wallet.exists(paths(c).wallet) && c.network === 'regtest') {
       mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
@@ -120,6 +126,7 @@ export function registerOperatorCommands(program: Command): void {
   async function startSpawned(spawnFile: string): Promise<{ agent: Agent; close(): Promise<void> }> {
     const dataDir = program.opts<{ dataDir?: string }>().dataDir ?? process.env.STORJ_DATA_DIR;
     if (!dataDir) throw new AgentError('BAD_REQUEST', '--spawn needs --data-dir (or STORJ_DATA_DIR)');
+    const { startChild } = await agentDoor();
     const child = await startChild({ spawnFile, dataDir, env: process.env, logger: true, log: { info: (l) => console.log(l), error: (l) => console.error(l) } });
     if (child.firstBoot) console.log(`First boot: created a ${child.agent.config.network} wallet in ${dataDir} (nodeId ${child.agent.wallet.nodeId}).`);
     return child;

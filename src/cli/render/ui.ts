@@ -3,8 +3,15 @@
  * pipe of stdout gets only results. With --json there is none of it, only JSON lines on stdout. A terminal gets
  * bars and a one-line status that updates in place; a pipe or a log gets plain lines, printed when they change.
  */
-import cliProgress from 'cli-progress';
-import qrcode from 'qrcode-terminal';
+import { createRequire } from 'node:module';
+import type CliProgress from 'cli-progress';
+import type QrcodeTerminal from 'qrcode-terminal';
+
+// cli-progress and qrcode-terminal are loaded at their first use, not with this file: `storj run` registers the
+// customer's commands too, and the agent it starts must not carry either (docs/memory.md).
+const require = createRequire(import.meta.url);
+const cliProgress = (): typeof CliProgress => require('cli-progress') as typeof CliProgress;
+const qrcode = (): typeof QrcodeTerminal => require('qrcode-terminal') as typeof QrcodeTerminal;
 
 export interface Ui {
   readonly json: boolean;
@@ -38,7 +45,7 @@ export function makeUi(json: boolean, tty = process.stderr.isTTY === true): Ui {
 export function qr(text: string): string {
   let out = '';
   // generate() calls back synchronously.
-  qrcode.generate(text, { small: true }, (q) => (out = q));
+  qrcode().generate(text, { small: true }, (q) => (out = q));
   return out.replace(/\n+$/, '');
 }
 
@@ -51,13 +58,14 @@ interface Progress {
 export function progress(ui: Ui, label: string, total: number | undefined): Progress {
   if (ui.json) return { update: () => undefined, stop: () => undefined };
   if (ui.tty) {
-    const bar = new cliProgress.SingleBar(
+    const bars = cliProgress();
+    const bar = new bars.SingleBar(
       {
         stream: process.stderr,
         format: total === undefined ? `${label} {value} bytes | {duration_formatted}` : `${label} [{bar}] {percentage}% | {value}/{total} bytes | ETA {eta_formatted}`,
         hideCursor: true,
       },
-      cliProgress.Presets.shades_classic,
+      bars.Presets.shades_classic,
     );
     bar.start(total ?? 0, 0);
     let stopped = false;

@@ -1,0 +1,77 @@
+/**
+ * What a process loads is what it keeps in memory (docs/memory.md). `storj run` must not load the code only
+ * other commands or later paths need (the customer's commands and their terminal rendering, the sandbox's
+ * QuickJS, the devnet's bcoin when the chain is an Esplora URL), and the customer's commands must not load the
+ * agent. Each process runs with test/agent/loaded-modules-hook.ts, which lists every module it loaded.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'node:test';
+import { agentEnv, initTestDataDir, listeningUrl, spawnCaptured, startDevnet, tempDir } from '../helpers/agent.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const HOOK = ['--import', 'tsx', '--import', './test/agent/loaded-modules-hook.ts'];
+
+/** The packages and files in `urls` matching each pattern (a package name in node_modules, or a path in the repo). */
+function matching(urls: readonly string[], patterns: readonly string[]): string[] {
+  const repo = pathToFileURL(root).href;
+  return patterns.filter((p) => urls.some((u) => (p.startsWith('/') ? u.startsWith(`${repo}${p}`) : u.includes(`/node_modules/${p}/`))));
+}
+
+/** Waits for the hook's list in `file` (written on SIGUSR2 or exit), up to `ms`. */
+async function readList(file: string, ms: number): Promise<string[]> {
+  const deadline = Date.now() + ms;
+  while (!existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`no module list in ${file} after ${ms} ms`);
+    await sleep(50);
+  }
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+}
+
+/** What no agent process needs until a request asks for it, or ever. */
+const NOT_IN_AGENT = [
+  'quickjs-emscripten',
+  'qrcode-terminal',
+  'cli-progress',
+  'bcoin',
+  '/src/cli/commands/upload.ts',
+  '/src/cli/commands/download.ts',
+  '/src/cli/commands/files.ts',
+  '/src/e2e/',
+  '/src/devnet/',
+  '/src/sandbox/guest.ts',
+  '/src/sandbox/worker.ts',
+];
+
+test('storj run, once it listens, has not loaded what only other commands or later paths need', async (t) => {
+  const devnet = await startDevnet(t);
+  const dataDir = tempDir(t);
+  await initTestDataDir(dataDir);
+  const list = join(tempDir(t, 'storj-modules-'), 'modules.txt');
+  const { child, output, exited } = spawnCaptured(t, process.execPath, [...HOOK, 'src/cli/storj.ts', 'run'], { cwd: root, env: { ...process.env, ...agentEnv(dataDir, devnet), STORJ_LOADED_MODULES: list } }, 'SIGKILL');
+  const url = await listeningUrl(child, output, exited, 60_000);
+  // It answers, so it is wholly started.
+  assert.equal((await fetch(`${url}/v1/info`)).status, 200);
+  child.kill('SIGUSR2');
+  const urls = await readList(list, 10_000);
+  // The list is real: the agent and its server are in it.
+  assert.deepEqual(matching(urls, ['fastify', 'better-sqlite3', '/src/agent/index.ts', '/src/cli/commands/operator.ts']).length, 4, urls.join('\n'));
+  assert.deepEqual(matching(urls, NOT_IN_AGENT), [], 'loaded by an idle agent');
+  child.kill('SIGTERM');
+  await exited;
+});
+
+test("a customer's command loads neither the agent nor its server", async (t) => {
+  const list = join(tempDir(t, 'storj-modules-'), 'modules.txt');
+  // Nothing listens on port 9 (discard): the download fails at once, once its own code has loaded.
+  const { child, output, exited } = spawnCaptured(t, process.execPath, [...HOOK, 'src/cli/storj.ts', 'download', '--url', 'http://127.0.0.1:9', 'f'.repeat(32)], { cwd: root, env: { ...process.env, STORJ_LOADED_MODULES: list } }, 'SIGKILL');
+  await exited;
+  assert.notEqual(child.exitCode, 0, output());
+  assert.match(output(), /^error [A-Z_]+: /m);
+  const urls = await readList(list, 10_000);
+  assert.deepEqual(matching(urls, ['commander', '/src/cli/commands/download.ts']).length, 2, urls.join('\n'));
+  assert.deepEqual(matching(urls, ['fastify', 'better-sqlite3', 'prom-client', '@fastify/swagger', 'bcoin', 'quickjs-emscripten', '/src/agent/', '/src/host/', '/src/db/', '/src/sandbox/', '/wallet/', 'bitcoinjs-lib']), [], 'loaded by storj download');
+});
