@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '**/*.cjs', 'spawn-scripts/**/*.js', 'test/sandbox/fixtures/**/*.js'] },
+  { ignores: ['node_modules/**', 'dist/**', '**/*.cjs', 'spawn-scripts/**/*.js', 'test/sandbox/fixtures/**/*.js', 'src/web/assets/**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -14,6 +14,7 @@ import { Files } from './files.ts';
 import { Downloads } from './downloads.ts';
 import { paymentSink } from './payments.ts';
 import { Retention } from './retention.ts';
+import { Resumable } from './resumable.ts';
 import type { Download, FileHead, FileView, HostDeps, PriceSet, Quote, UploadRequest, UploadStatus } from './types.ts';
 import type { Job } from '../scheduler/index.ts';
 
@@ -27,6 +28,8 @@ export class Host {
   readonly #files: Files;
   readonly #downloads: Downloads;
   readonly #retention: Retention;
+  /** Resumable (tus) uploads: src/host/resumable.ts. */
+  readonly resumable: Resumable;
 
   constructor(deps: HostDeps) {
     const { db, config, blobs, now } = deps;
@@ -41,6 +44,11 @@ export class Host {
     this.#prices = prices;
     this.#quotes = quotes;
     this.#uploads = new Uploads({ repo, ledger, quotes, room, config, blobs, now, storageProblems, events });
+    const pending = (id: string): boolean => {
+      const u = repo.upload(id);
+      return u !== undefined && repo.file(u.file_id)?.state === 'pending';
+    };
+    this.resumable = new Resumable({ blobs, uploads: this.#uploads, now, events, config, pending });
     this.#files = new Files({ repo, ledger, prices, config, now });
     this.#downloads = new Downloads({ repo, ledger, prices, random, blobs, now, log, events });
     this.#retention = new Retention({ repo, ledger, prices, blobs, config, now });
@@ -151,9 +159,11 @@ export class Host {
     return this.#retention.sweep();
   }
 
-  /** @see Retention.deleteExpired */
-  deleteExpired(): Promise<string> {
-    return this.#retention.deleteExpired();
+  /** @see Retention.deleteExpired, and the partial uploads that can no longer complete (Resumable.expire) */
+  async deleteExpired(): Promise<string> {
+    const files = await this.#retention.deleteExpired();
+    const partials = await this.resumable.expire();
+    return partials > 0 ? `${files}, ${partials} partial upload(s)` : files;
   }
 }
 
