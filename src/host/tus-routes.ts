@@ -4,10 +4,12 @@
  * quote, `HEAD` and `PATCH /v1/tus/<uploadId>` give and move its offset, `DELETE` terminates it. Every answer
  * carries `Tus-Resumable: 1.0.0`; errors are the agent's one envelope with a stable code.
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { bearer, ErrorRef, type TypedApp } from '../http/index.ts';
+import { bearer, Bytes, ErrorRef, type TypedApp } from '../http/index.ts';
 import { AgentError } from '../errors/index.ts';
 import type { Host } from './host.ts';
 import type { ResumableState } from './resumable.ts';
@@ -54,8 +56,15 @@ function stateHeaders(s: ResumableState, filesUrl: string): Record<string, strin
   };
 }
 
+/** tus-js-client's browser build, which the page's uploadFile loads (src/web/assets/upload.js): no CDN. */
+const TUS_CLIENT = readFileSync(createRequire(import.meta.url).resolve('tus-js-client/dist/tus.min.js'));
+
 /** Registers the tus routes in a scope of their own, where bodies stream unread (as the PUT's do: ./routes.ts). */
 export function tusRoutes(app: TypedApp, host: Host, filesUrl: () => string): void {
+  app.get('/assets/vendor/tus.js', { schema: { summary: 'tus-js-client\'s browser build (for the page\'s resumable uploads)', response: { 200: Bytes('JavaScript') } } }, (_req, reply) =>
+    reply.status(200).headers({ 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=86400', 'x-content-type-options': 'nosniff' }).send(TUS_CLIENT),
+  );
+
   const scope: FastifyPluginCallbackTypebox = (tus, _opts, done) => {
     tus.removeAllContentTypeParsers();
     tus.addContentTypeParser('*', (_req, payload, next) => next(null, payload));

@@ -36,6 +36,12 @@ test('discovery, creation, HEAD offsets, PATCH in pieces, and the upload complet
   assert.equal(opts.headers.get('tus-extension'), 'creation,termination');
   assert.equal(opts.headers.get('tus-max-size'), String(a.config.maxFileSize));
 
+  // The browser's tus client comes from the agent itself (src/web/assets/upload.js loads it), not a CDN.
+  const vendor = await fetch(`${a.agent.url}/assets/vendor/tus.js`);
+  assert.equal(vendor.status, 200);
+  assert.match(vendor.headers.get('content-type') ?? '', /^text\/javascript/);
+  assert.match(await vendor.text(), /tus/);
+
   const bytes = pattern(300_000, 1);
   const q = await paidQuote(a.api, bytes.length);
   const c = await create(a, q, bytes.length);
