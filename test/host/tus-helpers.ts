@@ -37,8 +37,8 @@ export function uploadMetadata(id: string): string {
   return `uploadId ${Buffer.from(id).toString('base64')},filename ${Buffer.from('x.bin').toString('base64')}`;
 }
 
-/** Every file under the agent's blob store's `sub` folder (blobs/ for stored blobs, partial/ for partial uploads). */
-export function storeFiles(dataDir: string, sub: 'blobs' | 'partial'): Array<{ path: string; size: number }> {
+/** Every file under the agent's blob store's `sub` folder (blobs/ for stored blobs, partial/ for partial uploads, tmp/ for PUTs). */
+export function storeFiles(dataDir: string, sub: 'blobs' | 'partial' | 'tmp'): Array<{ path: string; size: number }> {
   const out: Array<{ path: string; size: number }> = [];
   const walk = (d: string) => {
     let entries;

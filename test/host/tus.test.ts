@@ -206,3 +206,21 @@ test('a PATCH cut off halfway keeps what arrived, fsynced; the upload resumes th
   const dl = await fetch(`${a.agent.url}/f/${done.headers.get('storj-file-id') ?? ''}`);
   assert.equal(sha256(new Uint8Array(await dl.arrayBuffer())), sha256(bytes));
 });
+
+test('a PUT whose client closes its end mid-body is let go: the same upload can be sent again at once', async (t) => {
+  const a = await startTestAgent(t);
+  const bytes = pattern(2 * 1024 * 1024, 4);
+  const q = await paidQuote(a.api, bytes.length);
+  const req = request(`${a.agent.url}/v1/uploads/${q.id}`, { method: 'PUT', headers: { authorization: `Bearer ${q.uploadToken}`, 'content-length': String(bytes.length) } });
+  req.on('error', () => undefined);
+  req.write(bytes.subarray(0, bytes.length / 2));
+  const tmp = () => storeFiles(a.dataDir, 'tmp');
+  await until('half of the PUT on disk', () => (tmp().some((f) => f.size === bytes.length / 2) ? true : undefined));
+  req.destroy();
+  // Without the socket's close (src/host/body.ts) the first PUT would hold the upload forever: UPLOAD_IN_PROGRESS.
+  const r = await until('the upload to be free again', async () => {
+    const put = await a.api<{ sha256: string; error?: { code: string } }>('PUT', `/v1/uploads/${q.id}`, bytes, { authorization: `Bearer ${q.uploadToken}` });
+    return put.status === 201 ? put : undefined;
+  });
+  assert.equal(r.body.sha256, sha256(bytes));
+});
