@@ -4,7 +4,6 @@
  * (`RoutePlugin`), which the composition root (src/agent) lists, so tests can build it with real parts.
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config/index.ts';
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from './errors.ts';
@@ -13,6 +12,7 @@ import { installLimits } from './limits.ts';
 import { registerMetrics } from './metrics-route.ts';
 import type { AgentMetrics } from '../metrics/index.ts';
 import { ErrorSchema, type TypedApp } from './schemas.ts';
+import { lazyOpenapi } from './openapi.ts';
 
 export { Bytes, ErrorRef, Msat, Sat, type ErrorEnvelope, type TypedApp } from './schemas.ts';
 export { bearer, tokenMatches } from './auth.ts';
@@ -67,7 +67,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   ref.connections = connections;
   app.decorate('closeWithin', (timeoutMs: number) => connections.close(timeoutMs));
   await installLimits(app, deps.config);
-  await app.register(swagger, {
+  // The document lists the routes registered from here on; it is built on its first request (src/http/openapi.ts).
+  const openapi = lazyOpenapi(app, {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'storj-agent', version: deps.version, description: 'Pay-per-use file hosting paid in bitcoin. Errors are {"error": {"code", "message"}}.' },
@@ -78,7 +79,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // types; validation is still fastify's ajv with the options above).
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  app.get('/v1/openapi.json', { schema: { hide: true } }, () => openapi());
   for (const routes of deps.routes) routes(api);
   return app;
 }
