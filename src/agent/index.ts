@@ -2,6 +2,7 @@
  * The composition root: builds every part from the frozen config and wires them together. The CLI's
  * `storj run` and the tests start an agent the same way, through `startAgent`.
  */
+import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { VERSION, type Config } from '../config/index.ts';
@@ -241,7 +242,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       { name: 'family', routes: familyRoutes(family, { bodyLimit: config.proposalBodyMaxBytes }), jobs: family.jobs() },
       { name: 'bundle', routes: bundleRoutes(bundle) },
       // The pages customers use in a browser; "pay with devnet" only where the devnet controls exist.
-      { name: 'web', routes: web({ devnet: conn.dev !== undefined, filesUrl: config.filesUrl }) },
+      { name: 'web', routes: web({ devnet: conn.dev !== undefined, filesUrl: config.filesUrl, vendor: { 'tus.js': createRequire(import.meta.url).resolve('tus-js-client/dist/tus.min.js') } }) },
       {
         name: 'agent',
         routes: agentRoutes({

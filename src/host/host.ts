@@ -15,6 +15,7 @@ import { Downloads } from './downloads.ts';
 import { Meter } from './meter.ts';
 import { paymentSink } from './payments.ts';
 import { Retention } from './retention.ts';
+import { Resumable } from './resumable.ts';
 import type { Download, FileHead, FileView, HostDeps, PriceSet, Quote, UploadRequest, UploadStatus } from './types.ts';
 import type { Job } from '../scheduler/index.ts';
 
@@ -29,6 +30,8 @@ export class Host {
   readonly #downloads: Downloads;
   readonly #retention: Retention;
   readonly #meter: Meter;
+  /** Resumable (tus) uploads: src/host/resumable.ts. */
+  readonly resumable: Resumable;
 
   constructor(deps: HostDeps) {
     const { db, config, blobs, now } = deps;
@@ -45,6 +48,11 @@ export class Host {
     this.#uploads = new Uploads({ repo, ledger, quotes, room, config, blobs, now, storageProblems, events });
     const meter = new Meter({ repo, ledger, batchMs: config.meterBatchMs, batchBytes: config.meterBatchBytes, ...(log ? { log } : {}), ...(events ? { events } : {}) });
     this.#meter = meter;
+    const pending = (id: string): boolean => {
+      const u = repo.upload(id);
+      return u !== undefined && repo.file(u.file_id)?.state === 'pending';
+    };
+    this.resumable = new Resumable({ blobs, uploads: this.#uploads, now, events, config, pending });
     this.#files = new Files({ repo, ledger, prices, config, now, unwrittenMsat: (id) => meter.unwritten(id), owedMsat: (id) => meter.owed(id) });
     this.#downloads = new Downloads({ repo, ledger, prices, random, blobs, now, log, meter });
     this.#retention = new Retention({ repo, ledger, prices, blobs, config, now });
@@ -173,10 +181,12 @@ export class Host {
     return this.#retention.sweep();
   }
 
-  /** @see Retention.deleteExpired */
-  deleteExpired(): Promise<string> {
+  /** @see Retention.deleteExpired (the download charges waiting are written first), and the partial uploads that can no longer complete (Resumable.expire) */
+  async deleteExpired(): Promise<string> {
     this.#meter.flush();
-    return this.#retention.deleteExpired();
+    const files = await this.#retention.deleteExpired();
+    const partials = await this.resumable.expire();
+    return partials > 0 ? `${files}, ${partials} partial upload(s)` : files;
   }
 }
 

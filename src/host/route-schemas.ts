@@ -37,6 +37,13 @@ export const UploadStatusReply = Type.Object({
   fileId: Type.Optional(Type.String({ description: 'once complete, and only with Authorization: Bearer <uploadToken>: the fileId is the download link' })),
 });
 
+/** A tus creation's answer: tus clients read the headers; the body says the same for anyone else. */
+export const TusCreatedReply = Type.Object({
+  location: Type.String({ description: 'where to HEAD and PATCH: /v1/tus/<uploadId>' }),
+  offset: Type.Integer({ description: 'bytes held: 0' }),
+  length: Type.Integer({ description: 'the upload\'s length (the quote\'s size)' }),
+});
+
 export const PutUploadReply = Type.Object({ fileId: Type.String(), url: Type.String(), size: Type.Integer(), sha256: Type.String() });
 
 export const FileReply = Type.Object({

@@ -6,10 +6,12 @@ import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebo
 import { bearer, Bytes, ErrorRef, ifNoneMatch, type TypedApp } from '../http/index.ts';
 import type { Host } from './host.ts';
 import { parseRange } from './uri.ts';
+import { bodyCutOff } from './body.ts';
 import { AgentError, isAgentError } from '../errors/index.ts';
 import { satToJson } from '../money/index.ts';
 import { copyBlob } from '../storage/index.ts';
 import { fileHeaders, notModifiedHeaders } from './file-headers.ts';
+import { tusRoutes } from './tus-routes.ts';
 import { CreateUploadBody, FileIdParams, FileReply, IdParams, NotModifiedReply, PutUploadReply, QuoteReply, UploadStatusReply } from './route-schemas.ts';
 
 /**
@@ -89,22 +91,20 @@ function registerHostRoutes(app: TypedApp, host: Host, filesUrl: () => string): 
         const lengthHeader = req.headers['content-length'];
         const contentLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
         if (contentLength !== undefined && !Number.isSafeInteger(contentLength)) throw new AgentError('BAD_REQUEST', 'bad Content-Length');
-        const abort = new AbortController();
-        const onClose = () => {
-          if (!req.raw.complete) abort.abort();
-        };
-        req.raw.on('close', onClose);
+        const cutOff = bodyCutOff(req);
         try {
-          const r = await host.putUpload(id, bearer(req.headers.authorization), req.raw, { ...(contentLength !== undefined ? { contentLength } : {}), signal: abort.signal });
+          const r = await host.putUpload(id, bearer(req.headers.authorization), req.raw, { ...(contentLength !== undefined ? { contentLength } : {}), signal: cutOff.signal });
           return await reply.status(201).send({ fileId: r.fileId, url: `${filesUrl()}/f/${r.fileId}`, size: r.size, sha256: r.sha256 });
         } finally {
-          req.raw.off('close', onClose);
+          cutOff.dispose();
         }
       },
     );
     done();
   };
   void app.register(uploadScope);
+  // The same upload in as many requests as it takes, resumable after a dropped connection or a restart.
+  tusRoutes(app, host, filesUrl);
 
   app.get('/v1/files/:fileId', { onRequest: app.limit('free'), schema: { summary: 'A file\'s state and balance', params: FileIdParams, response: { 200: FileReply, 404: ErrorRef } } }, (req) => {
     const v = host.fileView(req.params.fileId);

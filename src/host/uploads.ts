@@ -5,9 +5,9 @@
 import type { Config } from '../config/index.ts';
 import { AgentError, diskFullError } from '../errors/index.ts';
 import type { Ledger } from '../ledger/index.ts';
-import type { BlobInfo, BlobStore } from '../storage/index.ts';
+import type { BlobInfo, BlobStore, PutOptions } from '../storage/index.ts';
 import type { Quotes } from './quotes.ts';
-import type { HostRepository } from './repository.ts';
+import type { FileRow, HostRepository } from './repository.ts';
 import { tokenMatches } from './ids.ts';
 import { bip21 } from './uri.ts';
 import { tell, type HostDeps } from './types.ts';
@@ -82,10 +82,26 @@ export class Uploads {
    * INSUFFICIENT_STORAGE (no room now), DEGRADED (the database cannot be written), STORAGE_FULL (the disk filled meanwhile)
    */
   async putUpload(id: string, token: string | undefined, body: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, opts: { contentLength?: number; signal?: AbortSignal } = {}): Promise<{ fileId: string; size: number; sha256: string }> {
-    const { config, repo, room } = this.#d;
-    const rows = this.#d.quotes.find(id);
-    const { u, f } = rows;
-    if (!tokenMatches(token, u.token_hash)) throw new AgentError('UNAUTHORIZED', 'a valid upload token is required (Authorization: Bearer <uploadToken>)');
+    const { f, size } = this.admit(id, token);
+    if (opts.contentLength !== undefined && opts.contentLength !== size) {
+      throw new AgentError('UPLOAD_SIZE_MISMATCH', `the body is ${opts.contentLength} bytes but the upload is for ${size}; nothing was kept`, { size });
+    }
+    return this.receiving(id, size, async (progress) => {
+      const blob = await this.#d.blobs.put(body, { expectedSize: size, ...this.completion(f.id), onProgress: progress, ...(opts.signal ? { signal: opts.signal } : {}) });
+      tell(this.#d.events, (e) => e.ingress(blob.size));
+      return { fileId: f.id, size: blob.size, sha256: blob.sha256 };
+    });
+  }
+
+  /**
+   * The checks before any of an upload's bytes are read, the same for a PUT and a tus request
+   * (src/host/resumable.ts): the token, the file still waiting for its bytes, and the payment in full.
+   * @throws AgentError UNAUTHORIZED, NOT_FOUND, UPLOAD_COMPLETE, PAYMENT_REQUIRED
+   */
+  admit(id: string, token: string | undefined): { f: FileRow; size: number } {
+    const { config } = this.#d;
+    const rows = this.#find(id, token);
+    const { f } = rows;
     if (f.state !== 'pending') throw new AgentError('UPLOAD_COMPLETE', 'this upload already has its file', { fileId: f.id });
     const status = this.#d.quotes.status(rows);
     if (status.state !== 'paid') {
@@ -96,42 +112,48 @@ export class Uploads {
         bip21: bip21(f.address, status.amountSat - status.receivedSat > 0n ? status.amountSat - status.receivedSat : status.amountSat),
       });
     }
-    const size = Number(f.size);
-    if (opts.contentLength !== undefined && opts.contentLength !== size) {
-      throw new AgentError('UPLOAD_SIZE_MISMATCH', `the body is ${opts.contentLength} bytes but the upload is for ${size}; nothing was kept`, { size });
-    }
+    return { f, size: Number(f.size) };
+  }
+
+  /**
+   * The upload's file, for the holder of its token, whatever its state.
+   * @throws AgentError UNAUTHORIZED, NOT_FOUND
+   */
+  file(id: string, token: string | undefined): FileRow {
+    return this.#find(id, token).f;
+  }
+
+  #find(id: string, token: string | undefined): ReturnType<Quotes['find']> {
+    const rows = this.#d.quotes.find(id);
+    if (!tokenMatches(token, rows.u.token_hash)) throw new AgentError('UNAUTHORIZED', 'a valid upload token is required (Authorization: Bearer <uploadToken>)');
+    return rows;
+  }
+
+  /** Whether a request is writing this upload's bytes now. */
+  busy(id: string): boolean {
+    return this.#uploading.has(id);
+  }
+
+  /**
+   * Runs `receive`, which writes `bytes` more of upload `id`, alone: no other request writes this upload
+   * meanwhile, the disk has room for them (reserved to it until it ends) and the database can be written.
+   * @throws AgentError UPLOAD_IN_PROGRESS, INSUFFICIENT_STORAGE, DEGRADED, STORAGE_FULL, or what `receive` throws
+   */
+  async receiving<T>(id: string, bytes: number, receive: (progress: (received: number) => void) => Promise<T>): Promise<T> {
+    const { room } = this.#d;
     if (this.#uploading.has(id)) throw new AgentError('UPLOAD_IN_PROGRESS', 'another upload of this file is in progress');
     // Checked again before the body is read: the disk may have filled since the quote. The check and the
     // reservation below run with no await between them, so two uploads cannot both count the same free bytes.
-    await room.check(BigInt(size));
+    await room.check(BigInt(bytes));
     // A database that cannot be written could not record the file: refused before the body is read, not after.
     const problems = (await this.#d.storageProblems?.()) ?? [];
     if (problems.length > 0) throw new AgentError('DEGRADED', `the agent cannot take the upload now (${problems.join(', ')}); the quote stays paid, try again once it recovers`, { reasons: problems });
-    await room.check(BigInt(size));
+    await room.check(BigInt(bytes));
     if (this.#uploading.has(id)) throw new AgentError('UPLOAD_IN_PROGRESS', 'another upload of this file is in progress');
     this.#uploading.add(id);
-    const reservation = room.reserve(size);
+    const reservation = room.reserve(bytes);
     try {
-      // The file takes its reference to the blob while the store still holds the blob against deletion, so
-      // the deletion job, re-checking references under the same lock, cannot remove identical bytes that an
-      // older, deleted file left behind just as this upload reuses them.
-      // Stored and charged for from the same moment, in one transaction: a balance below zero by then (payments
-      // reversed) freezes the file at once (src/ledger's startCharging).
-      const complete = (blob: BlobInfo): void => {
-        const at = this.#d.now();
-        const stored = repo.transaction(() => {
-          if (!repo.completeFile(f.id, blob.sha256, BigInt(at.getTime()))) return false;
-          if (!this.#d.ledger.startCharging(f.id, at)) throw new AgentError('INTERNAL', `file ${f.id} was pending but its account is charged already`);
-          return true;
-        });
-        if (!stored) {
-          throw new AgentError('UPLOAD_COMPLETE', 'this upload already has its file', { fileId: f.id });
-        }
-      };
-      const isReferenced = (sha: string): boolean => repo.isBlobReferenced(sha);
-      const blob = await this.#d.blobs.put(body, { expectedSize: size, onStored: complete, isReferenced, onProgress: reservation.progress, ...(opts.signal ? { signal: opts.signal } : {}) });
-      tell(this.#d.events, (e) => e.ingress(blob.size));
-      return { fileId: f.id, size: blob.size, sha256: blob.sha256 };
+      return await receive(reservation.progress);
     } catch (e) {
       // The file stays pending and its payment stays on its address, so the same upload can be retried.
       throw diskFullError(e) ?? e;
@@ -139,5 +161,30 @@ export class Uploads {
       reservation.release();
       this.#uploading.delete(id);
     }
+  }
+
+  /**
+   * What the blob store calls once an upload's bytes are whole and durable, for a PUT and a tus upload alike:
+   * the file takes its reference to the blob while the store still holds the blob against deletion, so the
+   * deletion job, re-checking references under the same lock, cannot remove identical bytes that an older,
+   * deleted file left behind just as this upload reuses them. Stored and charged for from the same moment, in
+   * one transaction: a balance below zero by then (payments reversed) freezes the file at once (src/ledger's
+   * startCharging).
+   * @throws AgentError UPLOAD_COMPLETE (from onStored) when the file was completed meanwhile
+   */
+  completion(fileId: string): Pick<PutOptions, 'onStored' | 'isReferenced'> {
+    const { repo } = this.#d;
+    return {
+      onStored: (blob: BlobInfo): void => {
+        const at = this.#d.now();
+        const stored = repo.transaction(() => {
+          if (!repo.completeFile(fileId, blob.sha256, BigInt(at.getTime()))) return false;
+          if (!this.#d.ledger.startCharging(fileId, at)) throw new AgentError('INTERNAL', `file ${fileId} was pending but its account is charged already`);
+          return true;
+        });
+        if (!stored) throw new AgentError('UPLOAD_COMPLETE', 'this upload already has its file', { fileId });
+      },
+      isReferenced: (sha: string): boolean => repo.isBlobReferenced(sha),
+    };
   }
 }

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Stats } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, statfs, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, statfs, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
 import { AgentError } from '../errors/index.ts';
+import { errno, fsyncDir, readdirOrEmpty, sizeMismatch, statOrNull, translate } from './fs-util.ts';
 import { MeteredFileSink } from './metered-sink.ts';
+import { PartialUploads } from './partial-uploads.ts';
 import { FileRangeReader } from './range-reader.ts';
 import type { BlobInfo, BlobReader, BlobStore, BlobUsage, ByteRange, DeleteOptions, PutOptions } from './types.ts';
 
@@ -40,7 +41,8 @@ const SCAN_PARALLELISM = 64;
  * A BlobStore on a local filesystem.
  *
  * Layout: `<dir>/blobs/ab/cd/<sha256>` (two levels of fan-out, so even a million blobs leave
- * ~15 per directory), and `<dir>/tmp/` for uploads in progress. tmp/ sits beside blobs/ on the
+ * ~15 per directory), `<dir>/tmp/` for uploads in progress, and `<dir>/partial/` for resumable uploads that
+ * survive a restart (./partial-uploads.ts). tmp/ sits beside blobs/ on the
  * same filesystem, which makes the final rename atomic: a blob appears whole or not at all.
  *
  * One process owns a directory: `recover()` treats every temp file it did not start as left
@@ -60,6 +62,8 @@ export class FsBlobStore implements BlobStore {
   private scan: Promise<bigint> | undefined;
   /** Bumped by every put that adds a blob and every delete, so a scan can tell it raced one. */
   private generation = 0;
+  /** {@inheritDoc BlobStore.partials} */
+  readonly partials: PartialUploads;
 
   /**
    * @param opts.dir the store's directory; created (owner-only) on first use.
@@ -68,6 +72,8 @@ export class FsBlobStore implements BlobStore {
     this.dir = resolve(opts.dir);
     this.blobsDir = join(this.dir, 'blobs');
     this.tmpDir = join(this.dir, 'tmp');
+    // partial/ sits beside blobs/ on the same filesystem, so a whole upload is renamed into place, not copied.
+    this.partials = new PartialUploads(join(this.dir, 'partial'), (path, file, blob, o) => this.install(path, file, blob, o));
   }
 
   /** {@inheritDoc BlobStore.put} */
@@ -84,7 +90,6 @@ export class FsBlobStore implements BlobStore {
     this.activeTemps.add(tempName);
     let fh: FileHandle | undefined;
     let sink: MeteredFileSink | undefined;
-    let kept = false;
     try {
       // Created read-only from the start: permission bits are checked when a file is opened, so
       // this descriptor can still write, and no later chmod needs its own fsync to be durable.
@@ -100,43 +105,8 @@ export class FsBlobStore implements BlobStore {
       });
       await pipeline(source, sink, signal ? { signal } : {});
       const sha256 = sink.digest();
-      const file = fh; // the open handle, for the closure below: its fsync needs no second open
       signal?.throwIfAborted();
-
-      await this.withLock(sha256, async () => {
-        const finalPath = this.blobPath(sha256);
-        const existing = await statOrNull(finalPath);
-        // Same name means same bytes, so the temp copy is simply dropped (by `finally`). A size
-        // that differs can only be a damaged blob: replacing it with the verified copy repairs it.
-        let createdHere = false;
-        try {
-          if (!(existing?.isFile() && existing.size === expectedSize)) {
-            // Data before name: once the rename is durable, the bytes it points to must be too.
-            await file.sync();
-            const leaf = dirname(finalPath);
-            const created = await mkdir(leaf, { recursive: true, mode: DIR_MODE });
-            await rename(tempPath, finalPath);
-            kept = true;
-            createdHere = existing === null;
-            this.noteChange(BigInt(expectedSize) - BigInt(existing?.isFile() ? existing.size : 0));
-            // The rename is only durable once the directory entry is; so are freshly made fan-out
-            // directories, whose entries live in their parents.
-            await fsyncDir(leaf);
-            if (created !== undefined) {
-              await fsyncDir(dirname(leaf));
-              if (created !== leaf) await fsyncDir(this.blobsDir);
-            }
-          }
-          onStored?.({ sha256, size: expectedSize });
-        } catch (e) {
-          // The blob is in place but cannot be recorded (the caller's database is full, or an fsync failed:
-          // ENOSPC can surface there with delayed allocation): a blob this put brought in would be an orphan
-          // nothing points to. Removed here, still under the lock, unless the caller says something else
-          // references it; a blob that was already stored was someone else's and stays.
-          if (createdHere && !safeIsReferenced(isReferenced, sha256)) await this.removeUnlocked(finalPath, expectedSize);
-          throw e;
-        }
-      });
+      await this.install(tempPath, fh, { sha256, size: expectedSize }, { onStored, isReferenced });
       return { sha256, size: expectedSize };
     } catch (e) {
       throw translate(e);
@@ -148,9 +118,53 @@ export class FsBlobStore implements BlobStore {
         await finished(sink).catch(() => undefined);
       }
       await fh?.close().catch(() => undefined);
-      if (!kept) await unlink(tempPath).catch(() => undefined);
+      // Gone already when it was renamed into place.
+      await unlink(tempPath).catch(() => undefined);
       this.activeTemps.delete(tempName);
     }
+  }
+
+  /**
+   * Puts a finished temp file (`tempPath`, open as `file`, whose bytes are `blob`) in place under its name,
+   * durably, and calls `onStored` under the blob's lock (see PutOptions). Identical bytes already stored are
+   * reused: the temp file is then left where it is, for the caller to remove. Used by `put` and by a partial
+   * upload's commit (./partial-uploads.ts).
+   */
+  async install(tempPath: string, file: FileHandle, blob: BlobInfo, opts: Pick<PutOptions, 'onStored' | 'isReferenced'>): Promise<void> {
+    const { sha256, size } = blob;
+    await this.withLock(sha256, async () => {
+      const finalPath = this.blobPath(sha256);
+      const existing = await statOrNull(finalPath);
+      // Same name means same bytes, so the temp copy is simply dropped (by `finally`). A size
+      // that differs can only be a damaged blob: replacing it with the verified copy repairs it.
+      let createdHere = false;
+      try {
+        if (!(existing?.isFile() && existing.size === size)) {
+          // Data before name: once the rename is durable, the bytes it points to must be too.
+          await file.sync();
+          const leaf = dirname(finalPath);
+          const created = await mkdir(leaf, { recursive: true, mode: DIR_MODE });
+          await rename(tempPath, finalPath);
+          createdHere = existing === null;
+          this.noteChange(BigInt(size) - BigInt(existing?.isFile() ? existing.size : 0));
+          // The rename is only durable once the directory entry is; so are freshly made fan-out
+          // directories, whose entries live in their parents.
+          await fsyncDir(leaf);
+          if (created !== undefined) {
+            await fsyncDir(dirname(leaf));
+            if (created !== leaf) await fsyncDir(this.blobsDir);
+          }
+        }
+        opts.onStored?.({ sha256, size });
+      } catch (e) {
+        // The blob is in place but cannot be recorded (the caller's database is full, or an fsync failed:
+        // ENOSPC can surface there with delayed allocation): a blob this put brought in would be an orphan
+        // nothing points to. Removed here, still under the lock, unless the caller says something else
+        // references it; a blob that was already stored was someone else's and stays.
+        if (createdHere && !safeIsReferenced(opts.isReferenced, sha256)) await this.removeUnlocked(finalPath, size);
+        throw e;
+      }
+    });
   }
 
   /** Unlinks a blob the caller holds the lock of; best effort (a failure leaves what recover cannot see: logged by the caller's error). */
@@ -228,7 +242,7 @@ export class FsBlobStore implements BlobStore {
       await rm(join(this.tmpDir, name), { force: true, recursive: true });
       removed++;
     }
-    return removed;
+    return removed + (await this.partials.recover());
   }
 
   /** {@inheritDoc BlobStore.usage} */
@@ -334,57 +348,5 @@ function safeIsReferenced(check: ((sha256: string) => boolean) | undefined, sha2
     return check(sha256);
   } catch {
     return true;
-  }
-}
-
-function sizeMismatch(expected: number, got: string): AgentError {
-  return new AgentError('UPLOAD_SIZE_MISMATCH', `expected exactly ${expected} bytes, got ${got}; nothing was kept`, {
-    expectedSize: expected,
-  });
-}
-
-/** Disk-full conditions become a catalogued error; everything else passes through unchanged. */
-function translate(e: unknown): unknown {
-  const code = errno(e);
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new AgentError('STORAGE_FULL', 'the disk is full; nothing was kept', undefined, { cause: e });
-  }
-  return e;
-}
-
-function errno(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
-}
-
-async function statOrNull(path: string): Promise<Stats | null> {
-  try {
-    return await stat(path);
-  } catch (e) {
-    if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return null;
-    throw e;
-  }
-}
-
-async function readdirOrEmpty(path: string): Promise<string[]> {
-  try {
-    return await readdir(path);
-  } catch (e) {
-    if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return [];
-    throw e;
-  }
-}
-
-/**
- * fsync a file through a fresh descriptor. fsync flushes "all modified in-core data of the file
- * referred to by the file descriptor" (Linux fsync(2)): the file's, whichever descriptor wrote
- * it, so this makes durable what the already closed write stream wrote.
- */
-/** fsync a directory, which makes the entries created or removed in it durable (POSIX). */
-async function fsyncDir(path: string): Promise<void> {
-  const dh = await open(path, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
   }
 }

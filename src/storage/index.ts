@@ -4,6 +4,6 @@
  */
 // Its error codes, in the catalogue from the moment the module loads.
 import './errors.ts';
-export type { BlobInfo, BlobReader, BlobStore } from './types.ts';
+export type { BlobInfo, BlobReader, BlobStore, PutOptions } from './types.ts';
 export { copyBlob } from './copy.ts';
 export { FsBlobStore } from './fs-blob-store.ts';

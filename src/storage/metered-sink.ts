@@ -5,7 +5,7 @@
  * One stream with callback-style writes, so each chunk crosses one stream and no promise on its way to disk
  * (`npm run bench -- upload` prints the agent's CPU time per GiB beside its throughput).
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { fdatasync, writev } from 'node:fs';
 import { Writable } from 'node:stream';
 import { noteShortLivedBytes } from './young-gc.ts';
@@ -25,12 +25,16 @@ export interface MeteredFileSinkOptions {
    * durable has only the tail left to wait for. 0: never.
    */
   flushEvery?: number;
+  /** A body shorter than `expectedSize` is fine too (a tus PATCH, which may send part of what is left). */
+  atMost?: boolean;
+  /** The hash to carry on (a partial upload's, over the bytes before these); a new one by default. */
+  hash?: Hash;
 }
 
 export class MeteredFileSink extends Writable {
   readonly #fd: number;
   readonly #opts: MeteredFileSinkOptions;
-  readonly #hash = createHash('sha256');
+  readonly #hash: Hash;
   #received = 0;
   #written = 0;
   #flushedAt = 0;
@@ -43,6 +47,17 @@ export class MeteredFileSink extends Writable {
     super({ highWaterMark: opts.highWaterMark });
     this.#fd = fd;
     this.#opts = opts;
+    this.#hash = opts.hash ?? createHash('sha256');
+  }
+
+  /** Bytes written to the descriptor so far (those whose write completed). */
+  get written(): number {
+    return this.#written;
+  }
+
+  /** Bytes accepted and hashed so far: more than `written` only while a write is in flight, or after one failed. */
+  get received(): number {
+    return this.#received;
   }
 
   /** The sha256 (hex) of every byte written. Call once, after the stream has finished. */
@@ -62,7 +77,7 @@ export class MeteredFileSink extends Writable {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    const error = this.#received === this.#opts.expectedSize ? null : this.#opts.sizeMismatch(String(this.#received));
+    const error = this.#received === this.#opts.expectedSize || this.#opts.atMost ? null : this.#opts.sizeMismatch(String(this.#received));
     void this.#idle().then(() => callback(error));
   }
 

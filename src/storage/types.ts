@@ -114,4 +114,57 @@ export interface BlobStore {
 
   /** Bytes used by blobs (a fuller disk raises the price) and the filesystem's free and total bytes. */
   usage(): Promise<BlobUsage>;
+
+  /** Uploads that arrive in several requests (tus), kept across restarts until whole (docs/uploads.md). */
+  readonly partials: PartialUploadStore;
+}
+
+/** A partial upload's durable progress. */
+export interface PartialState {
+  /** Bytes received and fsynced: the upload resumes here. */
+  offset: number;
+  /** When bytes last arrived (or it was created), in ms since the epoch, by the caller's clock. */
+  updatedAt: number;
+}
+
+export interface AppendOptions {
+  /** Where the body starts: must be the recorded offset. */
+  offset: number;
+  /** The upload's whole length: a body running past it keeps none of its bytes. */
+  size: number;
+  /** The caller's clock, for `updatedAt`. */
+  at: () => number;
+  signal?: AbortSignal;
+  /** Bytes of this body received so far (cumulative). */
+  onProgress?: (bytes: number) => void;
+}
+
+/**
+ * Partial uploads, each under a key (an upload id). Nothing in them is visible as a blob until `commit`. The
+ * caller makes sure one request at a time works on a key; a second one meanwhile fails.
+ */
+export interface PartialUploadStore {
+  /** Starts the upload `key` empty (dropping whatever it held). */
+  create(key: string, at: number): Promise<void>;
+  /**
+   * Its durable offset, or null when there is no such upload. Bytes past the offset (from before a crash) are
+   * cut off here.
+   */
+  state(key: string): Promise<PartialState | null>;
+  /**
+   * Appends `body` at `opts.offset` and resolves with the new offset once it is fsynced and recorded. A body
+   * that breaks off keeps (fsynced, recorded) what arrived, then rejects with its error.
+   * @throws AgentError UPLOAD_SIZE_MISMATCH when the body runs past `opts.size`: none of its bytes are kept.
+   * @throws AgentError STORAGE_FULL when the disk fills up; NOT_FOUND when there is no such upload.
+   */
+  append(key: string, body: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, opts: AppendOptions): Promise<number>;
+  /**
+   * Makes the whole upload (its offset is `size`) a blob, as `put` does (`onStored`, `isReferenced`), and
+   * removes the partial upload.
+   */
+  commit(key: string, size: number, opts: Pick<PutOptions, 'onStored' | 'isReferenced'>): Promise<BlobInfo>;
+  /** Removes the upload's bytes; true when there was one. */
+  remove(key: string): Promise<boolean>;
+  /** Every partial upload with its state (for expiry). */
+  list(): Promise<Array<PartialState & { key: string }>>;
 }

@@ -14,8 +14,16 @@ interface QRCodeMatrix {
 }
 type QRCodeConstructor = new (typeNumber: number, errorCorrectLevel: number) => QRCodeMatrix;
 
-// qrcode-terminal's main module only prints to a terminal; its encoder is the CommonJS file below.
-const QRCode = createRequire(import.meta.url)('qrcode-terminal/vendor/QRCode/index.js') as QRCodeConstructor;
+let encoder: QRCodeConstructor | undefined;
+/**
+ * The encoder, loaded on the first code drawn: an agent that nobody asks for a QR code never loads it
+ * (test/agent/idle-modules.test.ts). qrcode-terminal's main module only prints to a terminal; its encoder is
+ * this CommonJS file.
+ */
+function qrCode(): QRCodeConstructor {
+  encoder ??= createRequire(import.meta.url)('qrcode-terminal/vendor/QRCode/index.js') as QRCodeConstructor;
+  return encoder;
+}
 /** Error correction level M (15% of the code can be lost), the encoder's numbering (vendor/QRCode/QRErrorCorrectLevel.js). */
 const LEVEL_M = 0;
 /** The quiet zone ISO/IEC 18004 asks around a code: four modules. */
@@ -26,6 +34,7 @@ const QUIET = 4;
  * path of unit squares on a white square, scaled by the viewer.
  */
 export function qrSvg(text: string): string {
+  const QRCode = qrCode();
   const code = new QRCode(-1, LEVEL_M);
   code.addData(text);
   code.make();

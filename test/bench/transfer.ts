@@ -1,7 +1,7 @@
 /**
  * Moving 1 GiB through the agent against nginx on the same machine, with the same client (curl): download
- * (GET /f/:fileId vs a static file with sendfile), upload (PUT /v1/uploads/:id vs a dav PUT), and the agent
- * process's peak RSS while it does so.
+ * (GET /f/:fileId vs a static file with sendfile), upload (PUT /v1/uploads/:id vs a dav PUT, with the same bytes
+ * through the tus endpoint beside it), and the agent process's peak RSS while it does so.
  */
 import { closeSync, fsyncSync, linkSync, openSync, unlinkSync, writeSync, existsSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
@@ -22,8 +22,8 @@ const IDLE_RSS_TARGET_MB = 80;
 const RSS_SAMPLE_MS = 20;
 /** How long the bare node of the idle reference runs before its VmRSS is read: what it loads is loaded by then. */
 const BARE_SETTLE_MS = 1000;
-/** Disk the transfer benchmarks need: the payload, an agent blob per upload (RUNS + 2), nginx's PUT and headroom. */
-export const TRANSFER_DISK_BYTES = (RUNS + 5) * GIB;
+/** Disk the transfer benchmarks need: the payload, an agent blob per upload (2 RUNS + 2), nginx's PUT and headroom. */
+export const TRANSFER_DISK_BYTES = (2 * RUNS + 5) * GIB;
 
 export class TransferRig {
   readonly devnet: Devnet;
@@ -153,6 +153,22 @@ export class TransferRig {
     return { seconds: r.seconds, fileId: body.fileId };
   }
 
+  /**
+   * Uploads the payload to a paid quote through the tus endpoint (src/host/tus-routes.ts): the POST that starts it,
+   * then one PATCH of the whole file, as a tus client without a chunk size sends it. Timed from the POST.
+   * @throws Error unless the agent answers 201, then 204 with the file's sha256
+   */
+  async agentTus(q: Quote): Promise<number> {
+    const tus = ['-H', 'tus-resumable: 1.0.0', '-H', `authorization: Bearer ${q.uploadToken}`];
+    const meta = `uploadId ${Buffer.from(q.id).toString('base64')}`;
+    const c = await this.#agentCall(curl(['-X', 'POST', ...tus, '-H', `upload-length: ${GIB}`, '-H', `upload-metadata: ${meta}`, `${this.agent.url}/v1/tus`]));
+    if (c.status !== 201) throw new Error(`agent tus POST: ${c.status} ${c.body.slice(0, 300)}`);
+    const r = await this.#agentCall(curl(['-X', 'PATCH', '-T', this.payload, '-D', '-', ...tus, '-H', 'content-type: application/offset+octet-stream', '-H', 'upload-offset: 0', `${this.agent.url}/v1/tus/${q.id}`]));
+    if (r.status !== 204 || r.sizeUpload !== GIB || !/^storj-sha256: [0-9a-f]{64}/im.test(r.body)) throw new Error(`agent tus PATCH: ${r.status}, ${r.sizeUpload} bytes sent: ${r.body.slice(0, 300)}`);
+    this.moved += GIB;
+    return c.seconds + r.seconds;
+  }
+
   /** GETs a whole file from the agent into /dev/null. @throws Error unless 200 with every byte */
   async agentGet(fileId: string): Promise<number> {
     const r = await this.#agentCall(curl(['-o', '/dev/null', `${this.agent.url}/f/${fileId}`]));
@@ -257,7 +273,7 @@ export async function benchDownload(rig: TransferRig): Promise<BenchResult> {
 export async function benchUpload(rig: TransferRig): Promise<BenchResult> {
   const nginx = await rig.nginx();
   progress(`upload: ${RUNS} paid quotes`);
-  const quotes = await rig.paidQuotes(RUNS, 1);
+  const quotes = await rig.paidQuotes(2 * RUNS, 1);
   const fsyncs: number[] = [];
   const cpu: string[] = [];
   const agentPut = async (i: number): Promise<number> => {
@@ -280,11 +296,23 @@ export async function benchUpload(rig: TransferRig): Promise<BenchResult> {
     unlinkSync(dest);
     return r.seconds;
   };
-  progress(`upload: ${RUNS} runs each, interleaved (each agent upload is a new blob)`);
-  const t = await interleave(agentPut, nginxPut);
+  // The same bytes through tus (POST + one PATCH), each run right after the PUT it is compared with.
+  const tusSeconds: number[] = [];
+  const agentPutThenTus = async (i: number): Promise<number> => {
+    const seconds = await agentPut(i);
+    const q = quotes[RUNS + i];
+    if (!q) throw new Error('no quote');
+    rig.tagPayload(`tus-${i}`);
+    tusSeconds.push(await rig.agentTus(q));
+    return seconds;
+  };
+  progress(`upload: ${RUNS} runs each, interleaved (each agent upload is a new blob; each PUT is followed by a tus upload)`);
+  const t = await interleave(agentPutThenTus, nginxPut);
   const agent = mbps(GIB, median(t.a));
   const durable = mbps(GIB, median(t.b.map((s, i) => s + (fsyncs[i] ?? 0))));
+  const tus = mbps(GIB, median(tusSeconds));
   return throughputResult('upload', t, UPLOAD_TARGET, [
+    `tus (POST + one PATCH of 1 GiB, src/host/tus-routes.ts): ${fmt(tus)} MB/s, tus/PUT ${fmt(tus / agent, 2)}x, tus/nginx ${fmt(tus / mbps(GIB, median(t.b)), 2)}x; runs (MB/s) ${runsList(tusSeconds)}`,
     `the agent hashes (sha256) and fsyncs before answering; nginx does neither. nginx PUT + fsync: ${fmt(durable)} MB/s, agent/that ${fmt(agent / durable, 2)}x (fsync alone ${fsyncs.map((s) => fmt(s, 2)).join(', ')} s)`,
     `agent CPU per upload, user+sys of wall seconds (all its threads, on its one core): ${cpu.join('; ')}`,
   ]);

@@ -191,7 +191,7 @@ test('against a hostile server: download refuses bytes that do not match the ETa
   const address = 'bcrt1qg77uncpl9cgfygqz7uv9yxq9w2neapjh385gp0';
   const uploadId = 'CCCCCCCCCCCCCCCCCCCCCC';
   const seen: string[] = [];
-  let put: { authorization?: string; contentLength?: string; bytes: number } | undefined;
+  let put: { authorization?: string; bytes: number } | undefined;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     seen.push(`${req.method} ${req.url}`);
     const send = (body: Uint8Array, etag: string, name: string) => {
@@ -208,12 +208,26 @@ test('against a hostile server: download refuses bytes that do not match the ETa
       return json(201, { id: uploadId, address, amountSat: 1000, bip21: `bitcoin:${address}?amount=0.00001`, expiresAt: new Date().toISOString(), uploadToken: token });
     }
     if (req.method === 'GET' && req.url === `/v1/uploads/${uploadId}`) return json(200, { id: uploadId, state: 'paid', amountSat: 1000, receivedSat: 1000, confirmedSat: 1000 });
-    if (req.method === 'PUT' && req.url === `/v1/uploads/${uploadId}`) {
+    // The upload goes through tus (docs/uploads.md): a creation, then a PATCH whose answer names the stored file.
+    if (req.method === 'POST' && req.url === '/v1/tus') {
+      res.writeHead(201, { location: `/v1/tus/${uploadId}`, 'tus-resumable': '1.0.0', 'upload-offset': '0' });
+      res.end();
+      return;
+    }
+    if (req.method === 'PATCH' && req.url === `/v1/tus/${uploadId}`) {
       let bytes = 0;
       req.on('data', (c: Buffer) => (bytes += c.length));
       req.on('end', () => {
-        put = { authorization: req.headers.authorization, contentLength: req.headers['content-length'], bytes };
-        json(201, { fileId: 'DDDDDDDDDDDDDDDDDDDDDD', url: `http://${req.headers.host}/f/DDDDDDDDDDDDDDDDDDDDDD`, size: bytes, sha256: sha256('not what was sent') });
+        put = { authorization: req.headers.authorization, bytes };
+        res.writeHead(204, {
+          'tus-resumable': '1.0.0',
+          'upload-offset': String(bytes),
+          'upload-length': String(bytes),
+          'storj-file-id': 'DDDDDDDDDDDDDDDDDDDDDD',
+          'storj-file-url': `http://${req.headers.host}/f/DDDDDDDDDDDDDDDDDDDDDD`,
+          'storj-sha256': sha256('not what was sent'),
+        });
+        res.end();
       });
       return;
     }
@@ -241,11 +255,10 @@ test('against a hostile server: download refuses bytes that do not match the ETa
   assert.match(p.stderr, /^error DEVNET_ONLY: /m);
   assert.ok(!seen.includes('POST /v1/uploads'), 'nothing was quoted');
 
-  // The upload streams the file with its length and the token, and checks the receipt's sha256 against the bytes sent.
+  // The upload sends the file with the token, and checks the receipt's sha256 against the bytes sent.
   const u = await storj(['--json', 'upload', file, '--url', base]);
   assert.notEqual(u.code, 0);
   assert.equal(put?.authorization, `Bearer ${token}`);
-  assert.equal(put?.contentLength, String(good.length));
   assert.equal(put?.bytes, good.length);
   assert.match(u.stderr, new RegExp(`^error HASH_MISMATCH: the agent stored sha256 ${sha256('not what was sent')} but the bytes sent hash to ${sha256(good)}`, 'm'));
   assert.equal(lastJson<{ error: { code: string } }>(u).error.code, 'HASH_MISMATCH');

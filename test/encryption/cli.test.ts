@@ -149,7 +149,7 @@ test('storj upload --encrypt, then storj download LINK#KEY: the agent holds only
 
   // Everything the agent was sent went through the proxy: the uploads, the downloads, and never the keys or the name.
   const sent = proxy.sent();
-  assert.ok(sent.includes(`PUT /v1/uploads/`) && sent.includes(`GET /f/${fileId} `), 'the proxy saw the transfers');
+  assert.ok(sent.includes(`PATCH /v1/tus/`) && sent.includes(`GET /f/${fileId} `), 'the proxy saw the transfers');
   assert.ok(!sent.includes('GET /s/'), 'the CLI fetches a page link\'s bytes from /f/, never the page');
   for (const k of [key, decodeKey(e.url.split('#')[1] ?? '')]) {
     for (const form of [k, Buffer.from(k.toString('hex')), Buffer.from(k.toString('base64url')), Buffer.from(k.toString('base64'))]) {

@@ -13,7 +13,7 @@ const CALL_TIMEOUT_MS = 30_000;
 /** A streamed upload or download is abandoned after this long without a byte moving (not a total limit: files are large). */
 export const IDLE_TIMEOUT_MS = 60_000;
 /** Answers to JSON calls are small; a bigger one is a misbehaving agent, not something to buffer. */
-export const MAX_JSON_BYTES = 1024 * 1024;
+const MAX_JSON_BYTES = 1024 * 1024;
 const GET_ATTEMPTS = 3;
 /** The first backoff step: with the policy's equal jitter the waits are 250-500 ms, then 500-1000 ms. */
 const BACKOFF_MS = 500;

@@ -2,8 +2,8 @@
  * `storj upload`: quote, wait for the payment (showing a bitcoin: URI and its QR code), upload, print the link.
  * `--pay` has the devnet's miner pay, so a demo on `npm start` is one command.
  *
- * The upload token is a secret that only this process holds: it is sent in the PUT's Authorization header and
- * is never printed or written to disk.
+ * The upload token is a secret that only this process holds: it is sent in the Authorization header of the tus
+ * requests that carry the file (docs/uploads.md) and is never printed or written to disk.
  *
  * `--encrypt` encrypts the file as it is sent (docs/encryption.md), with a new key that only the printed link
  * carries, after its `#`. The quote is for the ciphertext's size, and the agent is told neither the file's name
@@ -12,13 +12,14 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import mime from 'mime-types';
+import { randomBytes } from 'node:crypto';
 import { ciphertextSize, encryptStream, newKey, shareLink } from '../../e2e/index.ts';
 import { AgentError } from '../../errors/index.ts';
 import { formatBtc, satToJson } from '../../money/index.ts';
 import { AgentApi, agentUrl, clean } from '../client/api.ts';
 import { devPay, requireDevnet } from '../client/devnet.ts';
-import { parseQuote, parseStored, parseUploadStatus, type Quote, type UploadStatus } from '../client/parse.ts';
-import { putFile } from '../client/put.ts';
+import { parseQuote, parseUploadStatus, type Quote, type UploadStatus } from '../client/parse.ts';
+import { encryptedFile, fileSource, streamSource, tusUpload } from '../client/tus.ts';
 import { paymentText, showPayment } from '../render/text.ts';
 import { onInterrupt, progress, StatusLine, type Ui } from '../render/ui.ts';
 
@@ -148,17 +149,23 @@ export async function upload(ui: Ui, file: string, o: { days?: string; downloads
     stopHint();
   }
 
-  const stopUploadHint = onInterrupt(() => `interrupted during the upload of ${q.id}: the agent keeps nothing of a partial upload.`);
+  const stopUploadHint = onInterrupt(() => `interrupted during the upload of ${q.id}: the agent keeps the bytes it has, but only this process holds the upload token to send the rest.`);
   const bar = progress(ui, 'uploading', size);
   let sent;
   try {
-    const encryption = key ? encryptStream({ key, size: plainSize, name: sealedName(filename ?? ''), contentType: contentType ?? '' }) : undefined;
-    sent = await putFile(`${api.base}/v1/uploads/${encodeURIComponent(q.id)}`, q.uploadToken, file, size, (n) => bar.update(n), encryption);
+    // Sent through the agent's tus endpoint, in pieces, resumed after a dropped connection or an agent restart
+    // (src/cli/client/tus.ts). An encrypted file is made again from the start when a resume goes back: with
+    // its key and salt fixed, the same bytes come out.
+    const salt = randomBytes(16);
+    const source = key
+      ? streamSource(size, encryptedFile(file, () => encryptStream({ key, size: plainSize, name: sealedName(filename ?? ''), contentType: contentType ?? '', salt })))
+      : await fileSource(file, size);
+    sent = await tusUpload(api.base, q.id, q.uploadToken, source, (n) => bar.update(n));
   } finally {
     bar.stop();
     stopUploadHint();
   }
-  const stored = parseStored(sent.reply);
+  const { stored } = sent;
   if (stored.size !== size) throw new AgentError('AGENT_BAD_RESPONSE', `the agent says it stored ${stored.size} bytes of ${size}`);
   if (stored.sha256 !== sent.sentSha256) {
     throw new AgentError('HASH_MISMATCH', `the agent stored sha256 ${stored.sha256} but the bytes sent hash to ${sent.sentSha256} (did ${file} change while it was sent?)`);
