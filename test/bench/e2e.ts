@@ -190,7 +190,7 @@ function writeRandom(path: string, bytes: number, tag: string): void {
 /**
  * One upload through `/`: pick the file, set the encryption box, continue, pay with the devnet button, and read
  * from the page itself (performance.now()) when the upload section appeared (the payment counted) and when the
- * link did. In between: the page's encryption (when on) and its PUT.
+ * link did. In between: the page's encryption (when on) and its upload.
  */
 async function pageUpload(page: Page, url: string, file: string, encrypt: boolean): Promise<number> {
   await page.goto(`${url}/`);
@@ -247,7 +247,7 @@ export async function benchE2eBrowser(rig: TransferRig, root: string): Promise<B
     );
     // The issue asks for the MB/s; the plain upload is the reference, with no target on the ratio.
     return ratioResult('e2e-browser', '100MB upload through / in Chromium', BROWSER_BYTES, t, undefined, [
-      'timed in the page (performance.now()) from the upload section appearing (payment counted) to the link appearing: the page\'s encryption (when on) and its PUT',
+      'timed in the page (performance.now()) from the upload section appearing (payment counted) to the link appearing: the page\'s encryption (when on) and its upload',
     ]);
   } finally {
     await cleanup.run();
