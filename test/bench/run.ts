@@ -15,19 +15,21 @@ import { benchDownload, benchIdleRss, benchRss, benchUpload, TRANSFER_DISK_BYTES
 import { benchSweep, SWEEP_DISK_BYTES } from './sweep.ts';
 import { benchWatcher, WATCHER_DISK_BYTES } from './watcher.ts';
 import { benchSmall } from './small.ts';
+import { benchE2eBrowser, benchE2eDownload, benchE2eUpload, E2E_DISK_BYTES } from './e2e.ts';
 
 // The sweep goes first, in a process that has hosted nothing else (the watcher's, next, builds only databases and blocks). Run after the transfer benchmarks (whose
 // devnet lives in this process) the same sweep took 1.94-2.06x of its raw UPDATE instead of 1.49-1.66x, its own
 // statements slowing by a quarter while the raw UPDATE's did not; the agent never hosts a devnet.
-const BENCHES = ['sweep', 'watcher', 'download', 'upload', 'rss-idle', 'rss', 'small'] as const;
+const BENCHES = ['sweep', 'watcher', 'download', 'upload', 'rss-idle', 'rss', 'small', 'e2e-cli-up', 'e2e-cli-down', 'e2e-browser'] as const;
 type Name = (typeof BENCHES)[number];
-const TRANSFERS: readonly Name[] = ['download', 'upload', 'rss-idle', 'rss', 'small'];
+const TRANSFERS: readonly Name[] = ['download', 'upload', 'rss-idle', 'rss', 'small', 'e2e-cli-up', 'e2e-cli-down', 'e2e-browser'];
+const E2E: readonly Name[] = ['e2e-cli-up', 'e2e-cli-down', 'e2e-browser'];
 const NEEDS_NGINX: readonly Name[] = ['download', 'upload', 'small'];
 
 function usage(): string {
   return `usage: npm run bench [-- NAME...]   names: ${BENCHES.join(', ')} (a name matches any benchmark containing it)
   STORJ_BENCH_RUNS   timed runs of each side, median reported (default 3; more on a noisy machine)
-  STORJ_BENCH_DIR    where the temp dir goes (default ${tmpdir()}; it needs ~${Math.ceil((TRANSFER_DISK_BYTES + SWEEP_DISK_BYTES + WATCHER_DISK_BYTES) / GIB)} GiB free)`;
+  STORJ_BENCH_DIR    where the temp dir goes (default ${tmpdir()}; it needs ~${Math.ceil((TRANSFER_DISK_BYTES + SWEEP_DISK_BYTES + WATCHER_DISK_BYTES + E2E_DISK_BYTES) / GIB)} GiB free)`;
 }
 
 async function main(): Promise<number> {
@@ -66,7 +68,7 @@ async function main(): Promise<number> {
   }
 
   const parent = process.env.STORJ_BENCH_DIR ?? tmpdir();
-  const needed = (transfers ? TRANSFER_DISK_BYTES : 0) + (selected.includes('sweep') ? SWEEP_DISK_BYTES : 0) + (selected.includes('watcher') ? WATCHER_DISK_BYTES : 0);
+  const needed = (transfers ? TRANSFER_DISK_BYTES : 0) + (selected.some((b) => E2E.includes(b)) ? E2E_DISK_BYTES : 0) + (selected.includes('sweep') ? SWEEP_DISK_BYTES : 0) + (selected.includes('watcher') ? WATCHER_DISK_BYTES : 0);
   const fs = statfsSync(parent);
   const free = fs.bavail * fs.bsize;
   if (free < needed) {
@@ -104,7 +106,7 @@ async function main(): Promise<number> {
         } else {
           rig ??= TransferRig.open(root, cleanup, nginxPath);
           const t = await rig;
-          r = name === 'download' ? await benchDownload(t) : name === 'upload' ? await benchUpload(t) : name === 'small' ? await benchSmall(t) : name === 'rss-idle' ? await benchIdleRss(t) : await benchRss(t);
+          r = name === 'e2e-cli-up' ? await benchE2eUpload(t) : name === 'e2e-cli-down' ? await benchE2eDownload(t, root) : name === 'e2e-browser' ? await benchE2eBrowser(t, root) : name === 'download' ? await benchDownload(t) : name === 'upload' ? await benchUpload(t) : name === 'small' ? await benchSmall(t) : name === 'rss-idle' ? await benchIdleRss(t) : await benchRss(t);
         }
         results.push(r);
         console.log(r.line);
@@ -118,7 +120,7 @@ async function main(): Promise<number> {
     await cleanup.run();
   }
 
-  const rows = [['bench', 'measured', 'reference', 'ratio', 'target', 'result'], ...results.map((r) => [r.name, r.measured, r.reference, r.ratio, r.target, r.pass ? 'PASS' : 'MISS']), ...failed.map((n) => [n, '-', '-', '-', '-', 'ERROR'])];
+  const rows = [['bench', 'measured', 'reference', 'ratio', 'target', 'result'], ...results.map((r) => [r.name, r.measured, r.reference, r.ratio, r.target, r.target === '-' ? '-' : r.pass ? 'PASS' : 'MISS']), ...failed.map((n) => [n, '-', '-', '-', '-', 'ERROR'])];
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
   console.log('\nsummary');
   for (const row of rows) console.log(row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
