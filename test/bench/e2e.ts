@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { launchChromium } from '../helpers/chromium.ts';
-import { Cleanup, CLIENT_CPU, fmt, GIB, MB, mbps, median, pinned, progress, RUNS, verdict, type BenchResult } from './lib.ts';
+import { Cleanup, CLIENT_CPU, fmt, GIB, interleave, MB, mbps, median, pinned, progress, RUNS, verdict, type BenchResult } from './lib.ts';
 import type { TransferRig } from './transfer.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -97,21 +97,6 @@ async function cliDownload(rig: TransferRig, link: string, dest: string): Promis
   } finally {
     rmSync(dest, { force: true });
   }
-}
-
-/** Runs `a` and `b` alternately, `RUNS` times each, starting with the other one each time (so drift hits both). */
-async function interleave(a: (run: number) => Promise<number>, b: (run: number) => Promise<number>): Promise<{ a: number[]; b: number[] }> {
-  const out = { a: [] as number[], b: [] as number[] };
-  for (let i = 0; i < RUNS; i++) {
-    if (i % 2 === 0) {
-      out.a.push(await a(i));
-      out.b.push(await b(i));
-    } else {
-      out.b.push(await b(i));
-      out.a.push(await a(i));
-    }
-  }
-  return out;
 }
 
 /** The medians of the encrypted (`a`) and plain (`b`) runs and their ratio; with no target, only reported. */

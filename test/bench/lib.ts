@@ -201,3 +201,18 @@ export function procCpu(pid: number): { user: number; sys: number } {
 export function resetPeak(pid: number): void {
   writeFileSync(`/proc/${pid}/clear_refs`, '5');
 }
+
+/** Runs `a` and `b` alternately, `RUNS` times each, starting with the other one each time (so drift hits both). */
+export async function interleave(a: (run: number) => Promise<number>, b: (run: number) => Promise<number>): Promise<{ a: number[]; b: number[] }> {
+  const out = { a: [] as number[], b: [] as number[] };
+  for (let i = 0; i < RUNS; i++) {
+    if (i % 2 === 0) {
+      out.a.push(await a(i));
+      out.b.push(await b(i));
+    } else {
+      out.b.push(await b(i));
+      out.a.push(await a(i));
+    }
+  }
+  return out;
+}

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Devnet } from '../../src/devnet/index.ts';
 import { AgentProcess, agentNodeEnv, agentNodeFlags, type Quote } from './agent-process.ts';
 import { Nginx } from './nginx.ts';
-import { Cleanup, curl, fmt, GIB, MB, mbps, median, procCpu, procMemory, progress, resetPeak, RUNS, verdict, type BenchResult } from './lib.ts';
+import { Cleanup, curl, fmt, GIB, interleave, MB, mbps, median, procCpu, procMemory, progress, resetPeak, RUNS, verdict, type BenchResult } from './lib.ts';
 
 const DOWNLOAD_TARGET = 0.7;
 const UPLOAD_TARGET = 0.6;
@@ -214,21 +214,6 @@ function fsyncPath(path: string): number {
     closeSync(fd);
   }
   return (performance.now() - t0) / 1000;
-}
-
-/** Runs `a` and `b` alternately, `RUNS` times each, starting with the other one each time (so drift hits both). */
-async function interleave(a: (run: number) => Promise<number>, b: (run: number) => Promise<number>): Promise<{ a: number[]; b: number[] }> {
-  const out = { a: [] as number[], b: [] as number[] };
-  for (let i = 0; i < RUNS; i++) {
-    if (i % 2 === 0) {
-      out.a.push(await a(i));
-      out.b.push(await b(i));
-    } else {
-      out.b.push(await b(i));
-      out.a.push(await a(i));
-    }
-  }
-  return out;
 }
 
 const runsList = (secs: number[]): string => secs.map((s) => fmt(mbps(GIB, s))).join(', ');
