@@ -11,35 +11,11 @@ import type { ChainBackend, ChainUtxo } from '../../src/chain/index.ts';
 import { Treasury } from '../../src/treasury/index.ts';
 import { Wallet } from '../../wallet/index.ts';
 import { stubChain, ourScripts } from '../helpers/stubs.ts';
+import { plan, recordStatements } from '../helpers/statements.ts';
 
 const FILES = 1_000_000;
 // BIP39's own test mnemonic (the first vector of its reference list): a real wallet, no key of value.
 const MNEMONIC = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about';
-
-/**
- * Records every statement run through `db` from now on, with its arguments, so its plan can be asked for.
- * Installed before the treasury is built, since it prepares its statements once (some on first use).
- */
-function recordStatements(t: TestContext, db: Db): Array<{ sql: string; args: unknown[] }> {
-  const ran: Array<{ sql: string; args: unknown[] }> = [];
-  const prepare = db.prepare.bind(db);
-  db.prepare = ((sql: string) => {
-    const stmt = prepare(sql);
-    for (const method of ['get', 'all', 'run'] as const) {
-      const real = (stmt[method]).bind(stmt);
-      Object.defineProperty(stmt, method, { value: (...args: unknown[]) => (ran.push({ sql, args }), real(...args)) });
-    }
-    return stmt;
-  }) as Db['prepare'];
-  t.after(() => {
-    db.prepare = prepare;
-  });
-  return ran;
-}
-
-function plan(db: Db, sql: string, args: unknown[]): string[] {
-  return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as Array<{ detail: string }>).map((r) => r.detail);
-}
 
 /** Fails listing any step that walks a table or index whole, rather than searching it. */
 function assertSearchesOnly(db: Db, ran: Array<{ sql: string; args: unknown[] }>, what: string): void {

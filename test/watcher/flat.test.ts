@@ -13,6 +13,7 @@ import type { Db } from '../../src/db/index.ts';
 import { Treasury } from '../../src/treasury/index.ts';
 import { Wallet } from '../../wallet/index.ts';
 import { RecordingSink, paymentOf, withDevnet } from './helpers.ts';
+import { plan, recordStatements } from '../helpers/statements.ts';
 
 const MILLION = 1_000_000;
 // BIP39's own test mnemonic (the first vector of its reference list): a real wallet, no key of value.
@@ -26,28 +27,6 @@ withDevnet((d, c) => {
   devnet = d;
   chain = c;
 });
-
-/** Records every statement run through `db` from now on, with its arguments (installed before the treasury and watcher prepare theirs). */
-function recordStatements(t: TestContext, db: Db): Array<{ sql: string; args: unknown[] }> {
-  const ran: Array<{ sql: string; args: unknown[] }> = [];
-  const prepare = db.prepare.bind(db);
-  db.prepare = ((sql: string) => {
-    const stmt = prepare(sql);
-    for (const method of ['get', 'all', 'run', 'iterate'] as const) {
-      const real = stmt[method].bind(stmt);
-      Object.defineProperty(stmt, method, { value: (...args: unknown[]) => (ran.push({ sql, args }), real(...args)) });
-    }
-    return stmt;
-  }) as Db['prepare'];
-  t.after(() => {
-    db.prepare = prepare;
-  });
-  return ran;
-}
-
-function plan(db: Db, sql: string, args: unknown[]): string[] {
-  return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as Array<{ detail: string }>).map((r) => r.detail);
-}
 
 interface Side {
   db: Db;
