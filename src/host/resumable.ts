@@ -11,6 +11,8 @@ import { tell, type HostDeps } from './types.ts';
 
 /** A partial upload nobody has added to for this long is removed by the expiry job (docs/uploads.md). */
 const PARTIAL_IDLE_MS = 7 * 86_400_000;
+/** How long a HEAD waits for a PATCH of the same upload to end before it answers the durable offset it has. */
+const SETTLE_WAIT_MS = 2000;
 
 interface ResumableDeps extends Pick<HostDeps, 'now' | 'events' | 'config'> {
   blobs: BlobStore;
@@ -58,6 +60,9 @@ export class Resumable {
     const f = this.#d.uploads.file(id, token);
     const size = Number(f.size);
     if (f.state !== 'pending' && f.sha256 !== null) return { size, offset: size, file: { fileId: f.id, size, sha256: f.sha256 } };
+    // A PATCH whose connection just dropped is still making what it brought durable: the offset waits for it
+    // (a little), or a client resuming at once would be told less than the agent keeps and send it again.
+    await this.#d.uploads.settled(id, SETTLE_WAIT_MS);
     const s = await this.#d.blobs.partials.state(id);
     if (!s) throw new AgentError('NOT_FOUND', 'no resumable upload was started for this upload (POST /v1/tus)');
     return { size, offset: s.offset };

@@ -70,6 +70,8 @@ interface UploadsDeps extends Pick<HostDeps, 'config' | 'blobs' | 'now' | 'stora
 export class Uploads {
   readonly #d: UploadsDeps;
   readonly #uploading = new Set<string>();
+  /** For each upload being written, a promise that resolves when that write ends (kept or refused). */
+  readonly #ended = new Map<string, Promise<void>>();
 
   constructor(deps: UploadsDeps) {
     this.#d = deps;
@@ -135,6 +137,19 @@ export class Uploads {
   }
 
   /**
+   * Resolves once the request writing this upload's bytes, if any, has ended, or after `waitMs` (a live upload
+   * can run for long). A body that has just broken off is being made durable: what it brought counts once this
+   * resolves.
+   */
+  async settled(id: string, waitMs: number): Promise<void> {
+    const ended = this.#ended.get(id);
+    if (!ended) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
+  }
+
+  /**
    * Runs `receive`, which writes `bytes` more of upload `id`, alone: no other request writes this upload
    * meanwhile, the disk has room for them (reserved to it until it ends) and the database can be written.
    * @throws AgentError UPLOAD_IN_PROGRESS, INSUFFICIENT_STORAGE, DEGRADED, STORAGE_FULL, or what `receive` throws
@@ -151,6 +166,8 @@ export class Uploads {
     await room.check(BigInt(bytes));
     if (this.#uploading.has(id)) throw new AgentError('UPLOAD_IN_PROGRESS', 'another upload of this file is in progress');
     this.#uploading.add(id);
+    let ended = (): void => undefined;
+    this.#ended.set(id, new Promise<void>((resolve) => (ended = resolve)));
     const reservation = room.reserve(bytes);
     try {
       return await receive(reservation.progress);
@@ -160,6 +177,8 @@ export class Uploads {
     } finally {
       reservation.release();
       this.#uploading.delete(id);
+      this.#ended.delete(id);
+      ended();
     }
   }
 

@@ -139,7 +139,9 @@ export async function uploadFile({ uploadId, token, source, size, onProgress, si
       fingerprint: () => Promise.resolve(fingerprint),
       storeFingerprintForResuming: true,
       removeFingerprintOnSuccess: true,
-      fileReader,
+      // A Blob goes as tus-js-client slices it itself: Blob slices, which the browser streams from the file. Only
+      // an encrypted source, made record by record, needs the reader above.
+      ...(isBlob ? {} : { fileReader }),
       onProgress: (sent, total) => onProgress?.(sent, total),
       onError: (e) => reject(uploadError(e)),
       onSuccess: ({ lastResponse }) => {
