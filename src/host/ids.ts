@@ -8,8 +8,15 @@ export const ID_RE = /^[A-Za-z0-9_-]{22}$/;
 
 export type Random = (bytes: number) => Buffer;
 
+/**
+ * A new id. Never one starting with '-' (1 in 64 of base64url's), which a command line would read as an option:
+ * `storj status <fileId>` must take any id a customer is given. Ids from before this rule still match ID_RE.
+ */
 export function newId(random: Random): string {
-  return random(ID_BYTES).toString('base64url');
+  for (;;) {
+    const id = random(ID_BYTES).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 /** A secret upload token; only its sha256 is stored. */
