@@ -104,8 +104,10 @@ test('the battery against a real child agent on the same devnet', async (t) => {
   // The parent runs the same code as the child: its codeHash is that of this tree's bundle.
   const { codeHash: CODE_HASH } = await buildBundle(root);
   // Downloads dear enough that two of the battery's 1 KiB file use up the smallest deposit: the 402 check then
-  // really empties the file's balance instead of declaring it too costly to.
-  const child = await startTestAgent(t, { devnet, env: { STORJ_BANDWIDTH_COST_SAT_PER_GIB: '175000000', STORJ_RATE_LIMIT_MAX: '100000' } });
+  // really empties the file's balance instead of declaring it too costly to. The child takes this test's many
+  // batteries from one address (a parent runs one per child): its rate limit and its open quotes per client are
+  // raised to fit them.
+  const child = await startTestAgent(t, { devnet, env: { STORJ_BANDWIDTH_COST_SAT_PER_GIB: '175000000', STORJ_RATE_LIMIT_MAX: '100000', STORJ_QUOTES_PER_CLIENT_MAX: '1000' } });
   const info = (await child.api<{ prices: { storageMsatPerGibDay: string; egressMsatPerGib: string; minimumDepositSat: number } }>('GET', '/v1/info')).body;
   const prices: BatteryPrices = {
     storageMsatPerGibDay: BigInt(info.prices.storageMsatPerGibDay),
