@@ -144,7 +144,12 @@ export function agentRoutes(deps: AgentRouteDeps): (app: TypedApp) => void {
       { ...devGuard, schema: { summary: 'Devnet: run one scheduled job now', params: DevJobParams, response: { 200: DevJobReply, 404: ErrorRef } } },
       async (req) => {
         if (!deps.jobs) throw new AgentError('DEVNET_ONLY', 'no scheduler');
-        const r = await deps.jobs.run(req.params.name);
+        // A job may run for minutes (a proposal's evaluation in the sandbox) without a byte either way: the
+        // socket's idle timeout (src/http/connections.ts) would cut the answer off, so it waits while the job runs.
+        const socket = req.raw.socket;
+        const idleMs = socket.timeout ?? 0;
+        socket.setTimeout(0);
+        const r = await deps.jobs.run(req.params.name).finally(() => socket.setTimeout(idleMs));
         return { job: r.job, outcome: r.outcome, startedAt: r.startedAt.toISOString(), finishedAt: r.finishedAt?.toISOString() ?? null, detail: r.detail ?? null };
       },
     );
