@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { egressMsat } from '../../src/ledger/index.ts';
 import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
 
@@ -169,11 +170,17 @@ test('a download cut off after k bytes is charged within one socket buffer of k,
   assert.ok(row, 'the download was settled and written');
   const sent = Number(row.bytes_sent);
   const over = sent - k;
-  // What the kernel's buffers held when the client hung up counts as sent (docs/metering.md): with the
-  // client's window held to 64 KiB, that is about a piece. A whole 1 MiB chunk queued behind them is not
-  // (before pieces, this download was charged 2 MiB). At most one 64 KiB piece being written is not counted.
+  // What the kernel's buffers held when the client hung up counts as sent (docs/metering.md): the client's
+  // window is held to 64 KiB, but the agent's send buffer grows as the kernel sees fit, up to tcp_wmem's
+  // maximum, and how far it grew depends on the machine's load (CI saw 1.2 MB over once, 53 KB here most runs).
+  // So the bound is one socket buffer, as docs/metering.md states it; and the charge counts whole 64 KiB pieces
+  // written, where before pieces it counted whole 1 MiB chunks queued. At most one piece being written is not
+  // counted.
+  const sendBufferMax = Number(readFileSync('/proc/sys/net/ipv4/tcp_wmem', 'utf8').trim().split(/\s+/)[2]);
+  assert.ok(sendBufferMax > 0, 'the kernel says how large a send buffer grows');
   assert.ok(over >= -64 * 1024, `charged ${sent} bytes for ${k} received: less than a piece under`);
-  assert.ok(over < 1024 * 1024, `charged ${sent} bytes for ${k} received: ${over} over, less than a 1 MiB chunk`);
+  assert.ok(over < sendBufferMax + 64 * 1024, `charged ${sent} bytes for ${k} received: ${over} over, within one socket buffer (${sendBufferMax}) and the client's 64 KiB`);
+  assert.equal(sent % (64 * 1024), 0, `charged whole 64 KiB pieces written (${sent})`);
   const egress = a.agent.host.ledger.entries(fileId).filter((e) => e.kind === 'egress');
   assert.deepEqual(
     egress.map((e) => e.amountMsat),
