@@ -1,5 +1,5 @@
 /**
- * One origin for the browser encryption tests (test/web/e2e-*.test.ts): src/web/assets/ at /assets/ as the agent
+ * One origin for the browser encryption tests (test/web/e2e-vectors.test.ts and test/web/e2e-save.test.ts): src/web/assets/ at /assets/ as the agent
  * will serve it (the strict Content-Security-Policy of the agent's pages, and `Service-Worker-Allowed: /s/dl/` on
  * sw.js so its scope can be /s/dl/), the test's own routes, and, when given an upstream, everything else passed
  * on to it (a real agent), so a page, its save worker and the file's bytes share one origin. Every request line

@@ -93,7 +93,7 @@ test('an upload through / cut off halfway resumes from the offset the agent kept
 
   assert.equal((await page.goto(`${proxy.url}/`))?.status(), 200);
   await page.setInputFiles('#file', { name: 'resumed.bin', mimeType: 'application/octet-stream', buffer: bytes });
-  // Plain, so the agent's sha256 is the file's own: the encrypted source is random access too (test/web/e2e-vectors).
+  // Plain, so the agent's sha256 is the file's own: the encrypted source is random access too (test/web/e2e-vectors.test.ts).
   await page.locator('#encrypt').setChecked(false);
   await page.click('#continue');
   await page.locator('#pay').waitFor();
