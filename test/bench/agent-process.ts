@@ -95,7 +95,7 @@ export class AgentProcess {
       STORJ_DEV_CONTROL_URL: devnet.controlUrl,
       STORJ_PASSPHRASE: PASSPHRASE,
     });
-    // As `npm start` runs it (the build in dist/, which `npm run bench` refreshes first). STORJ_BENCH_AGENT_ARGS
+    // As `npm start` runs it (the build in dist/, which ./run.ts refreshes first). STORJ_BENCH_AGENT_ARGS
     // replaces the node arguments, to compare V8 flags or the sources under tsx
     // (e.g. "--import tsx src/cli/storj.ts run").
     const args = agentNodeArgs();

@@ -47,6 +47,14 @@ async function main(): Promise<number> {
   const selected = BENCHES.filter((b) => names.length === 0 || names.some((n) => b.includes(n)));
   const transfers = selected.some((b) => TRANSFERS.includes(b));
 
+  if (transfers) {
+    // The agent and the CLI run from dist/ here, as `npm start` runs them: built now, so that a run of this file
+    // alone (`npx tsx test/bench/run.ts`) never measures an older build.
+    console.log('building dist/ (npm run build)');
+    const build = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+    if (build.status !== 0) return 2;
+  }
+
   // The tools the references need, checked before anything starts.
   let nginxPath: string | undefined;
   if (selected.some((b) => NEEDS_NGINX.includes(b))) {
