@@ -12,7 +12,7 @@
  * @typedef {{ fileId: string, size: number, filename: string | null, state: 'active' | 'frozen' | 'deleted',
  *   address: string, bip21: string, fundedUntil: string, deleteAt?: string, downloadTopUpSat?: number }} FileView
  * A source of bytes with random access (an encrypted file is made record by record).
- * @typedef {{ size: number, slice(start: number, end: number): Promise<Uint8Array> }} Source
+ * @typedef {{ size: number, slice(start: number, end: number): Promise<Uint8Array<ArrayBuffer>> }} Source
  * The browser encryption module's interface (./e2e.js; docs/encryption.md).
  * @typedef {{
  *   newFileKey(): Uint8Array,

@@ -47,7 +47,7 @@ export { saveStream } from './e2e-save.js';
 // ---------------------------------------------------------------------------------------------------- encrypting
 
 /**
- * @typedef {{ size: number, slice(start: number, end: number): Promise<Uint8Array> }} EncryptedSource
+ * @typedef {{ size: number, slice(start: number, end: number): Promise<Uint8Array<ArrayBuffer>> }} EncryptedSource
  */
 
 /**

@@ -13,7 +13,7 @@ const PROBE_BYTES = 64 * 1024;
 
 /**
  * @typedef {typeof import('tus-js-client')} Tus the browser build's global, typed by the package's own types
- * @typedef {{ size: number, slice(start: number, end: number): Promise<Uint8Array> }} Source
+ * @typedef {{ size: number, slice(start: number, end: number): Promise<Uint8Array<ArrayBuffer>> }} Source
  * @typedef {Error & { code?: string, status?: number, body?: unknown }} UploadError
  */
 
@@ -49,11 +49,36 @@ function loadTus() {
  * @param {Blob | Source} source
  * @param {number} start
  * @param {number} end
- * @returns {Promise<Uint8Array>}
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
  */
 async function read(source, start, end) {
   if (source instanceof Blob) return new Uint8Array(await source.slice(start, end).arrayBuffer());
   return source.slice(start, end);
+}
+
+/**
+ * Reads `source` where tus-js-client asks, and starts on the next piece of the same length as soon as one is
+ * handed over, so that making it (an encrypted source seals its records) overlaps the sending of this one. A
+ * read elsewhere (a resume after a failure) just reads there; at most two pieces are held.
+ * @param {Blob | Source} source
+ * @param {number} size
+ * @returns {(start: number, end: number) => Promise<Uint8Array<ArrayBuffer>>}
+ */
+function readingAhead(source, size) {
+  /** @type {{ start: number, end: number, bytes: Promise<Uint8Array<ArrayBuffer>> } | undefined} */
+  let next;
+  return (start, end) => {
+    const ahead = next?.start === start && next.end === end ? next.bytes : undefined;
+    next = undefined;
+    const bytes = ahead ?? read(source, start, end);
+    if (end < size) {
+      const after = { start: end, end: Math.min(size, end + (end - start)) };
+      next = { ...after, bytes: read(source, after.start, after.end) };
+      // A failure is seen when that piece is asked for; a piece never asked for fails silently.
+      next.bytes.catch(() => undefined);
+    }
+    return bytes;
+  };
 }
 
 /**
@@ -107,7 +132,7 @@ function uploadError(e) {
 
 /**
  * Uploads the bytes of a paid quote.
- * @param {{ uploadId: string, token: string, source: Blob | { size: number, slice(start: number, end: number): Promise<Uint8Array> },
+ * @param {{ uploadId: string, token: string, source: Blob | { size: number, slice(start: number, end: number): Promise<Uint8Array<ArrayBuffer>> },
  *   size: number, onProgress?: (sent: number, total: number) => void, signal?: AbortSignal }} o
  * @returns {Promise<{ fileId: string, url: string, size: number, sha256: string }>}
  */
@@ -116,14 +141,16 @@ export async function uploadFile({ uploadId, token, source, size, onProgress, si
   const tus = await loadTus();
   const fingerprint = await fingerprintOf(uploadId, source, size);
   const isBlob = source instanceof Blob;
+  const readPiece = readingAhead(source, size);
   const fileReader = {
     openFile: () => Promise.resolve({
       size,
       /** @param {number} start @param {number} end */
       async slice(start, end) {
-        // `done` is only read with the value's `size` (a Blob's; a byte array has none), so never set: the upload
-        // ends when the agent's offset reaches the length.
-        return { value: await read(source, start, Math.min(end, size)), done: false };
+        // A Blob, not the bytes themselves: Chromium's XHR sends a 16 MiB Uint8Array at about 2 MB/s and the same
+        // bytes in a Blob at about 50 (measured on this project's test machine, under load). `done` is never set:
+        // the upload ends when the agent's offset reaches the length.
+        return { value: new Blob([await readPiece(start, Math.min(end, size))]), done: false };
       },
       close() {},
     }),
