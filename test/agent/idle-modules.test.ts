@@ -41,6 +41,9 @@ const NOT_IN_AGENT = [
   '@fastify/swagger',
   'yaml',
   'json-schema-resolver',
+  // The metrics are rendered by src/metrics/exposition.ts, not by a library.
+  'prom-client',
+  '@opentelemetry/api',
   '/src/cli/commands/upload.ts',
   '/src/cli/commands/download.ts',
   '/src/cli/commands/files.ts',
