@@ -5,7 +5,7 @@
  * The worker runs code it does not trust, so the agent checks every message it gets from it (`isFromWorker`).
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { SandboxLimits } from './limits.ts';
 
 /** Runs `call` ('meta' loads the module and reports its meta and exports). */
@@ -64,8 +64,10 @@ const FromWorkerSchema = Type.Union([
 ]);
 export type FromWorker = Static<typeof FromWorkerSchema>;
 
-const fromWorker = TypeCompiler.Compile(FromWorkerSchema);
+/** Compiled at the first message, not when the module loads: an agent that runs no script never needs it (docs/memory.md). */
+let fromWorker: TypeCheck<typeof FromWorkerSchema> | undefined;
 
 export function isFromWorker(m: unknown): m is FromWorker {
+  fromWorker ??= TypeCompiler.Compile(FromWorkerSchema);
   return fromWorker.Check(m);
 }

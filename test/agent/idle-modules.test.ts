@@ -44,6 +44,10 @@ const NOT_IN_AGENT = [
   // The metrics are rendered by src/metrics/exposition.ts, not by a library.
   'prom-client',
   '@opentelemetry/api',
+  // TypeBox's Value (31 modules): the battery checks a child's answers with the compiler, which the sandbox
+  // loads anyway (src/family/battery/probe.ts).
+  '@sinclair/typebox/build/esm/value/value',
+  '@sinclair/typebox/build/cjs/value/value',
   '/src/cli/commands/upload.ts',
   '/src/cli/commands/download.ts',
   '/src/cli/commands/files.ts',

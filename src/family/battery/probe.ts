@@ -6,7 +6,7 @@
  * exception out of the battery.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { bodyText, HttpClient, isNetError, printable, type HttpResponse } from '../../net/index.ts';
 
 /** A check's failure, with its detail: what was expected and what the child did. */
@@ -82,6 +82,21 @@ export class Probe {
 }
 
 /**
+ * Each schema's checker, compiled at its first answer. The compiler is loaded anyway (the sandbox's schemas use
+ * it); TypeBox's `Value` would load 31 more modules into every agent, battery run or not (docs/memory.md).
+ */
+const checkers = new WeakMap<TSchema, TypeCheck<TSchema>>();
+function checker<S extends TSchema>(schema: S): TypeCheck<S> {
+  // Set below from this very schema, so its checker is a TypeCheck<S>.
+  let c = checkers.get(schema) as TypeCheck<S> | undefined;
+  if (!c) {
+    c = TypeCompiler.Compile(schema);
+    checkers.set(schema, c);
+  }
+  return c;
+}
+
+/**
  * The answer's body as JSON matching `schema`.
  * @throws CheckFailed naming `what` when it is not JSON or does not match
  */
@@ -92,8 +107,9 @@ export function parseAnswer<S extends TSchema>(res: HttpResponse, schema: S, wha
   } catch {
     return fail(`${what}: the answer is not JSON: ${shown(res)}`);
   }
-  if (!Value.Check(schema, parsed)) {
-    const first = Value.Errors(schema, parsed).First();
+  const check = checker(schema);
+  if (!check.Check(parsed)) {
+    const first = check.Errors(parsed).First();
     fail(`${what}: the answer does not have the expected shape (${first ? `${first.path || '/'}: ${first.message}` : 'mismatch'}): ${shown(res)}`);
   }
   return parsed;
