@@ -129,7 +129,7 @@ export async function tunnel(proxy: URL, target: URL, signal: AbortSignal): Prom
       socket.destroy();
       reject(new ProxyError('ERR_PROXY_CONNECT', `the proxy answered ${res.statusCode ?? 0} to CONNECT`));
     });
-    req.once('error', reject);
+    req.on('error', reject);
     req.end();
   });
   // The server name goes in SNI unless it is an address (which TLS does not allow there); either way the

@@ -72,15 +72,18 @@ async function send(method: string, url: URL, headers: Record<string, string>, b
   }
   return new Promise<IncomingMessage>((resolve, reject) => {
     req.once('response', resolve);
-    req.once('error', reject);
+    // Kept for the request's whole life: an error after the answer began (a reset while its body is read, the
+    // abort) must not go unheard, and reaches the body's reader through the response.
+    req.on('error', reject);
     req.end(body);
   });
 }
 
 /** The body, whole, unless it passes `maxBytes`. @throws TooLarge; the stream's error if the connection breaks */
-async function readBody(res: IncomingMessage, maxBytes: number | undefined): Promise<Buffer> {
+async function readBody(res: IncomingMessage, method: string, maxBytes: number | undefined): Promise<Buffer> {
   const declared = Number(res.headers['content-length']);
-  if (maxBytes !== undefined && Number.isFinite(declared) && declared > maxBytes) {
+  // A HEAD's Content-Length is that of a GET's body, which is not coming.
+  if (maxBytes !== undefined && method !== 'HEAD' && Number.isFinite(declared) && declared > maxBytes) {
     res.destroy();
     throw new TooLarge();
   }
@@ -121,7 +124,7 @@ export async function exchange(x: Exchange): Promise<RawResponse> {
   for (let hops = 0; ; hops++) {
     const res = await send(method, url, headers, body, x.signal, x.env);
     const next = redirectTarget(res, url, hops, x.maxRedirects);
-    if (next === null) return { status: res.statusCode ?? 0, headers: plainHeaders(res), body: await readBody(res, x.maxBytes) };
+    if (next === null) return { status: res.statusCode ?? 0, headers: plainHeaders(res), body: await readBody(res, method, x.maxBytes) };
     res.destroy();
     const status = res.statusCode ?? 0;
     if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {

@@ -376,3 +376,23 @@ void test('a redirect followed: a 303 after a POST is a GET without the body; a 
   assert.equal(res.status, 302, 'the redirect after the last one allowed is the answer');
   assert.deepEqual(hops.srv.requests.map((r) => r.path), ['/start', '/hop1', '/hop2']);
 });
+
+void test('a connection reset while the body is read is a NetError network, retried for a GET', async (t) => {
+  let n = 0;
+  const server = createServer((_req, res) => {
+    n++;
+    if (n > 2) return void res.end('whole');
+    res.writeHead(200, { 'content-length': '1000' });
+    res.write('only ten b', () => res.socket?.destroy());
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  t.after(() => new Promise<void>((ok) => (server.closeAllConnections(), server.close(() => ok()))));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const once = new HttpClient({ baseUrl: url, retries: 0 });
+  const e = await netError(once.request(GET()));
+  assert.equal(e.kind, 'network');
+  assert.equal(e.notSent, false);
+  const retried = new HttpClient({ baseUrl: url, retries: 1, sleep: () => Promise.resolve() });
+  assert.equal(bodyText(await retried.request(GET())), 'whole');
+  assert.equal(n, 3);
+});
