@@ -8,7 +8,8 @@
  *   (./scrub.ts's list), so they never go anywhere but where the caller sent them. A 303, and a 301 or 302
  *   after a POST, become a GET without a body, as browsers do.
  * - The body is read up to `maxBytes`: a Content-Length over it fails at once, and a body without one is cut
- *   off as soon as it passes the cap. No Accept-Encoding is sent, so the body comes as the server holds it.
+ *   off as soon as it passes the cap. Accept-Encoding is always `identity` (a caller's own is replaced): the
+ *   body is never compressed, so what is read is what the caller gets, and nothing here decompresses.
  * - Proxies come from the environment (./proxy.ts).
  */
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
@@ -57,7 +58,7 @@ async function send(method: string, url: URL, headers: Record<string, string>, b
   const https = url.protocol === 'https:';
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const path = `${url.pathname}${url.search}`;
-  const all: Record<string, string> = { ...headers, ...(body === undefined ? {} : { 'content-length': String(body.length) }) };
+  const all: Record<string, string> = { ...headers, 'accept-encoding': 'identity', ...(body === undefined ? {} : { 'content-length': String(body.length) }) };
   if (body === undefined && BODY_METHODS.has(method)) all['content-length'] = '0';
   let req: ClientRequest;
   const common: RequestOptions = { method, signal };

@@ -167,6 +167,9 @@ void test('bodies go as given, strings and bytes, with the caller\'s headers', a
   await c.request({ method: 'POST', path: '/c' });
   // No Content-Type unless the caller names one: never a form type that no caller sends.
   assert.deepEqual(srv.requests.slice(1).map((r) => [r.body, r.headers['content-type']]), [['hi', undefined], ['', undefined]]);
+  // Never a compressed answer, whatever the caller asks: the body is read and capped as it comes.
+  await c.request({ method: 'GET', path: '/d', headers: { 'Accept-Encoding': 'gzip, br' } });
+  assert.deepEqual(srv.requests.map((r) => r.headers['accept-encoding']), ['identity', 'identity', 'identity', 'identity']);
 });
 
 // ---- Retry-After ----
