@@ -11,7 +11,6 @@
  * - a broadcast is POSTed exactly once: it may have reached the network even when the answer
  *   is lost, and sending it again is the caller's decision, made after checking the txid.
  */
-import type { AxiosInstance } from 'axios';
 import { Block, Transaction } from 'bitcoinjs-lib';
 import { AgentError } from '../errors/index.ts';
 import { bodyText, HttpClient, isNetError, isRetryStatus, printable, type HttpResponse } from '../net/index.ts';
@@ -37,8 +36,6 @@ import {
 export interface EsploraClientOptions {
   /** The API root, e.g. `https://mempool.space/api`. Userinfo and query are kept for requests and kept out of messages. */
   baseUrl: string;
-  /** The HTTP transport (injected so tests and proxies can supply their own); a fresh axios instance by default. */
-  http?: AxiosInstance;
   /** Deadline of one attempt, connect to last body byte. Default 15000. */
   timeoutMs?: number;
   /** Retries of a GET after the first try. Default 4. */
@@ -90,7 +87,6 @@ export class EsploraClient implements ChainBackend {
     try {
       this.http = new HttpClient({
         baseUrl: opts.baseUrl,
-        transport: opts.http,
         timeoutMs: opts.timeoutMs,
         retries: opts.retries,
         backoffMs: opts.backoffMs,

@@ -3,23 +3,23 @@
  * `HttpClient.request`, under the retry policy of ./policy.ts, a deadline per attempt, the caller's
  * AbortSignal, an optional cap on the answer's size, and errors that carry no credentials.
  *
- * The transport is axios (already a dependency) rather than fetch, for what fetch in Node does not do or does
- * differently: it sends a URL's userinfo as Basic authentication (fetch refuses such a URL, and an operator's
- * Esplora URL may carry one), it caps an answer's size while reading it (`maxContentLength`), it returns a
- * redirect instead of following it with our credentials (`maxRedirects: 0`), and it honours HTTP(S)_PROXY as
- * the Esplora client always has. The retry policy is ours, not axios-retry's: it must take an injected
- * `sleep`, jitter and deadline so that tests drive it by events rather than timers, it must never retry a POST
- * on a timeout, and it is the sixty lines of ./policy.ts.
+ * The transport is node's own http and https (./transport.ts), rather than fetch, for what fetch in Node does
+ * not do or does differently: a URL's userinfo is sent as Basic authentication (fetch refuses such a URL, and
+ * an operator's Esplora URL may carry one), an answer's size is capped while it is read, a redirect is returned
+ * instead of followed with our credentials (`maxRedirects: 0`), and HTTP(S)_PROXY and NO_PROXY are honoured
+ * (./proxy.ts) as the Esplora client always has. fetch would also load undici, which is large. The retry policy
+ * is ours: it must take an injected `sleep`, jitter and deadline so that tests drive it by events rather than
+ * timers, it must never retry a POST on a timeout, and it is the sixty lines of ./policy.ts.
  *
- * axios's own `timeout` is not used: it is a socket idle timer that a slow trickle resets, and an attempt
- * needs a deadline, connect to last byte.
+ * A socket idle timer is not used: a slow trickle resets it, and an attempt needs a deadline, connect to last
+ * byte (redirects included).
  */
-import axios, { isAxiosError } from 'axios';
-import type { AxiosInstance } from 'axios';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { NetError, type NetErrorKind } from './error.ts';
 import { backoff, isIdempotent, isRetryStatus, MAX_BACKOFF_MS, parseRetryAfter, type RetryPolicy } from './policy.ts';
-import { origin, redact, secretsOf } from './scrub.ts';
+import { ProxyError, type ProxyEnv } from './proxy.ts';
+import { origin, redact, safeDecode, secretsOf } from './scrub.ts';
+import { exchange, TooLarge } from './transport.ts';
 
 export interface HttpClientOptions {
   /** Where every request's path is appended. Its userinfo becomes Basic authentication; its query is kept on every request. */
@@ -36,8 +36,8 @@ export interface HttpClientOptions {
   maxRetryAfterMs?: number;
   /** Redirects followed. Default 0: a redirect could carry credentials elsewhere. */
   maxRedirects?: number;
-  /** The transport (injected so tests and proxies can supply their own); a fresh axios instance by default. */
-  transport?: AxiosInstance;
+  /** Where HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY are read (lower case first), at each request. Default process.env. */
+  env?: ProxyEnv;
   /** Source of jitter in [0, 1). Default Math.random. */
   random?: () => number;
   /** Waits between retries; must reject when `signal` aborts. Default: an abortable timer. */
@@ -96,24 +96,8 @@ function intOption(value: number | undefined, fallback: number, key: string, min
   return v;
 }
 
-function plainHeaders(headers: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (typeof headers !== 'object' || headers === null) return out;
-  for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
-    if (typeof value === 'string') out[name.toLowerCase()] = value;
-    else if (Array.isArray(value)) out[name.toLowerCase()] = value.join(', ');
-    else if (typeof value === 'number') out[name.toLowerCase()] = String(value);
-  }
-  return out;
-}
-
-function toBuffer(data: unknown): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  return Buffer.alloc(0);
-}
+/** Sent unless the client or the request names its own. */
+const DEFAULT_HEADERS: Readonly<Record<string, string>> = { accept: 'application/json, text/plain, */*', 'user-agent': 'storj-agent' };
 
 /** An answer's body as text: UTF-8, without a byte order mark. */
 export function bodyText(res: HttpResponse): string {
@@ -132,7 +116,7 @@ export class HttpClient {
   private readonly policy: RetryPolicy;
   private readonly timeoutMs: number;
   private readonly maxRedirects: number;
-  private readonly transport: AxiosInstance;
+  private readonly env: ProxyEnv | undefined;
   private readonly random: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly deadline: (ms: number, onExpire: () => void) => () => void;
@@ -162,7 +146,7 @@ export class HttpClient {
       maxRetryAfterMs: intOption(opts.maxRetryAfterMs, 30_000, 'maxRetryAfterMs', 0, 600_000),
     };
     this.maxRedirects = intOption(opts.maxRedirects, 0, 'maxRedirects', 0, 20);
-    this.transport = opts.transport ?? axios.create();
+    this.env = opts.env;
     this.random = opts.random ?? Math.random;
     this.sleep = opts.sleep ?? defaultSleep;
     this.deadline = opts.deadline ?? defaultDeadline;
@@ -229,29 +213,35 @@ export class HttpClient {
   }
 
   /**
-   * The client's headers, then the request's. No Content-Type unless one is given: axios would otherwise label a
-   * POST, PUT or PATCH as a form (application/x-www-form-urlencoded), which no caller sends, and a server that
-   * checks media types (src/http/dev-guard.ts) refuses.
+   * Defaults, the client's headers, then the request's, in lower case (a later one replaces an earlier of the
+   * same name), and the base URL's userinfo as Basic authentication over any Authorization given. No
+   * Content-Type unless one is given: a server that checks media types (src/http/dev-guard.ts) refuses a
+   * wrong one.
    */
-  private headersOf(req: HttpRequest): Record<string, string | false> {
-    const headers: Record<string, string | false> = { ...this.headers, ...req.headers };
-    if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) headers['Content-Type'] = false;
+  private headersOf(req: HttpRequest): Record<string, string> {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries({ ...DEFAULT_HEADERS, ...this.headers, ...req.headers })) headers[name.toLowerCase()] = value;
+    if (this.base.username !== '' || this.base.password !== '') {
+      headers.authorization = `Basic ${Buffer.from(`${safeDecode(this.base.username)}:${safeDecode(this.base.password)}`).toString('base64')}`;
+    }
     return headers;
   }
 
-  /** The base URL with `path` appended to its path, and the path's own query (if any) after the base's. */
-  private url(path: string): string {
+  /** The base URL, without its userinfo, with `path` appended to its path, and the path's own query (if any) after the base's. */
+  private url(path: string): URL {
     const q = path.indexOf('?');
     const u = new URL(this.base.href);
+    u.username = '';
+    u.password = '';
     u.pathname = this.basePath + (q < 0 ? path : path.slice(0, q));
     if (q >= 0) u.search = [u.search.slice(1), path.slice(q + 1)].filter((part) => part !== '').join('&');
-    return u.href;
+    return u;
   }
 
   /**
    * One try with its own deadline. Never throws for transport trouble: `request` decides, because a failed
-   * GET is retried and a failed POST is not. Raw axios errors are never kept: they carry the request config,
-   * and with it the URL's credentials and the headers.
+   * GET is retried and a failed POST is not. Node's errors are never kept, only their code: a proxy's may
+   * name its URL.
    */
   private async attempt(req: HttpRequest): Promise<Outcome> {
     const { signal } = req;
@@ -265,28 +255,24 @@ export class HttpClient {
     const onAbort = (): void => ctl.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const res = await this.transport.request<unknown>({
+      const res = await exchange({
         method: req.method,
         url: this.url(req.path),
         headers: this.headersOf(req),
-        ...(req.body === undefined ? {} : { data: typeof req.body === 'string' ? req.body : Buffer.from(req.body) }),
-        responseType: 'arraybuffer',
-        transformRequest: [(data: unknown) => data], // sent as given
-        transformResponse: [(data: unknown) => data], // parsed by the caller, not by axios (which hides bad JSON)
-        validateStatus: () => true,
+        ...(req.body === undefined ? {} : { body: typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : Buffer.from(req.body) }),
+        ...(req.maxBytes === undefined ? {} : { maxBytes: req.maxBytes }),
         maxRedirects: this.maxRedirects,
-        ...(req.maxBytes === undefined ? {} : { maxContentLength: req.maxBytes }),
         signal: ctl.signal,
+        env: this.env ?? process.env,
       });
-      return { kind: 'response', res: { status: res.status, headers: plainHeaders(res.headers), body: toBuffer(res.data), tries: 1 } };
+      return { kind: 'response', res: { ...res, tries: 1 } };
     } catch (e) {
       if (signal?.aborted) return { kind: 'aborted' };
       if (timedOut) return { kind: 'timeout', reason: `no answer within ${this.timeoutMs} ms`, notSent: false };
-      if (!isAxiosError(e)) throw e;
-      if (e.code === 'ERR_BAD_RESPONSE' && e.message.startsWith('maxContentLength')) {
-        return { kind: 'too_large', reason: `answer larger than ${req.maxBytes} bytes`, notSent: false };
-      }
-      const code = e.code ?? 'ERR_NETWORK';
+      if (e instanceof TooLarge) return { kind: 'too_large', reason: `answer larger than ${req.maxBytes} bytes`, notSent: false };
+      if (e instanceof ProxyError) return { kind: 'network', reason: e.message, notSent: false };
+      const code = e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+      if (code === undefined) throw e;
       return { kind: 'network', reason: code, notSent: NOT_SENT_CODES.has(code) };
     } finally {
       cancelDeadline();

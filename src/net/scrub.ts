@@ -11,12 +11,17 @@ const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie|set-cookie
 const MIN_SECRET_LENGTH = 3;
 
 // URL keeps userinfo percent-encoded; a malformed escape is kept as written rather than thrown.
-function safeDecode(s: string): string {
+export function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
     return s;
   }
+}
+
+/** True for a header whose value is a credential (compared without regard to case). */
+export function isCredentialHeader(name: string): boolean {
+  return CREDENTIAL_HEADER.test(name);
 }
 
 /** A base URL as messages name it: scheme, host and port only, since userinfo, path and query may carry keys. */
@@ -28,7 +33,7 @@ export function origin(base: URL): string {
 export function secretsOf(base: URL, headers: Readonly<Record<string, string>>): string[] {
   const out = [base.username, base.password, safeDecode(base.username), safeDecode(base.password), ...base.searchParams.values()];
   for (const [name, value] of Object.entries(headers)) {
-    if (!CREDENTIAL_HEADER.test(name)) continue;
+    if (!isCredentialHeader(name)) continue;
     out.push(value);
     // "Bearer abc", "Basic abc": the token alone may be echoed without its scheme.
     const token = /^\S+\s+(\S+)$/.exec(value.trim())?.[1];

@@ -165,8 +165,11 @@ void test('bodies go as given, strings and bytes, with the caller\'s headers', a
   assert.equal(srv.requests[0]?.headers['content-type'], 'application/json');
   assert.equal(srv.requests[1]?.body, 'hi');
   await c.request({ method: 'POST', path: '/c' });
-  // No Content-Type unless the caller names one: not the form type axios puts on a POST or PUT by default.
+  // No Content-Type unless the caller names one: never a form type that no caller sends.
   assert.deepEqual(srv.requests.slice(1).map((r) => [r.body, r.headers['content-type']]), [['hi', undefined], ['', undefined]]);
+  // Never a compressed answer, whatever the caller asks: the body is read and capped as it comes.
+  await c.request({ method: 'GET', path: '/d', headers: { 'Accept-Encoding': 'gzip, br' } });
+  assert.deepEqual(srv.requests.map((r) => r.headers['accept-encoding']), ['identity', 'identity', 'identity', 'identity']);
 });
 
 // ---- Retry-After ----
@@ -360,4 +363,39 @@ void test('a path may carry its own query, which follows the base URL\'s', async
   await new HttpClient({ baseUrl: `${srv.url}/api?v=2` }).request({ method: 'GET', path: '/q?since=5&n=1' });
   await new HttpClient({ baseUrl: srv.url }).request({ method: 'GET', path: '/q?since=5' });
   assert.deepEqual(srv.requests.map((r) => r.url), ['/api/q?v=2&since=5&n=1', '/q?since=5']);
+});
+
+void test('a redirect followed: a 303 after a POST is a GET without the body; a 307 keeps the method and the body', async (t) => {
+  const { srv } = await setup(t, routes({ '/see': { status: 303, headers: { location: '/other' } }, '/keep': { status: 307, headers: { location: '/other' } }, '/other': { body: 'here' } }));
+  const c = new HttpClient({ baseUrl: srv.url, maxRedirects: 1 });
+  await c.request({ method: 'POST', path: '/see', body: '{"a":1}', headers: { 'content-type': 'application/json' } });
+  await c.request({ method: 'POST', path: '/keep', body: '{"b":2}', headers: { 'content-type': 'application/json' } });
+  assert.deepEqual(
+    srv.requests.map((r) => [r.method, r.path, r.body, r.headers['content-type']]),
+    [['POST', '/see', '{"a":1}', 'application/json'], ['GET', '/other', '', undefined], ['POST', '/keep', '{"b":2}', 'application/json'], ['POST', '/other', '{"b":2}', 'application/json']],
+  );
+  const hops = await setup(t, (_req, n) => ({ status: 302, headers: { location: `/hop${n}` } }));
+  const res = await new HttpClient({ baseUrl: hops.srv.url, maxRedirects: 2 }).request({ method: 'GET', path: '/start' });
+  assert.equal(res.status, 302, 'the redirect after the last one allowed is the answer');
+  assert.deepEqual(hops.srv.requests.map((r) => r.path), ['/start', '/hop1', '/hop2']);
+});
+
+void test('a connection reset while the body is read is a NetError network, retried for a GET', async (t) => {
+  let n = 0;
+  const server = createServer((_req, res) => {
+    n++;
+    if (n > 2) return void res.end('whole');
+    res.writeHead(200, { 'content-length': '1000' });
+    res.write('only ten b', () => res.socket?.destroy());
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  t.after(() => new Promise<void>((ok) => (server.closeAllConnections(), server.close(() => ok()))));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const once = new HttpClient({ baseUrl: url, retries: 0 });
+  const e = await netError(once.request(GET()));
+  assert.equal(e.kind, 'network');
+  assert.equal(e.notSent, false);
+  const retried = new HttpClient({ baseUrl: url, retries: 1, sleep: () => Promise.resolve() });
+  assert.equal(bodyText(await retried.request(GET())), 'whole');
+  assert.equal(n, 3);
 });

@@ -20,7 +20,7 @@ function assertClean(e: NetError, what: string): void {
   assert.ok(!e.url.includes('?') && !e.message.includes('?'), `${what}: no query at all in ${e.message}`);
 }
 
-/** Two clients of one server: credentials in the URL (sent as Basic), and in headers (axios lets the URL's win over a header). */
+/** Two clients of one server: credentials in the URL (sent as Basic), and in headers (the URL's win over a header). */
 async function clients(t: TestContext, script: Script, opts: Partial<HttpClientOptions> = {}): Promise<{ srv: Scripted; inUrl: HttpClient; inHeaders: HttpClient }> {
   const srv = await serve(script);
   t.after(() => srv.close());
@@ -83,6 +83,24 @@ void test('a deadline and an answer over the cap show no credential', async (t) 
     assert.equal(big.kind, 'too_large');
     assertClean(big, `${name}, too large`);
   }
+});
+
+void test('a redirect to another origin, when followed, takes no credential there; one to the same origin keeps them', async (t) => {
+  const other = await serve(() => ({ body: 'elsewhere' }));
+  t.after(() => other.close());
+  const { srv, inUrl, inHeaders } = await clients(t, (req) => (req.path === '/api/same' ? { body: 'same' } : { status: 302, headers: { location: req.path === '/api/away' ? `${other.url}/landing` : '/api/same' } }), { maxRedirects: 1 });
+  for (const c of [inUrl, inHeaders]) {
+    assert.equal((await c.request({ ...REQ, path: '/away' })).body.toString(), 'elsewhere');
+    assert.equal((await c.request({ ...REQ, path: '/stay' })).body.toString(), 'same');
+  }
+  assert.equal(other.requests.length, 2);
+  for (const r of other.requests) {
+    for (const name of ['authorization', 'x-api-key', 'x-auth-token']) assert.equal(r.headers[name], undefined, name);
+    assert.equal(r.url, '/landing');
+  }
+  const same = srv.requests.filter((r) => r.path === '/api/same');
+  assert.deepEqual(same.map((r) => r.headers.authorization), [`Basic ${Buffer.from('alice:hunter2').toString('base64')}`, 'Bearer tok-abc123']);
+  assert.equal(same[1]?.headers['x-api-key'], 'hdr-key-789');
 });
 
 void test('redact() removes the client\'s credentials from text a server sent back, and short values are left alone', () => {
