@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Supervisor, type ChildKind } from '../process/index.ts';
+import { httpProbe, Supervisor, type ChildKind } from '../process/index.ts';
 
 export interface DevnetProcessInfo {
   url: string;
@@ -33,14 +33,7 @@ export const DEVNET: ChildKind<Omit<DevnetProcessInfo, 'pid'>> = {
   outlive: true,
   errorCode: 'DEVNET_START_FAILED',
   parse: (v) => (typeof v.url === 'string' && typeof v.controlUrl === 'string' ? { url: v.url, controlUrl: v.controlUrl } : null),
-  probe: async ({ url }) => {
-    try {
-      const res = await fetch(`${url}/blocks/tip/height`, { signal: AbortSignal.timeout(2000) });
-      return res.ok && /^\d+$/.test(await res.text());
-    } catch {
-      return false;
-    }
-  },
+  probe: httpProbe('/blocks/tip/height', (body) => /^\d+$/.test(body)),
 };
 
 /** The devnet's supervisor for `dir`. */

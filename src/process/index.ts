@@ -4,7 +4,7 @@
  * children and `startWorker` for short-lived ones over IPC; the child's side is `announce`, `withdraw` and
  * `watchParent`.
  */
-export { Supervisor, type ChildKind, type Waits } from './supervisor.ts';
+export { httpProbe, Supervisor, type ChildKind, type Waits } from './supervisor.ts';
 export { announce, runMain, stopOnSignals, withdraw, watchParent } from './child.ts';
 export { startWorker, type Worker } from './worker.ts';
 export { isGone, signal } from './proc.ts';

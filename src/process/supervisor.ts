@@ -42,6 +42,21 @@ export interface ChildKind<I extends object> {
   readonly errorCode?: ErrorCode;
 }
 
+/**
+ * A probe over HTTP for a child that announces its `url`: a GET of `path` there answers 2xx within two seconds
+ * with a body `accept` takes. No answer, a timeout, or a body `accept` throws on is a failed probe.
+ */
+export function httpProbe(path: string, accept: (body: string) => boolean): (info: { url: string }) => Promise<boolean> {
+  return async ({ url }) => {
+    try {
+      const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(2000) });
+      return res.ok && accept(await res.text());
+    } catch {
+      return false;
+    }
+  };
+}
+
 /** A child's announced fields and its pid, as its pid file says. */
 export type Announced<I extends object> = I & { pid: number };
 

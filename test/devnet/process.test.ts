@@ -8,20 +8,13 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readDevnetInfo, stopDevnetProcess } from '../../src/devnet/index.ts';
+import { spawnBystander } from '../helpers/bystander.ts';
 
 test('a devnet.json naming another program is removed by a stop, and that program is not signalled', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'storj-devnet-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   // Another program that answers the devnet's probe (a height on /blocks/tip/height) and that SIGTERM would end.
-  const other = spawn(
-    process.execPath,
-    ['-e', "const s=require('http').createServer((q,r)=>r.end('500'));s.listen(0,'127.0.0.1',()=>console.log(s.address().port))"],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  t.after(() => other.kill('SIGKILL'));
-  const [port] = (await once(other.stdout, 'data')) as [Buffer];
-  const url = `http://127.0.0.1:${port.toString().trim()}`;
-  const pid = other.pid ?? 0;
+  const { child: other, url, pid } = await spawnBystander(t, '500');
   writeFileSync(join(dir, 'devnet.json'), JSON.stringify({ url, controlUrl: `${url}/dev`, pid }));
   assert.deepEqual(await readDevnetInfo(dir), { url, controlUrl: `${url}/dev`, pid });
 

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestAgent } from '../helpers/agent.ts';
+import { payAndConfirm } from '../helpers/paid.ts';
 import { Wallet } from '../../wallet/index.ts';
 import { Family, staticEvaluator } from '../../src/family/index.ts';
 import { Accounts } from '../../src/ledger/index.ts';
@@ -180,9 +181,7 @@ test('a deposit double-spent in a reorg takes a funded proposal back to awaiting
 test('a deposit short of its amount is refunded once the timeout has passed since the proposal', async (t) => {
   const a = await startTestAgent(t, { env: { STORJ_PROPOSAL_SELECT_TIMEOUT_SECONDS: '3600' } });
   const p = await propose(a, proposal(t, {}, 5));
-  await a.api('POST', '/v1/dev/pay', { address: p.depositAddress, amountSat: 40_000 });
-  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
-  await job(a.api, 'watcher');
+  await payAndConfirm(a.api, [{ address: p.depositAddress, amountSat: 40_000 }]);
   let v = await get(a, p.id);
   assert.equal(v.state, 'awaiting_deposit');
   assert.equal(v.receivedSat, 40_000);
@@ -228,9 +227,7 @@ test('money paid to a proposal after its refund goes back too, in a refund of it
   await job(a.api, 'proposals.refund');
   const first = (await get(a, p.id)).refund!;
   // The investor pays again, not knowing: counted once confirmed, then sent back.
-  await a.api('POST', '/v1/dev/pay', { address: p.depositAddress, amountSat: 20_000 });
-  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
-  await job(a.api, 'watcher');
+  await payAndConfirm(a.api, [{ address: p.depositAddress, amountSat: 20_000 }]);
   await job(a.api, 'proposals.refund');
   const v = await get(a, p.id);
   assert.equal(v.state, 'refunded');

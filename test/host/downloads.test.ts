@@ -21,6 +21,13 @@ function openDownloads(f: HostFixture): number {
   return Number((f.db.prepare('SELECT count(*) AS n FROM downloads WHERE settled_at IS NULL').get() as { n: bigint }).n);
 }
 
+/** A download of the whole file whose client took `sent` bytes (all of them by default) and went away. */
+async function downloadWhole(f: HostFixture, fileId: string, sent = BODY.length): Promise<void> {
+  const d = await f.host.startDownload(fileId, undefined);
+  await d.blob.close();
+  d.settle(sent);
+}
+
 /** A download an earlier version of the agent held for in the database, and a crash left open. */
 function legacyHold(f: HostFixture, fileId: string, msat: bigint): void {
   f.db.prepare("INSERT INTO downloads (id, file_id, held_msat, bytes_requested, started_at) VALUES (?, ?, ?, 1, 0)").run(`old${openDownloads(f)}`, fileId, msat);
@@ -81,9 +88,7 @@ test('nothing sent, nothing charged and nothing written: the reservation is give
   const { fileId } = await storedFile(f, BODY);
   const before = fileRow(f.db, fileId).balance_msat;
   const changes = f.db.prepare('SELECT total_changes()').pluck().get();
-  const d = await f.host.startDownload(fileId, undefined);
-  await d.blob.close();
-  d.settle(0);
+  await downloadWhole(f, fileId, 0);
   assert.equal(f.host.owedMsat(fileId), 0n);
   assert.equal(f.host.pendingSettlements, 0);
   assert.deepEqual(f.host.retryPendingWrites(), { written: 0, pending: 0 });
@@ -97,9 +102,7 @@ test('a balance that cannot cover the bytes gets INSUFFICIENT_BALANCE with the t
   const f = hostFixture(t, { config: DEAR });
   const { fileId, quote } = await storedFile(f, BODY, { downloads: 1 });
   const price = f.host.currentPrices()!;
-  const first = await f.host.startDownload(fileId, undefined);
-  await first.blob.close();
-  first.settle(BODY.length);
+  await downloadWhole(f, fileId);
   // Before the group commit: the charge waiting counts against the balance.
   assert.equal(await codeOf(() => f.host.startDownload(fileId, undefined)), 'INSUFFICIENT_BALANCE');
   f.host.retryPendingWrites();
@@ -118,9 +121,7 @@ test('a balance that cannot cover the bytes gets INSUFFICIENT_BALANCE with the t
   assert.equal(f.host.owedMsat(fileId), 0n);
   // Paying what it asked for is enough.
   f.pay(quote.address, err.details.amountSat);
-  const again = await f.host.startDownload(fileId, undefined);
-  await again.blob.close();
-  again.settle(BODY.length);
+  await downloadWhole(f, fileId);
   f.host.retryPendingWrites();
   assert.deepEqual(f.host.ledger.verifyBalances(), []);
 });
@@ -128,9 +129,7 @@ test('a balance that cannot cover the bytes gets INSUFFICIENT_BALANCE with the t
 test('the top-up asked for while charges wait for their group commit counts them', async (t) => {
   const f = hostFixture(t, { config: DEAR });
   const { fileId } = await storedFile(f, BODY, { downloads: 1 });
-  const first = await f.host.startDownload(fileId, undefined);
-  await first.blob.close();
-  first.settle(BODY.length);
+  await downloadWhole(f, fileId);
   const waiting = await f.host.startDownload(fileId, undefined).then(() => undefined, (e: unknown) => e as { details: { amountSat: bigint } });
   f.host.retryPendingWrites();
   const written = await f.host.startDownload(fileId, undefined).then(() => undefined, (e: unknown) => e as { details: { amountSat: bigint } });
@@ -160,9 +159,7 @@ test('downloads, their settlements and the group commit prepare no statement and
   const changes = () => f.db.prepare<[], bigint>('SELECT total_changes()').pluck().get() ?? 0n;
   const before = changes();
   for (let i = 0; i < 2; i++) {
-    const d = await f.host.startDownload(fileId, undefined);
-    await d.blob.close();
-    d.settle(BODY.length);
+    await downloadWhole(f, fileId);
   }
   assert.equal(changes(), before, 'two downloads, nothing written yet');
   assert.deepEqual(f.host.retryPendingWrites(), { written: 2, pending: 0 });
@@ -176,11 +173,7 @@ test('charges are written in one transaction once they reach the byte threshold'
   const { fileId } = await storedFile(f, BODY, { downloads: 5 });
   const price = f.host.currentPrices()!.egressMsatPerGib;
   const before = fileRow(f.db, fileId).balance_msat;
-  const download = async () => {
-    const d = await f.host.startDownload(fileId, undefined);
-    await d.blob.close();
-    d.settle(BODY.length);
-  };
+  const download = () => downloadWhole(f, fileId);
   await download();
   await download();
   assert.equal(f.host.pendingSettlements, 2);
@@ -196,9 +189,7 @@ test('charges are written in one transaction once they reach the byte threshold'
 test('a sweep writes the charges waiting first, so that it charges and freezes whole balances', async (t) => {
   const f = hostFixture(t, { config: DEAR });
   const { fileId } = await storedFile(f, BODY, { downloads: 2 });
-  const d = await f.host.startDownload(fileId, undefined);
-  await d.blob.close();
-  d.settle(BODY.length);
+  await downloadWhole(f, fileId);
   assert.equal(egressOf(f, fileId).length, 0);
   await f.host.sweep();
   assert.equal(egressOf(f, fileId).length, 1);
@@ -211,9 +202,7 @@ test('storage used since the last sweep counts against a download, though not ye
   const { fileId } = await storedFile(f, BODY, { days: 1, downloads: 1 });
   const prices = f.host.currentPrices()!;
   assert.ok(storageMsatPerDay(BigInt(BODY.length), prices.storageMsatPerGibDay) > egressMsat(BigInt(BODY.length), prices.egressMsatPerGib));
-  const d = await f.host.startDownload(fileId, undefined);
-  await d.blob.close();
-  d.settle(0);
+  await downloadWhole(f, fileId, 0);
   // A day's storage and a download were paid for; two days have passed, and no sweep has charged them.
   f.advance(2 * DAY);
   const before = fileRow(f.db, fileId).balance_msat;

@@ -1,31 +1,10 @@
 /**
- * For the tus tests: a paid quote on a real agent and devnet, raw tus requests, and where the agent keeps a
- * partial upload's bytes.
+ * For the tus tests: raw tus requests, and where the agent keeps a partial upload's bytes (a paid quote comes
+ * from test/helpers/paid.ts).
  */
-import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Api } from '../helpers/agent.ts';
-
-export interface Quote {
-  id: string;
-  address: string;
-  amountSat: number;
-  uploadToken: string;
-}
-
-/** A quote for `size` bytes, paid and confirmed (`pay: false`: left unpaid). */
-export async function paidQuote(api: Api, size: number, pay = true): Promise<Quote> {
-  const q = await api<Quote>('POST', '/v1/uploads', { size });
-  assert.equal(q.status, 201, q.text);
-  if (!pay) return q.body;
-  const p = await api('POST', '/v1/dev/pay', { address: q.body.address, amountSat: q.body.amountSat });
-  assert.equal(p.status, 200, p.text);
-  await api('POST', '/v1/dev/mine', { blocks: 1 });
-  const w = await api<{ outcome: string }>('POST', '/v1/dev/jobs/watcher');
-  assert.equal(w.body.outcome, 'ok', w.text);
-  return q.body;
-}
+import type { Quote } from '../helpers/paid.ts';
 
 /** The headers of a tus request for `q`. */
 export function tusHeaders(q: Quote, extra: Record<string, string> = {}): Record<string, string> {

@@ -9,7 +9,8 @@ import { createServer, request, type IncomingMessage, type ServerResponse } from
 import type { AddressInfo } from 'node:net';
 import { Upload } from 'tus-js-client';
 import { api, initTestDataDir, spawnAgent, startDevnet, tempDir, type AgentProcess, type Ctx } from '../helpers/agent.ts';
-import { paidQuote, pattern, storeFiles } from './tus-helpers.ts';
+import { paidQuote } from '../helpers/paid.ts';
+import { pattern, storeFiles } from './tus-helpers.ts';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const CHUNK = 1024 * 1024;
@@ -59,7 +60,7 @@ test('tus-js-client resumes across a kill -9 of the agent, sending only what the
   const proxy = await countingProxy(t, () => current);
 
   const bytes = pattern(12 * CHUNK, 3);
-  const q = await paidQuote(api(agent.url), bytes.length);
+  const q = await paidQuote(api(agent.url), { size: bytes.length });
 
   let killed: Promise<void> | undefined;
   const first = agent;

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
-import { paidQuote, pattern, storeFiles, tusHeaders, until, uploadMetadata, type Quote } from './tus-helpers.ts';
+import { paidQuote, quote, type Quote } from '../helpers/paid.ts';
+import { pattern, storeFiles, tusHeaders, until, uploadMetadata } from './tus-helpers.ts';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const OCTETS = { 'content-type': 'application/offset+octet-stream' };
@@ -43,7 +44,7 @@ test('discovery, creation, HEAD offsets, PATCH in pieces, and the upload complet
   assert.match(await vendor.text(), /tus/);
 
   const bytes = pattern(300_000, 1);
-  const q = await paidQuote(a.api, bytes.length);
+  const q = await paidQuote(a.api, { size: bytes.length });
   const c = await create(a, q, bytes.length);
   assert.equal(c.status, 201, c.text);
   assert.equal(c.headers.get('location'), `/v1/tus/${q.id}`);
@@ -100,7 +101,7 @@ test('discovery, creation, HEAD offsets, PATCH in pieces, and the upload complet
 test('errors: 412, 401, 402 (as the PUT\'s), 400s, 404, 409 and 415, each with its code, and nothing kept', async (t) => {
   const a = await startTestAgent(t);
   const size = 1000;
-  const unpaid = await paidQuote(a.api, size, false);
+  const unpaid = await quote(a.api, { size });
   const noVersion = await a.api<ErrorBody>('POST', '/v1/tus', undefined, { authorization: `Bearer ${unpaid.uploadToken}`, 'upload-length': String(size), 'upload-metadata': uploadMetadata(unpaid.id) });
   assert.equal(noVersion.status, 412);
   assert.equal(noVersion.body.error.code, 'TUS_VERSION_UNSUPPORTED');
@@ -111,7 +112,7 @@ test('errors: 412, 401, 402 (as the PUT\'s), 400s, 404, 409 and 415, each with i
   assert.equal(c402.body.error.code, 'PAYMENT_REQUIRED');
   assert.deepEqual(c402.body, put402.body, 'the same 402 body as the PUT\'s');
 
-  const q = await paidQuote(a.api, size);
+  const q = await paidQuote(a.api, { size });
   const wrong = { ...q, uploadToken: `${q.uploadToken}x` };
   assert.equal((await create(a, wrong, size)).body.error.code, 'UNAUTHORIZED');
   assert.equal((await create(a, wrong, size)).status, 401);
@@ -179,7 +180,7 @@ test('a PATCH cut off halfway keeps what arrived, fsynced; the upload resumes th
   const a = await startTestAgent(t);
   const bytes = pattern(4 * 1024 * 1024, 2);
   const half = bytes.length / 2;
-  const q = await paidQuote(a.api, bytes.length);
+  const q = await paidQuote(a.api, { size: bytes.length });
   assert.equal((await create(a, q, bytes.length)).status, 201);
   const partialData = () => storeFiles(a.dataDir, 'partial').find((f) => f.path.endsWith('.data'));
 
@@ -210,7 +211,7 @@ test('a PATCH cut off halfway keeps what arrived, fsynced; the upload resumes th
 test('a PUT whose client closes its end mid-body is let go: the same upload can be sent again at once', async (t) => {
   const a = await startTestAgent(t);
   const bytes = pattern(2 * 1024 * 1024, 4);
-  const q = await paidQuote(a.api, bytes.length);
+  const q = await paidQuote(a.api, { size: bytes.length });
   const req = request(`${a.agent.url}/v1/uploads/${q.id}`, { method: 'PUT', headers: { authorization: `Bearer ${q.uploadToken}`, 'content-length': String(bytes.length) } });
   req.on('error', () => undefined);
   req.write(bytes.subarray(0, bytes.length / 2));

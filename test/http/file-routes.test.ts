@@ -5,43 +5,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
+import { payAndConfirm, quote, upload, type Quote, type Stored } from '../helpers/paid.ts';
 import { FILE_CSP } from '../../src/host/file-headers.ts';
-
-interface Quote {
-  id: string;
-  address: string;
-  amountSat: number;
-  uploadToken: string;
-}
-interface Stored {
-  fileId: string;
-  url: string;
-  sha256: string;
-}
 
 const FILES_URL = 'https://files.example.test';
 
-async function quote(a: TestAgent, body: Record<string, unknown>): Promise<Quote> {
-  const r = await a.api<Quote>('POST', '/v1/uploads', body);
-  assert.equal(r.status, 201, r.text);
-  return r.body;
-}
-
 /** Quotes, pays (one block for all), and uploads each file. */
 async function uploadAll(a: TestAgent, files: Array<{ bytes: Buffer; filename?: string; contentType?: string; downloads?: number }>): Promise<Array<Stored & { q: Quote }>> {
-  const qs: Quote[] = [];
+  const quoted: Array<{ bytes: Buffer; q: Quote }> = [];
   for (const f of files) {
-    qs.push(await quote(a, { size: f.bytes.length, downloads: f.downloads ?? 20, ...(f.filename ? { filename: f.filename } : {}), ...(f.contentType ? { contentType: f.contentType } : {}) }));
+    quoted.push({ bytes: f.bytes, q: await quote(a.api, { size: f.bytes.length, downloads: f.downloads ?? 20, ...(f.filename ? { filename: f.filename } : {}), ...(f.contentType ? { contentType: f.contentType } : {}) }) });
   }
-  for (const q of qs) assert.equal((await a.api('POST', '/v1/dev/pay', { address: q.address, amountSat: q.amountSat })).status, 200);
-  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
-  assert.equal((await a.api<{ outcome: string }>('POST', '/v1/dev/jobs/watcher')).body.outcome, 'ok');
+  await payAndConfirm(a.api, quoted.map(({ q }) => q));
   const out: Array<Stored & { q: Quote }> = [];
-  for (const [i, q] of qs.entries()) {
-    const r = await a.api<Stored>('PUT', `/v1/uploads/${q.id}`, files[i]?.bytes, { authorization: `Bearer ${q.uploadToken}` });
-    assert.equal(r.status, 201, r.text);
-    out.push({ ...r.body, q });
-  }
+  for (const { bytes, q } of quoted) out.push({ ...(await upload(a.api, q, bytes)), q });
   return out;
 }
 

@@ -8,17 +8,11 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { randomInt } from 'node:crypto';
 import { startTestAgent } from '../helpers/agent.ts';
+import { payAndConfirm, quote, upload } from '../helpers/paid.ts';
 import { codeOf, envelopeProblem, rawExchange, RawConnection, type RawResponse } from './helpers.ts';
 
 // FUZZ_RUNS runs fewer (or more) while working on it; the suite runs 10,000.
 const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
-
-interface Quote {
-  id: string;
-  address: string;
-  amountSat: number;
-  uploadToken: string;
-}
 
 interface Req {
   method: string;
@@ -35,21 +29,12 @@ test(`${RUNS} generated requests across every route: no 5xx, and every error is 
   });
   const url = a.agent.url;
   // Real resources, so the fuzz reaches past "not found": a file with a balance, a paid quote, an unpaid one.
-  const quote = async (size: number, downloads = 1) => {
-    const r = await a.api<Quote>('POST', '/v1/uploads', { size, downloads });
-    assert.equal(r.status, 201, r.text);
-    return r.body;
-  };
-  const filled = await quote(4096, 200);
-  const paid = await quote(64);
-  for (const q of [filled, paid]) await a.api('POST', '/v1/dev/pay', { address: q.address, amountSat: q.amountSat });
-  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
-  await a.api('POST', '/v1/dev/jobs/watcher');
+  const filled = await quote(a.api, { size: 4096, downloads: 200 });
+  const paid = await quote(a.api, { size: 64, downloads: 1 });
+  await payAndConfirm(a.api, [filled, paid]);
   const fileBytes = new Uint8Array(4096).fill(9);
-  const up = await a.api<{ fileId: string; sha256: string }>('PUT', `/v1/uploads/${filled.id}`, fileBytes, { authorization: `Bearer ${filled.uploadToken}` });
-  assert.equal(up.status, 201, up.text);
-  const unpaid = await quote(10);
-  const { fileId, sha256 } = up.body;
+  const { fileId, sha256 } = await upload(a.api, filled, fileBytes);
+  const unpaid = await quote(a.api, { size: 10, downloads: 1 });
 
   // ---- generators ----
   const odd = ['%ff', '%00', '%2e%2e', '..', '%2F', 'a%20b', '%E2%82%AC', '%', '%zz', 'a'.repeat(150), '', '%C0%AF', '~', '!$&\'()*+,;=', '%25ff'];

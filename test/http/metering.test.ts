@@ -10,27 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { egressMsat } from '../../src/ledger/index.ts';
 import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
+import { paidFile } from '../helpers/paid.ts';
 
 const execFileP = promisify(execFile);
-
-interface Quote {
-  id: string;
-  address: string;
-  amountSat: number;
-  uploadToken: string;
-}
-
-/** Quotes, pays and confirms, and uploads `bytes`: a stored file prepaid for `downloads` downloads. */
-async function paidFile(a: TestAgent, bytes: Buffer, downloads: number): Promise<{ fileId: string; sha256: string }> {
-  const q = await a.api<Quote>('POST', '/v1/uploads', { size: bytes.length, downloads });
-  assert.equal(q.status, 201, q.text);
-  assert.equal((await a.api('POST', '/v1/dev/pay', { address: q.body.address, amountSat: q.body.amountSat })).status, 200);
-  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
-  assert.equal((await a.api<{ outcome: string }>('POST', '/v1/dev/jobs/watcher')).body.outcome, 'ok');
-  const put = await a.api<{ fileId: string; sha256: string }>('PUT', `/v1/uploads/${q.body.id}`, bytes, { authorization: `Bearer ${q.body.uploadToken}` });
-  assert.equal(put.status, 201, put.text);
-  return put.body;
-}
 
 function egressPrice(a: TestAgent): bigint {
   const p = a.agent.host.currentPrices();
@@ -64,7 +46,7 @@ test('concurrent small downloads against a balance that covers N of them: at mos
   // Egress dear enough that the prepaid downloads, not the quote's minimum, make the balance.
   const a = await startTestAgent(t, { env: { STORJ_BANDWIDTH_COST_SAT_PER_GIB: '1000000000', STORJ_METER_BATCH_MS: '60000' } });
   const body = randomBytes(4096);
-  const { fileId } = await paidFile(a, body, 6);
+  const { fileId } = await paidFile(a.api, body, { downloads: 6 });
   const cost = egressMsat(BigInt(body.length), egressPrice(a));
   const before = written(a, fileId);
   const n = Number(before.balance / cost);
@@ -89,7 +71,7 @@ test('concurrent small downloads against a balance that covers N of them: at mos
 test('HEAD, a 304 and a refused download write nothing', async (t) => {
   const a = await startTestAgent(t, { env: { STORJ_METER_BATCH_BYTES: '0' } });
   const body = randomBytes(4096);
-  const { fileId, sha256 } = await paidFile(a, body, 5);
+  const { fileId, sha256 } = await paidFile(a.api, body, { downloads: 5 });
   const link = `${a.agent.url}/f/${fileId}`;
   const before = written(a, fileId);
   for (let i = 0; i < 20; i++) {
@@ -159,7 +141,7 @@ async function readAndHangUp(url: string, path: string, k: number): Promise<{ st
 test('a download cut off after k bytes is charged within one socket buffer of k, not a whole chunk', async (t) => {
   const a = await startTestAgent(t);
   const size = 16 * 1024 * 1024;
-  const { fileId } = await paidFile(a, randomBytes(size), 3);
+  const { fileId } = await paidFile(a.api, randomBytes(size), { downloads: 3 });
   const price = egressPrice(a);
   const k = 1024 * 1024 + 12_345; // past the first 1 MiB read from the blob, inside the second
   const got = await readAndHangUp(a.agent.url, `/f/${fileId}`, k);

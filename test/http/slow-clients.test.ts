@@ -6,15 +6,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDevnet, startTestAgent, type Api, type TestAgent } from '../helpers/agent.ts';
+import { startDevnet, startTestAgent, type Api } from '../helpers/agent.ts';
+import { paidQuote, upload, type Quote } from '../helpers/paid.ts';
 import { codeOf, envelopeProblem, RawConnection, type RawResponse } from './helpers.ts';
-
-interface Quote {
-  id: string;
-  address: string;
-  amountSat: number;
-  uploadToken: string;
-}
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const bytesOf = (size: number, seed: number) => {
@@ -23,21 +17,10 @@ const bytesOf = (size: number, seed: number) => {
   return b;
 };
 
-async function paidQuote(a: TestAgent, size: number, downloads = 1): Promise<Quote> {
-  const q = await a.api<Quote>('POST', '/v1/uploads', { size, downloads });
-  assert.equal(q.status, 201, q.text);
-  assert.equal((await a.api('POST', '/v1/dev/pay', { address: q.body.address, amountSat: q.body.amountSat })).status, 200);
-  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
-  const w = await a.api<{ outcome: string }>('POST', '/v1/dev/jobs/watcher');
-  assert.equal(w.body.outcome, 'ok', w.text);
-  return q.body;
-}
-
 async function put(api: Api, q: Quote, bytes: Uint8Array): Promise<string> {
-  const r = await api<{ fileId: string; sha256: string }>('PUT', `/v1/uploads/${q.id}`, bytes, { authorization: `Bearer ${q.uploadToken}` });
-  assert.equal(r.status, 201, r.text);
-  assert.equal(r.body.sha256, sha256(bytes));
-  return r.body.fileId;
+  const r = await upload(api, q, bytes);
+  assert.equal(r.sha256, sha256(bytes));
+  return r.fileId;
 }
 
 function partFiles(dataDir: string): string[] {
@@ -68,9 +51,9 @@ test('200 stalled connections are all closed by the agent, a paid download succe
   const devnet = await startDevnet(t);
   const first = await startTestAgent(t, { devnet });
   const fileBytes = bytesOf(256 * 1024, 1);
-  const fileId = await put(first.api, await paidQuote(first, fileBytes.length, 3), fileBytes);
+  const fileId = await put(first.api, await paidQuote(first.api, { size: fileBytes.length, downloads: 3 }), fileBytes);
   const stalledBytes = bytesOf(512 * 1024, 2);
-  const stalledQuote = await paidQuote(first, stalledBytes.length);
+  const stalledQuote = await paidQuote(first.api, { size: stalledBytes.length });
   await first.agent.close();
 
   // The same data dir again, with timeouts small enough for a test.
@@ -120,7 +103,7 @@ test('200 stalled connections are all closed by the agent, a paid download succe
 test('a download whose client stops reading is cut by the idle timeout and settled for the bytes sent', async (t) => {
   const a = await startTestAgent(t, { env: { STORJ_BODY_IDLE_TIMEOUT_MS: '1000' } });
   const size = 32 * 1024 * 1024;
-  const fileId = await put(a.api, await paidQuote(a, size, 2), bytesOf(size, 3));
+  const fileId = await put(a.api, await paidQuote(a.api, { size, downloads: 2 }), bytesOf(size, 3));
   const c = await openStalled(a.agent.url, `GET /f/${fileId} HTTP/1.1\r\nhost: a\r\n\r\n`);
   c.socket.pause(); // reads nothing: the agent's writes fill the socket's buffers and stop
   const unsettled = () => (a.agent.db.prepare('SELECT count(*) AS n FROM downloads WHERE settled_at IS NULL').get() as { n: bigint }).n;
@@ -138,9 +121,9 @@ test('shutdown ends with clients that stopped sending or reading, and closes the
   // Timeouts far longer than the test: only the shutdown's own bound can end these connections.
   const a = await startTestAgent(t, { env: { STORJ_SHUTDOWN_TIMEOUT_MS: '300', STORJ_HEADERS_TIMEOUT_MS: '600000', STORJ_BODY_IDLE_TIMEOUT_MS: '3600000', STORJ_REQUEST_TIMEOUT_MS: '3600000' } });
   const size = 32 * 1024 * 1024;
-  const fileId = await put(a.api, await paidQuote(a, size, 2), bytesOf(size, 4));
+  const fileId = await put(a.api, await paidQuote(a.api, { size, downloads: 2 }), bytesOf(size, 4));
   const upBytes = bytesOf(1024 * 1024, 5);
-  const q = await paidQuote(a, upBytes.length);
+  const q = await paidQuote(a.api, { size: upBytes.length });
   const url = a.agent.url;
   const headers = await openStalled(url, 'GET /v1/info HTTP/1.1\r\nhost: a\r\n');
   const body = await openStalled(url, 'POST /v1/uploads HTTP/1.1\r\nhost: a\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{');

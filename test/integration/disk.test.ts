@@ -14,6 +14,7 @@ import { diskFullError } from '../../src/errors/index.ts';
 import { startAgent, type Agent } from '../../src/agent/index.ts';
 import type { Devnet } from '../../src/devnet/index.ts';
 import { agentEnv, api, initTestDataDir, spawnAgent, startDevnet, TEST_PASSPHRASE, type Api, type Ctx } from '../helpers/agent.ts';
+import { paidQuote as paidQuoteOf, upload, type Quote, type QuoteRequest } from '../helpers/paid.ts';
 import { countBlobs, fillDisk, freeBytes, MiB, mountTmpfs, rawPut, tmpParts, until } from '../helpers/disk.ts';
 
 interface DiskAgent {
@@ -36,22 +37,11 @@ async function startDiskAgent(t: Ctx, devnet: Devnet, dataDir: string, opts: { i
   return { agent, api: api(agent.url), dataDir, close };
 }
 
-interface Quote {
-  id: string;
-  address: string;
-  amountSat: number;
-  uploadToken: string;
-}
-
-async function paidQuote(a: Pick<DiskAgent, 'api'>, size: number, extra: Record<string, unknown> = {}): Promise<Quote> {
-  const q = await a.api<Quote>('POST', '/v1/uploads', { size, ...extra });
-  assert.equal(q.status, 201, q.text);
-  assert.equal((await a.api('POST', '/v1/dev/pay', { address: q.body.address, amountSat: q.body.amountSat })).status, 200);
-  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
-  const w = await a.api<{ outcome: string }>('POST', '/v1/dev/jobs/watcher');
-  assert.equal(w.body.outcome, 'ok', w.text);
-  assert.equal((await a.api<{ state: string }>('GET', `/v1/uploads/${q.body.id}`)).body.state, 'paid');
-  return q.body;
+/** A paid quote (test/helpers/paid.ts) that the agent says is paid. */
+async function paidQuote(a: Pick<DiskAgent, 'api'>, size: number, extra: Omit<QuoteRequest, 'size'> = {}): Promise<Quote> {
+  const q = await paidQuoteOf(a.api, { size, ...extra });
+  assert.equal((await a.api<{ state: string }>('GET', `/v1/uploads/${q.id}`)).body.state, 'paid');
+  return q;
 }
 
 function storedFiles(agent: Agent): number {
@@ -122,9 +112,7 @@ test('a download running while the disk fills: the agent stays up, degraded; onc
   const a = await startDiskAgent(t, devnet, join(disk, 'data'));
   const size = 20 * MiB;
   const q = await paidQuote(a, size, { downloads: 3 });
-  const put = await a.api<{ fileId: string }>('PUT', `/v1/uploads/${q.id}`, randomBytes(size), { authorization: `Bearer ${q.uploadToken}` });
-  assert.equal(put.status, 201, put.text);
-  const fileId = put.body.fileId;
+  const { fileId } = await upload(a.api, q, randomBytes(size));
   const egressEntries = () => a.agent.host.ledger.entries(fileId).filter((e) => e.kind === 'egress').length;
 
   // A download that reads a little and then stalls, so it is still running when the disk fills.
@@ -220,9 +208,7 @@ test('killed mid-download on a full disk: the next start comes up degraded, and 
   const remote = { api: api(proc.url) };
   const size = 20 * MiB;
   const q = await paidQuote(remote, size, { downloads: 3 });
-  const put = await remote.api<{ fileId: string }>('PUT', `/v1/uploads/${q.id}`, randomBytes(size), { authorization: `Bearer ${q.uploadToken}` });
-  assert.equal(put.status, 201, put.text);
-  const fileId = put.body.fileId;
+  const { fileId } = await upload(remote.api, q, randomBytes(size));
   const u = new URL(proc.url);
   const req = request({ host: u.hostname, port: Number(u.port), path: `/f/${fileId}` });
   req.on('error', () => undefined);

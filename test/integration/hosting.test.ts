@@ -6,16 +6,9 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, truncateSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { startTestAgent, type Api, type TestAgent } from '../helpers/agent.ts';
+import { startTestAgent } from '../helpers/agent.ts';
+import { paidFile, paidQuote, payAndConfirm, quote, runWatcher, upload } from '../helpers/paid.ts';
 
-interface Quote {
-  id: string;
-  address: string;
-  amountSat: number;
-  bip21: string;
-  expiresAt: string;
-  uploadToken: string;
-}
 interface FileInfo {
   fileId: string;
   state: string;
@@ -25,31 +18,6 @@ interface FileInfo {
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-async function quote(api: Api, size: number, extra: Record<string, unknown> = {}): Promise<Quote> {
-  const r = await api<Quote>('POST', '/v1/uploads', { size, ...extra });
-  assert.equal(r.status, 201, r.text);
-  return r.body;
-}
-
-async function watch(api: Api): Promise<void> {
-  const r = await api<{ outcome: string; detail: string }>('POST', '/v1/dev/jobs/watcher');
-  assert.equal(r.body.outcome, 'ok', r.text);
-}
-
-async function payAndConfirm(t: TestAgent, address: string, amountSat: number, blocks = 1): Promise<string> {
-  const r = await t.api<{ txid: string }>('POST', '/v1/dev/pay', { address, amountSat });
-  assert.equal(r.status, 200, r.text);
-  if (blocks > 0) await t.api('POST', '/v1/dev/mine', { blocks });
-  await watch(t.api);
-  return r.body.txid;
-}
-
-async function upload(t: TestAgent, q: Quote, bytes: Uint8Array): Promise<{ fileId: string; url: string; sha256: string }> {
-  const r = await t.api<{ fileId: string; url: string; sha256: string; size: number }>('PUT', `/v1/uploads/${q.id}`, bytes, { authorization: `Bearer ${q.uploadToken}` });
-  assert.equal(r.status, 201, r.text);
-  return r.body;
-}
 
 function blobFiles(dataDir: string): string[] {
   const out: string[] = [];
@@ -69,18 +37,18 @@ test('the whole customer path: quote, pay, upload, download with a matching sha2
   const info = await a.api<{ network: string; prices: { minimumDepositSat: number } }>('GET', '/v1/info');
   assert.equal(info.body.network, 'regtest');
   const bytes = new TextEncoder().encode('hello, storj\n'.repeat(1000));
-  const q = await quote(a.api, bytes.length, { days: 7, downloads: 2, filename: 'hello.txt', contentType: 'text/plain' });
+  const q = await quote(a.api, { size: bytes.length, days: 7, downloads: 2, filename: 'hello.txt', contentType: 'text/plain' });
   assert.match(q.address, /^bcrt1q/);
   assert.ok(q.amountSat >= info.body.prices.minimumDepositSat);
   assert.ok(q.bip21.startsWith(`bitcoin:${q.address}?amount=`));
   assert.equal((await a.api<{ state: string }>('GET', `/v1/uploads/${q.id}`)).body.state, 'awaiting_payment');
 
-  await payAndConfirm(a, q.address, q.amountSat);
+  await payAndConfirm(a.api, [q]);
   const status = await a.api<{ state: string; receivedSat: number; confirmedSat: number }>('GET', `/v1/uploads/${q.id}`);
   assert.equal(status.body.state, 'paid');
   assert.equal(status.body.confirmedSat, q.amountSat);
 
-  const done = await upload(a, q, bytes);
+  const done = await upload(a.api, q, bytes);
   assert.equal(done.sha256, sha256(bytes));
   assert.equal(done.url, `${a.agent.url}/f/${done.fileId}`);
   assert.equal((await a.api<{ state: string; fileId: string }>('GET', `/v1/uploads/${q.id}`, undefined, { authorization: `Bearer ${q.uploadToken}` })).body.fileId, done.fileId);
@@ -115,25 +83,24 @@ test('underpaying gets 402 with what is missing; a second payment to the same ad
   // Storage priced so that half the quote is still above the dust limit.
   const a = await startTestAgent(t, { env: { STORJ_HOSTING_COST_SAT_PER_MONTH: '6000000000' } });
   const bytes = new Uint8Array(1024 * 1024).fill(7);
-  const q = await quote(a.api, bytes.length);
+  const q = await quote(a.api, { size: bytes.length });
   const part = Math.floor(q.amountSat / 2);
-  await payAndConfirm(a, q.address, part);
+  await payAndConfirm(a.api, [{ address: q.address, amountSat: part }]);
   const r = await a.api<{ error: { code: string }; address: string; amountSat: number; receivedSat: number }>('PUT', `/v1/uploads/${q.id}`, bytes, { authorization: `Bearer ${q.uploadToken}` });
   assert.equal(r.status, 402);
   assert.equal(r.body.error.code, 'PAYMENT_REQUIRED');
   assert.equal(r.body.address, q.address);
   assert.equal(r.body.amountSat, q.amountSat);
   assert.equal(r.body.receivedSat, part);
-  await payAndConfirm(a, q.address, q.amountSat - part);
-  const done = await upload(a, q, bytes);
+  await payAndConfirm(a.api, [{ address: q.address, amountSat: q.amountSat - part }]);
+  const done = await upload(a.api, q, bytes);
   const file = await a.api<FileInfo>('GET', `/v1/files/${done.fileId}`);
   assert.equal(BigInt(file.body.balanceMsat), BigInt(q.amountSat) * 1000n, 'both payments are the balance');
 });
 
 test('a body of the wrong length gets 400 and nothing is stored; a wrong token gets 401', async (t) => {
   const a = await startTestAgent(t);
-  const q = await quote(a.api, 1000);
-  await payAndConfirm(a, q.address, q.amountSat);
+  const q = await paidQuote(a.api, { size: 1000 });
   const noToken = await a.api<{ error: { code: string } }>('PUT', `/v1/uploads/${q.id}`, new Uint8Array(1000));
   assert.equal(noToken.status, 401);
   const wrong = await a.api<{ error: { code: string } }>('PUT', `/v1/uploads/${q.id}`, new Uint8Array(1000), { authorization: 'Bearer not-the-token' });
@@ -146,7 +113,7 @@ test('a body of the wrong length gets 400 and nothing is stored; a wrong token g
   }
   assert.deepEqual(blobFiles(a.dataDir), [], 'no blob kept');
   assert.equal((await a.api<{ state: string }>('GET', `/v1/uploads/${q.id}`)).body.state, 'paid', 'the upload can still be made');
-  await upload(a, q, new Uint8Array(1000));
+  await upload(a.api, q, new Uint8Array(1000));
   assert.equal(blobFiles(a.dataDir).length, 1);
 });
 
@@ -173,9 +140,7 @@ test('a range request is charged exactly its bytes, and an aborted download only
   const size = 8 * 1024 * 1024;
   const bytes = new Uint8Array(size);
   for (let i = 0; i < size; i++) bytes[i] = (i * 31) & 0xff;
-  const q = await quote(a.api, size, { downloads: 3 });
-  await payAndConfirm(a, q.address, q.amountSat);
-  const { fileId } = await upload(a, q, bytes);
+  const { fileId } = await paidFile(a.api, bytes, { downloads: 3 });
   const egressPrice = BigInt((await a.api<{ prices: { egressMsatPerGib: string } }>('GET', '/v1/info')).body.prices.egressMsatPerGib);
   const GiB = 1024n ** 3n;
   const cost = (n: bigint) => (n * egressPrice + GiB - 1n) / GiB;
@@ -231,9 +196,7 @@ test('a range request is charged exactly its bytes, and an aborted download only
 test('clients that hang up at once, even before the download is set up, leave no download unsettled', async (t) => {
   const a = await startTestAgent(t);
   const size = 1024 * 1024;
-  const q = await quote(a.api, size, { downloads: 40 });
-  await payAndConfirm(a, q.address, q.amountSat);
-  const { fileId } = await upload(a, q, new Uint8Array(size).fill(3));
+  const { fileId } = await paidFile(a.api, new Uint8Array(size).fill(3), { downloads: 40 });
   const { hostname, port } = new URL(a.agent.url);
   // Each request's socket is destroyed as soon as it is written, so some close while the hold is being taken.
   for (let i = 0; i < 30; i++) {
@@ -262,9 +225,7 @@ test('a blob damaged on disk: a download under way is cut short and charged only
   const a = await startTestAgent(t);
   const size = 32 * 1024 * 1024;
   const bytes = new Uint8Array(size).fill(7);
-  const q = await quote(a.api, size, { downloads: 3 });
-  await payAndConfirm(a, q.address, q.amountSat);
-  const { fileId } = await upload(a, q, bytes);
+  const { fileId } = await paidFile(a.api, bytes, { downloads: 3 });
   const [blob] = blobFiles(a.dataDir);
   assert.ok(blob);
   const balance = async () => BigInt((await a.api<FileInfo>('GET', `/v1/files/${fileId}`)).body.balanceMsat);
@@ -301,9 +262,7 @@ test('days pass, the balance goes negative, the file freezes and downloads get 4
   // Expensive storage so a day costs a visible amount: ~3.4 sat per MiB-day.
   const a = await startTestAgent(t, { env: { STORJ_HOSTING_COST_SAT_PER_MONTH: '6000000000' } });
   const bytes = new Uint8Array(1024 * 1024).fill(1);
-  const q = await quote(a.api, bytes.length, { days: 1, downloads: 1 });
-  await payAndConfirm(a, q.address, q.amountSat);
-  const { fileId } = await upload(a, q, bytes);
+  const { fileId, quote: q } = await paidFile(a.api, bytes, { days: 1, downloads: 1 });
 
   await a.api('POST', '/v1/dev/advance', { seconds: 3 * 86_400 });
   const frozen = await a.api<FileInfo>('GET', `/v1/files/${fileId}`);
@@ -318,7 +277,7 @@ test('days pass, the balance goes negative, the file freezes and downloads get 4
   assert.ok(refused.body.bip21.startsWith(`bitcoin:${q.address}`));
 
   // Anyone can pay the file's address: here the devnet's miner, a third party.
-  await payAndConfirm(a, q.address, refused.body.amountSat + q.amountSat);
+  await payAndConfirm(a.api, [{ address: q.address, amountSat: refused.body.amountSat + q.amountSat }]);
   const thawed = await a.api<FileInfo>('GET', `/v1/files/${fileId}`);
   assert.equal(thawed.body.state, 'active');
   const got = await fetch(`${a.agent.url}/f/${fileId}`);
@@ -330,9 +289,7 @@ test('days pass, the balance goes negative, the file freezes and downloads get 4
 test('grace exceeded: the file is deleted, its blob is gone and downloads get 410', async (t) => {
   const a = await startTestAgent(t, { env: { STORJ_HOSTING_COST_SAT_PER_MONTH: '6000000000', STORJ_GRACE_SECONDS: '86400' } });
   const bytes = new Uint8Array(1024 * 1024).fill(2);
-  const q = await quote(a.api, bytes.length);
-  await payAndConfirm(a, q.address, q.amountSat);
-  const { fileId } = await upload(a, q, bytes);
+  const { fileId } = await paidFile(a.api, bytes);
   assert.equal(blobFiles(a.dataDir).length, 1);
   await a.api('POST', '/v1/dev/advance', { seconds: 3 * 86_400 });
   assert.equal((await a.api<FileInfo>('GET', `/v1/files/${fileId}`)).body.state, 'frozen');
@@ -349,17 +306,14 @@ test('grace exceeded: the file is deleted, its blob is gone and downloads get 41
 test('identical bytes uploaded while the deletion job removes them are kept for the new file', async (t) => {
   const a = await startTestAgent(t, { env: { STORJ_HOSTING_COST_SAT_PER_MONTH: '6000000000', STORJ_GRACE_SECONDS: '86400' } });
   const bytes = new Uint8Array(1024 * 1024).fill(4);
-  const old = await quote(a.api, bytes.length);
-  await payAndConfirm(a, old.address, old.amountSat);
-  await upload(a, old, bytes);
+  await paidFile(a.api, bytes);
   // A second customer has paid for the same bytes and uploads them exactly when the deletion job, having found
   // the old file's blob unreferenced, is about to remove it.
-  const fresh = await quote(a.api, bytes.length, { days: 30 });
-  await payAndConfirm(a, fresh.address, fresh.amountSat);
+  const fresh = await paidQuote(a.api, { size: bytes.length, days: 30 });
   const remove = a.agent.blobs.delete.bind(a.agent.blobs);
   let raced: { fileId: string } | undefined;
   a.agent.blobs.delete = async (sha, opts) => {
-    raced ??= await upload(a, fresh, bytes);
+    raced ??= await upload(a.api, fresh, bytes);
     return remove(sha, opts);
   };
   await a.api('POST', '/v1/dev/advance', { seconds: 3 * 86_400 });
@@ -374,13 +328,13 @@ test('identical bytes uploaded while the deletion job removes them are kept for 
 test('a reorg that drops a payment reverses its credit', async (t) => {
   const a = await startTestAgent(t);
   const bytes = new Uint8Array(2000).fill(3);
-  const q = await quote(a.api, bytes.length);
-  const txid = await payAndConfirm(a, q.address, q.amountSat);
-  const { fileId } = await upload(a, q, bytes);
+  const q = await quote(a.api, { size: bytes.length });
+  const txids = await payAndConfirm(a.api, [q]);
+  const { fileId } = await upload(a.api, q, bytes);
   assert.equal(BigInt((await a.api<FileInfo>('GET', `/v1/files/${fileId}`)).body.balanceMsat), BigInt(q.amountSat) * 1000n);
 
-  await a.devnet.reorg({ depth: 1, doubleSpend: [txid] });
-  await watch(a.api);
+  await a.devnet.reorg({ depth: 1, doubleSpend: txids });
+  await runWatcher(a.api);
   const after = await a.api<FileInfo>('GET', `/v1/files/${fileId}`);
   assert.ok(BigInt(after.body.balanceMsat) <= 0n, `the credit is reversed (${after.body.balanceMsat})`);
   const kinds = a.agent.host.ledger.entries(fileId).map((e) => e.kind);

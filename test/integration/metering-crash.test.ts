@@ -5,30 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { egressMsat } from '../../src/ledger/index.ts';
-import { api, initTestDataDir, spawnAgent, startDevnet, startTestAgent, tempDir, type Api } from '../helpers/agent.ts';
-
-interface Quote {
-  id: string;
-  address: string;
-  amountSat: number;
-  uploadToken: string;
-}
+import { api, initTestDataDir, spawnAgent, startDevnet, startTestAgent, tempDir } from '../helpers/agent.ts';
+import { paidFile } from '../helpers/paid.ts';
 
 const SIZE = 4096;
 /** Charges of 16 downloads make a group commit; the timer is far off, so the bytes decide. */
 const BATCH_BYTES = 16 * SIZE;
 const CLIENTS = 8;
-
-async function paidFile(remote: Api, bytes: Buffer, downloads: number): Promise<string> {
-  const q = await remote<Quote>('POST', '/v1/uploads', { size: bytes.length, downloads });
-  assert.equal(q.status, 201, q.text);
-  assert.equal((await remote('POST', '/v1/dev/pay', { address: q.body.address, amountSat: q.body.amountSat })).status, 200);
-  await remote('POST', '/v1/dev/mine', { blocks: 1 });
-  assert.equal((await remote<{ outcome: string }>('POST', '/v1/dev/jobs/watcher')).body.outcome, 'ok');
-  const put = await remote<{ fileId: string }>('PUT', `/v1/uploads/${q.body.id}`, bytes, { authorization: `Bearer ${q.body.uploadToken}` });
-  assert.equal(put.status, 201, put.text);
-  return put.body.fileId;
-}
 
 test('kill -9 under small downloads: balances stay the sums of their entries, nothing is charged twice, and the loss is within the bound', async (t) => {
   const devnet = await startDevnet(t);
@@ -36,7 +19,7 @@ test('kill -9 under small downloads: balances stay the sums of their entries, no
   await initTestDataDir(dataDir);
   const proc = await spawnAgent(t, dataDir, devnet, { STORJ_METER_BATCH_BYTES: String(BATCH_BYTES), STORJ_METER_BATCH_MS: '60000' });
   const body = randomBytes(SIZE);
-  const fileId = await paidFile(api(proc.url), body, 100_000);
+  const { fileId } = await paidFile(api(proc.url), body, { downloads: 100_000 });
   const link = `${proc.url}/f/${fileId}`;
 
   // Clients that download the file over and over, counting every whole 200 they receive, until the agent dies.

@@ -7,27 +7,14 @@ import { request } from 'node:http';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openAgentDb } from '../../src/agent/modules.ts';
-import { api, initTestDataDir, spawnAgent, startDevnet, tempDir, type Api } from '../helpers/agent.ts';
-
-interface Quote {
-  id: string;
-  address: string;
-  amountSat: number;
-  uploadToken: string;
-}
+import { api, initTestDataDir, spawnAgent, startDevnet, tempDir } from '../helpers/agent.ts';
+import { paidQuote, quote, runWatcher } from '../helpers/paid.ts';
 
 function files(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath, e.name));
-}
-
-async function paid(a: Api, q: Quote, devnetPay: (addr: string, sat: bigint) => Promise<string>, mine: () => Promise<unknown>): Promise<void> {
-  await devnetPay(q.address, BigInt(q.amountSat));
-  await mine();
-  assert.equal((await a<{ outcome: string }>('POST', '/v1/dev/jobs/watcher')).body.outcome, 'ok');
-  assert.equal((await a<{ state: string }>('GET', `/v1/uploads/${q.id}`)).body.state, 'paid');
 }
 
 test('kill -9 in the middle of an upload leaves nothing partial visible, and the upload can be retried', async (t) => {
@@ -37,8 +24,8 @@ test('kill -9 in the middle of an upload leaves nothing partial visible, and the
   let agent = await spawnAgent(t, dataDir, devnet);
   let a = api(agent.url);
   const size = 32 * 1024 * 1024;
-  const q = (await a<Quote>('POST', '/v1/uploads', { size })).body;
-  await paid(a, q, (x, s) => devnet.pay(x, s), () => devnet.mine(1));
+  const q = await paidQuote(a, { size });
+  assert.equal((await a<{ state: string }>('GET', `/v1/uploads/${q.id}`)).body.state, 'paid');
 
   // Send a quarter of the body, then kill the agent.
   const chunk = Buffer.alloc(1024 * 1024, 0x5a);
@@ -80,9 +67,9 @@ test('payments made while the agent was down are found after a restart and credi
   await initTestDataDir(dataDir);
   let agent = await spawnAgent(t, dataDir, devnet);
   let a = api(agent.url);
-  const quotes = [(await a<Quote>('POST', '/v1/uploads', { size: 100 })).body, (await a<Quote>('POST', '/v1/uploads', { size: 200 })).body];
+  const quotes = [await quote(a, { size: 100 }), await quote(a, { size: 200 })];
   // Let the watcher record the tip, so the payments below land in blocks it has not seen.
-  assert.equal((await a<{ outcome: string }>('POST', '/v1/dev/jobs/watcher')).body.outcome, 'ok');
+  await runWatcher(a);
   await agent.kill9();
 
   for (const q of quotes) await devnet.pay(q.address, BigInt(q.amountSat));
@@ -104,7 +91,7 @@ test('payments made while the agent was down are found after a restart and credi
   await agent.kill9();
   agent = await spawnAgent(t, dataDir, devnet);
   a = api(agent.url);
-  assert.equal((await a<{ outcome: string }>('POST', '/v1/dev/jobs/watcher')).body.outcome, 'ok');
+  await runWatcher(a);
   for (const q of quotes) {
     const size = q === quotes[0] ? 100 : 200;
     const up = await a<{ fileId: string }>('PUT', `/v1/uploads/${q.id}`, new Uint8Array(size), { authorization: `Bearer ${q.uploadToken}` });

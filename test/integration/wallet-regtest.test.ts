@@ -12,6 +12,7 @@ import { Treasury } from '../../src/treasury/index.ts';
 import { isAgentError } from '../../src/errors/index.ts';
 import { Wallet } from '../../wallet/index.ts';
 import { startDevnet, tempDir, TEST_KDF } from '../helpers/agent.ts';
+import { paidQuote } from '../helpers/paid.ts';
 
 async function setup(t: { after: (fn: () => unknown) => void }) {
   const devnet = await startDevnet(t);
@@ -91,10 +92,7 @@ test('the spend policy refuses a payment above the per-transaction cap before an
 test("the agent's balance includes customers' payments from the watcher's table, and it can spend them", async (t) => {
   const { startTestAgent } = await import('../helpers/agent.ts');
   const a = await startTestAgent(t, { env: { STORJ_HOSTING_COST_SAT_PER_MONTH: '6000000000' } });
-  const q = (await a.api<{ id: string; address: string; amountSat: number }>('POST', '/v1/uploads', { size: 4 * 1024 * 1024 })).body;
-  await a.devnet.pay(q.address, BigInt(q.amountSat));
-  await a.devnet.mine(1);
-  await a.api('POST', '/v1/dev/jobs/watcher');
+  const q = await paidQuote(a.api, { size: 4 * 1024 * 1024 });
   let b = await a.agent.treasury.balance();
   assert.equal(b.confirmedSat, BigInt(q.amountSat), 'the upload payment is one of the wallet coins');
   assert.equal(b.utxos[0]?.chain, 0);

@@ -4,14 +4,9 @@
 // cap holds across files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestAgent, type Api, type TestAgent } from '../helpers/agent.ts';
+import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
+import { quote, runWatcher, type Quote } from '../helpers/paid.ts';
 
-interface Quote {
-  id: string;
-  address: string;
-  amountSat: number;
-  uploadToken: string;
-}
 interface UploadStatus {
   state: string;
   amountSat: number;
@@ -27,17 +22,6 @@ interface FileInfo {
 const PRICEY = { STORJ_HOSTING_COST_SAT_PER_MONTH: '6000000000' };
 const SIZE = 10_000_000;
 
-async function quote(api: Api, extra: Record<string, unknown> = {}): Promise<Quote> {
-  const r = await api<Quote>('POST', '/v1/uploads', { size: SIZE, ...extra });
-  assert.equal(r.status, 201, r.text);
-  return r.body;
-}
-
-async function watch(api: Api): Promise<void> {
-  const r = await api<{ outcome: string }>('POST', '/v1/dev/jobs/watcher');
-  assert.equal(r.body.outcome, 'ok', r.text);
-}
-
 async function pay(a: TestAgent, address: string, amountSat: number): Promise<string> {
   const r = await a.api<{ txid: string }>('POST', '/v1/dev/pay', { address, amountSat });
   assert.equal(r.status, 200, r.text);
@@ -46,7 +30,7 @@ async function pay(a: TestAgent, address: string, amountSat: number): Promise<st
 
 async function mine(a: TestAgent): Promise<void> {
   assert.equal((await a.api('POST', '/v1/dev/mine', { blocks: 1 })).status, 200);
-  await watch(a.api);
+  await runWatcher(a.api);
 }
 
 async function status(a: TestAgent, q: Quote): Promise<UploadStatus> {
@@ -60,7 +44,7 @@ function put(a: TestAgent, q: Quote, bytes: Uint8Array) {
 test('a quote paid in unconfirmed pieces, each within the cap but over it together, is not paid until they confirm', async (t) => {
   const a = await startTestAgent(t, { env: PRICEY });
   const cap = a.config.zeroConfMaxSat;
-  const q = await quote(a.api, { days: 4 });
+  const q = await quote(a.api, { size: SIZE, days: 4 });
   const amount = BigInt(q.amountSat);
   assert.ok(amount > cap, `the quote (${amount} sat) must be above the cap (${cap} sat) for this test`);
   // As few pieces as can each stay within the cap; any two of them are over it.
@@ -68,7 +52,7 @@ test('a quote paid in unconfirmed pieces, each within the cap but over it togeth
   const piece = (amount + pieces - 1n) / pieces;
   assert.ok(pieces >= 2n && piece <= cap && 2n * piece > cap);
   for (let i = 0n; i < pieces; i++) await pay(a, q.address, Number(piece));
-  await watch(a.api);
+  await runWatcher(a.api);
 
   const before = await status(a, q);
   assert.equal(before.state, 'awaiting_payment');
@@ -92,14 +76,14 @@ test('a quote paid in unconfirmed pieces, each within the cap but over it togeth
 test('a double spend within the cap loses at most the cap: the reversal is recorded and the balances still add up', async (t) => {
   const a = await startTestAgent(t, { env: PRICEY });
   const capMsat = a.config.zeroConfMaxSat * 1000n;
-  const q = await quote(a.api);
+  const q = await quote(a.api, { size: SIZE });
   assert.ok(BigInt(q.amountSat) <= a.config.zeroConfMaxSat, 'the quote fits the cap, so it counts unconfirmed');
   const txid = await pay(a, q.address, q.amountSat);
   // Seen first, so counted first: two payments seen in the same pass are admitted in txid order, which is random.
-  await watch(a.api);
+  await runWatcher(a.api);
   // A top-up as large as the cap, also unconfirmed: on its own within the cap, together with the payment over it.
   const topUp = await pay(a, q.address, Number(a.config.zeroConfMaxSat));
-  await watch(a.api);
+  await runWatcher(a.api);
   const paid = await status(a, q);
   assert.equal(paid.state, 'paid');
   assert.equal(paid.confirmedSat, 0);
@@ -121,7 +105,7 @@ test('a double spend within the cap loses at most the cap: the reversal is recor
 
   // Conflicting spends of both payments' inputs are mined: neither can ever confirm.
   await a.devnet.reorg({ depth: 0, doubleSpend: [txid, topUp] });
-  await watch(a.api);
+  await runWatcher(a.api);
   // The credit and its reversal, one each, for the same outpoint; the top-up was never credited, so nothing to undo.
   const entries = a.agent.host.ledger.entries(fileId);
   const credits = entries.filter((e) => e.kind === 'payment');
@@ -145,13 +129,13 @@ test('a double spend within the cap loses at most the cap: the reversal is recor
 
 test('a payment that signals replacement, or spends an unconfirmed parent, is not paid until it confirms', async (t) => {
   const a = await startTestAgent(t, { env: PRICEY });
-  const replaceable = await quote(a.api);
-  const child = await quote(a.api);
-  const plain = await quote(a.api);
+  const replaceable = await quote(a.api, { size: SIZE });
+  const child = await quote(a.api, { size: SIZE });
+  const plain = await quote(a.api, { size: SIZE });
   await a.devnet.pay(replaceable.address, BigInt(replaceable.amountSat), { rbf: true });
   await a.devnet.pay(child.address, BigInt(child.amountSat), { unconfirmedParent: true });
   await pay(a, plain.address, plain.amountSat);
-  await watch(a.api);
+  await runWatcher(a.api);
 
   // The same amount, paid plainly, counts at once: what holds the others back is how they were paid.
   assert.equal((await status(a, plain)).state, 'paid');
@@ -168,16 +152,16 @@ test('a payment that signals replacement, or spends an unconfirmed parent, is no
 
 test('the agent-wide cap: two files, each within its own cap, together over the total: the second waits for its confirmation', async (t) => {
   const a = await startTestAgent(t, { env: { ...PRICEY, STORJ_ZERO_CONF_TOTAL_MAX_SAT: '50000' } });
-  const q1 = await quote(a.api);
-  const q2 = await quote(a.api);
+  const q1 = await quote(a.api, { size: SIZE });
+  const q2 = await quote(a.api, { size: SIZE });
   const total = a.config.zeroConfTotalMaxSat;
   assert.ok(BigInt(q1.amountSat) <= a.config.zeroConfMaxSat && BigInt(q2.amountSat) <= a.config.zeroConfMaxSat, 'each fits the per-file cap');
   assert.ok(BigInt(q1.amountSat + q2.amountSat) > total, 'together they are over the total');
 
   await pay(a, q1.address, q1.amountSat);
-  await watch(a.api);
+  await runWatcher(a.api);
   await pay(a, q2.address, q2.amountSat);
-  await watch(a.api);
+  await runWatcher(a.api);
   assert.equal((await status(a, q1)).state, 'paid');
   const waiting = await status(a, q2);
   assert.deepEqual([waiting.state, waiting.receivedSat, waiting.confirmedSat], ['awaiting_payment', q2.amountSat, 0]);

@@ -14,6 +14,7 @@ import { mnemonicToSeedSync } from 'bip39';
 import { networks } from 'bitcoinjs-lib';
 import { bip32 } from '../../wallet/keys.ts';
 import { agentEnv, api, spawnAgent, startDevnet, tempDir } from '../helpers/agent.ts';
+import { payAndConfirm, quote } from '../helpers/paid.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -47,13 +48,9 @@ test("a whole customer's and operator's session logs JSON lines with request ids
   // The customer: quote, pay, upload, status, download, top-up.
   assert.equal((await a('GET', '/v1/info')).status, 200);
   const bytes = randomBytes(20_000);
-  const q = await a<{ id: string; address: string; amountSat: number; uploadToken: string }>('POST', '/v1/uploads', { size: bytes.length, filename: 'secret-plans.txt', contentType: 'text/plain' });
-  assert.equal(q.status, 201, q.text);
-  const { id, address, amountSat, uploadToken } = q.body;
-  const run = async (job: string) => assert.equal((await a<{ outcome: string }>('POST', `/v1/dev/jobs/${job}`)).body.outcome, 'ok');
-  assert.equal((await a('POST', '/v1/dev/pay', { address, amountSat })).status, 200);
-  await a('POST', '/v1/dev/mine', { blocks: 1 });
-  await run('watcher');
+  const q = await quote(a, { size: bytes.length, filename: 'secret-plans.txt', contentType: 'text/plain' });
+  const { id, uploadToken } = q;
+  await payAndConfirm(a, [q]);
   assert.equal((await a<{ state: string }>('GET', `/v1/uploads/${id}`)).body.state, 'paid');
   assert.equal((await a('PUT', `/v1/uploads/${id}`, bytes, { authorization: `Bearer ${uploadToken}x` })).status, 401, 'a wrong token');
   const put = await a<{ fileId: string }>('PUT', `/v1/uploads/${id}`, bytes, { authorization: `Bearer ${uploadToken}` });
@@ -66,10 +63,8 @@ test("a whole customer's and operator's session logs JSON lines with request ids
   const got = await a('GET', `/f/${fileId}`);
   assert.equal(got.status, 200);
   assert.equal((await a('GET', `/f/${fileId}/nothing-here?token=${uploadToken}`)).status, 404, 'an unmatched URL carrying secrets');
-  assert.equal((await a('POST', '/v1/dev/pay', { address: file.body.address, amountSat: 5000 })).status, 200);
-  await a('POST', '/v1/dev/mine', { blocks: 1 });
-  await run('watcher');
-  await run('sweep');
+  await payAndConfirm(a, [{ address: file.body.address, amountSat: 5000 }]);
+  assert.equal((await a<{ outcome: string }>('POST', '/v1/dev/jobs/sweep')).body.outcome, 'ok');
 
   // The operator again.
   assert.equal((await a('GET', '/v1/agent', undefined, { authorization: `Bearer ${adminToken}` })).status, 200);

@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { spawnCaptured, startTestAgent, tempDir, type Ctx } from '../helpers/agent.ts';
+import { payAndConfirm, upload, type Quote } from '../helpers/paid.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const PROMTOOL = '/usr/bin/promtool';
@@ -128,16 +129,12 @@ test('a real Prometheus scrapes /metrics; promtool passes; the counters move wit
 
   // A customer's paid upload and download.
   const bytes = randomBytes(150_000);
-  const q = await a.api<{ id: string; address: string; amountSat: number; uploadToken: string }>('POST', '/v1/uploads', { size: bytes.length });
+  const q = await a.api<Quote>('POST', '/v1/uploads', { size: bytes.length });
   assert.equal(q.status, 201, q.text);
   const openQuotes = (text: string) => Number(/^storj_open_quotes (\S+)$/m.exec(text)?.[1]);
   assert.equal(openQuotes(await a.agent.metrics.text()), 1, 'the quote is open');
-  assert.equal((await a.api('POST', '/v1/dev/pay', { address: q.body.address, amountSat: q.body.amountSat })).status, 200);
-  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
-  assert.equal((await a.api<{ outcome: string }>('POST', '/v1/dev/jobs/watcher')).body.outcome, 'ok');
-  const put = await a.api<{ fileId: string }>('PUT', `/v1/uploads/${q.body.id}`, bytes, { authorization: `Bearer ${q.body.uploadToken}` });
-  assert.equal(put.status, 201, put.text);
-  const fileId = put.body.fileId;
+  await payAndConfirm(a.api, [q.body]);
+  const { fileId } = await upload(a.api, q.body, bytes);
   const get = await fetch(`${a.agent.url}/f/${fileId}`);
   assert.equal(get.status, 200);
   assert.equal((await get.arrayBuffer()).byteLength, bytes.length);

@@ -1,7 +1,7 @@
 // The fixture child as a supervised kind, shared by the tests and by fixture-parent.ts.
 import { fileURLToPath } from 'node:url';
 import { readdirSync, readFileSync } from 'node:fs';
-import type { ChildKind } from '../../src/process/index.ts';
+import { httpProbe, type ChildKind } from '../../src/process/index.ts';
 import { isGone } from '../../src/process/proc.ts';
 
 export interface EchoInfo {
@@ -19,14 +19,7 @@ export function echoKind(outlive: boolean): ChildKind<EchoInfo> {
     entry: CHILD_ENTRY,
     outlive,
     parse: (v) => (typeof v.url === 'string' ? { url: v.url } : null),
-    probe: async ({ url }) => {
-      try {
-        const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
-        return res.ok && (await res.text()) === 'ok';
-      } catch {
-        return false;
-      }
-    },
+    probe: httpProbe('/health', (body) => body === 'ok'),
   };
 }
 

@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { AgentError } from '../../src/errors/index.ts';
 import { Supervisor, type Waits } from '../../src/process/index.ts';
 import { isGone } from '../../src/process/proc.ts';
+import { spawnBystander } from '../helpers/bystander.ts';
 import { CHILD_ENTRY, PARENT_ENTRY, echoKind, processesFor } from './kind.ts';
 
 type Ctx = { after: (fn: () => unknown) => void };
@@ -201,15 +202,7 @@ test('a pid file naming a dead pid is removed, and a new child started', async (
 test('a pid file naming a live pid of another program is removed without signalling that program, even when it answers', async (t) => {
   const dir = dataDir(t);
   // Another program that answers the probe as the child would (GET /health: "ok") and that any SIGTERM would end.
-  const bystander = spawn(
-    process.execPath,
-    ['-e', "const s=require('http').createServer((q,r)=>r.end('ok'));s.listen(0,'127.0.0.1',()=>console.log(s.address().port))"],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  t.after(() => bystander.kill('SIGKILL'));
-  const [port] = (await once(bystander.stdout, 'data')) as [Buffer];
-  const url = `http://127.0.0.1:${port.toString().trim()}`;
-  const pid = bystander.pid ?? 0;
+  const { child: bystander, url, pid } = await spawnBystander(t, 'ok');
   const stale = JSON.stringify({ url, pid });
   const sup = new Supervisor(echoKind(false), dir);
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/chromium.ts';
 import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
+import { paidFile, payAndConfirm } from '../helpers/paid.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'web');
 const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, acceptDownloads: true };
@@ -151,14 +152,7 @@ test('a frozen file\'s page shows the top-up a download needs: the amount GET /f
   // Expensive storage, so that days cost a visible amount and three of them use up one day's payment.
   const a = await startTestAgent(t, { env: { STORJ_HOSTING_COST_SAT_PER_MONTH: '6000000000' } });
   const bytes = Buffer.alloc(1024 * 1024, 7);
-  const q = await a.api<{ id: string; address: string; amountSat: number; uploadToken: string }>('POST', '/v1/uploads', { size: bytes.length, days: 1, downloads: 1, filename: 'frozen.bin', contentType: 'application/octet-stream' });
-  assert.equal(q.status, 201, q.text);
-  assert.equal((await a.api('POST', '/v1/dev/pay', { address: q.body.address, amountSat: q.body.amountSat })).status, 200);
-  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
-  assert.equal((await a.api<{ outcome: string }>('POST', '/v1/dev/jobs/watcher')).body.outcome, 'ok');
-  const put = await a.api<{ fileId: string }>('PUT', `/v1/uploads/${q.body.id}`, bytes, { authorization: `Bearer ${q.body.uploadToken}` });
-  assert.equal(put.status, 201, put.text);
-  const fileId = put.body.fileId;
+  const { fileId, quote: q } = await paidFile(a.api, bytes, { days: 1, downloads: 1, filename: 'frozen.bin', contentType: 'application/octet-stream' });
   await a.api('POST', '/v1/dev/advance', { seconds: 3 * 86_400 });
   const view = await a.api<{ state: string; downloadTopUpSat?: number }>('GET', `/v1/files/${fileId}`);
   assert.equal(view.body.state, 'frozen');
@@ -178,7 +172,7 @@ test('a frozen file\'s page shows the top-up a download needs: the amount GET /f
   assert.match(await page.locator('#topup-sat').innerText(), new RegExp(`^${amount} sat \\(${btc(refused.body.amountSat).replace('.', '\\.')} BTC\\)$`));
   // The top-up code asks for that amount at the file's own address.
   const uri = await page.locator('#uri').innerText();
-  assert.ok(uri.startsWith(`bitcoin:${q.body.address}?amount=`), uri);
+  assert.ok(uri.startsWith(`bitcoin:${q.address}?amount=`), uri);
   assert.equal(new URL(uri.replace('bitcoin:', 'bitcoin://')).searchParams.get('amount'), btc(refused.body.amountSat));
   await page.waitForFunction(QR_SHOWN);
   assert.ok(await page.locator('#delete-at').isVisible(), 'when it will be deleted');
@@ -191,9 +185,7 @@ test('a frozen file\'s page shows the top-up a download needs: the amount GET /f
   await page.locator('#error').filter({ hasText: 'needs the top-up first' }).waitFor();
   assert.equal(page.url(), `${a.agent.url}/s/${fileId}`, 'still on the file page');
   // Anyone pays the amount shown (here the devnet's miner); the same button then downloads the file.
-  assert.equal((await a.api('POST', '/v1/dev/pay', { address: q.body.address, amountSat: refused.body.amountSat })).status, 200);
-  await a.api('POST', '/v1/dev/mine', { blocks: 1 });
-  assert.equal((await a.api<{ outcome: string }>('POST', '/v1/dev/jobs/watcher')).body.outcome, 'ok');
+  await payAndConfirm(a.api, [{ address: q.address, amountSat: refused.body.amountSat }]);
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
   assert.equal(sha256(readFileSync(await download.path())), sha256(bytes), 'after the top-up the bytes come');
   assert.equal(downloads, 1, 'one download: the one after the top-up');

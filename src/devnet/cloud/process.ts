@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Supervisor, type ChildKind } from '../../process/index.ts';
+import { httpProbe, Supervisor, type ChildKind } from '../../process/index.ts';
 
 export interface CloudProcessInfo {
   url: string;
@@ -26,14 +26,7 @@ export const CLOUD: ChildKind<Omit<CloudProcessInfo, 'pid'>> = {
   // The cloud is part of the devnet: a start that fails is the devnet's (the message names the cloud's log).
   errorCode: 'DEVNET_START_FAILED',
   parse: (v) => (typeof v.url === 'string' ? { url: v.url } : null),
-  probe: async ({ url }) => {
-    try {
-      const res = await fetch(`${url}/v1/plans`, { signal: AbortSignal.timeout(2000) });
-      return res.ok && Array.isArray(((await res.json()) as { plans?: unknown }).plans);
-    } catch {
-      return false;
-    }
-  },
+  probe: httpProbe('/v1/plans', (body) => Array.isArray((JSON.parse(body) as { plans?: unknown }).plans)),
 };
 
 /** The cloud's supervisor for `dir`. */
