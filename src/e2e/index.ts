@@ -8,4 +8,5 @@ import './errors.ts';
 
 export { ciphertextSize, PREFIX_BYTES, type Metadata } from './format.ts';
 export { decrypt, decryptStream, encrypt, encryptStream } from './stream.ts';
+export { SliceEncryptor } from './slices.ts';
 export { decodeKey, encodeKey, newKey, shareLink, splitLink } from './link.ts';

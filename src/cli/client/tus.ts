@@ -2,14 +2,13 @@
  * `storj upload`'s transfer: the agent's tus endpoint (docs/uploads.md) through tus-js-client, in pieces of
  * CHUNK_BYTES, each fsynced by the agent before it answers. A dropped connection, a 5xx or an agent that is
  * down for a while (a restart) is retried from the offset the agent reports, so only what it does not hold is
- * sent again. The bytes come from a `Source` read at any offset: the file itself, or its encryption made again
- * from the start (the encryption is deterministic once its key and salt are fixed).
+ * sent again. The bytes come from a `Source` read at any offset: the file itself, or its encryption, sealed
+ * record by record where asked (src/e2e/slices.ts). Each slice is read while the one before it is sent.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { open, type FileHandle } from 'node:fs/promises';
 import { DetailedError, Upload } from 'tus-js-client';
+import type { SliceEncryptor } from '../../e2e/index.ts';
 import { AgentError } from '../../errors/index.ts';
 import { remoteError, RemoteError } from './api.ts';
 import { parseStored, type Stored } from './parse.ts';
@@ -19,81 +18,125 @@ const CHUNK_BYTES = 32 * 1024 * 1024;
 /** Waits between tries after a failure: quick at first, then every 2 s for about two minutes (an agent restarting). */
 const RETRY_DELAYS_MS = [0, 250, 500, 1000, ...Array<number>(60).fill(2000)];
 
-/** Bytes read at any offset. */
+/**
+ * Bytes read at any offset, one read at a time. What a read returns may be overwritten by the reads after the
+ * next one (the sources below use their buffers again), so it must be used by then.
+ */
 export interface Source {
   size: number;
   read(start: number, end: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
+/** Reads bytes [position, position + into.length) of `fh` into `into`. */
+async function readFully(fh: FileHandle, path: string, into: Uint8Array, position: number): Promise<void> {
+  let got = 0;
+  while (got < into.length) {
+    const { bytesRead } = await fh.read(into, got, into.length - got, position + got);
+    if (bytesRead === 0) throw new AgentError('BAD_REQUEST', `${path} became shorter while it was sent`);
+    got += bytesRead;
+  }
+}
+
+/**
+ * The buffers a source reads its slices into, used again in turn: a slice's bytes stay as they were until
+ * SLICE_BUFFERS - 1 more slices have been read. tus-js-client sends one slice at a time and asks for the next only
+ * once the agent has answered for it, and the read-ahead (below) reads one more, so three are enough. Memory
+ * the kernel has already mapped is faster to fill than a new allocation of 32 MiB, whose every page faults in.
+ */
+const SLICE_BUFFERS = 3;
+
+function sliceBuffers(): (length: number) => Buffer {
+  const ring: Buffer[] = [];
+  let next = 0;
+  return (length) => {
+    let b = ring[next];
+    if (!b || b.length < length) ring[next] = b = Buffer.allocUnsafeSlow(Math.max(length, b?.length ?? 0));
+    next = (next + 1) % SLICE_BUFFERS;
+    return b.subarray(0, length);
+  };
+}
+
 /** A file on disk, read where asked. */
 export async function fileSource(path: string, size: number): Promise<Source> {
   const fh = await open(path, 'r');
+  const buffer = sliceBuffers();
   return {
     size,
     async read(start, end) {
-      const buf = Buffer.allocUnsafe(end - start);
-      let got = 0;
-      while (got < buf.length) {
-        const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got);
-        if (bytesRead === 0) throw new AgentError('BAD_REQUEST', `${path} became shorter while it was sent`);
-        got += bytesRead;
-      }
+      const buf = buffer(end - start);
+      await readFully(fh, path, buf, start);
       return buf;
     },
     close: () => fh.close(),
   };
 }
 
+/** Records sealed in one go (1 MiB of 64 KiB records) before the sending of the slice before gets a turn. */
+const SEAL_BATCH = 16;
+
 /**
- * What a stream makes (`make()` starts it again from the beginning), read where asked: forward reads continue
- * it, a read behind where it stands starts it again and skips to there.
+ * A file's encryption (src/e2e/slices.ts), made where asked: the plaintext of the records a slice covers is
+ * read with one read, then sealed a batch of records at a time, so a read-ahead (below) seals while the previous
+ * slice is on the wire.
  */
-export function streamSource(size: number, make: () => Readable): Source {
-  let stream: Readable | undefined;
-  let iterator: AsyncIterator<Buffer> | undefined;
-  let at = 0;
-  let pending: Buffer = Buffer.alloc(0);
-  const restart = () => {
-    stream?.destroy();
-    stream = make();
-    iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    at = 0;
-    pending = Buffer.alloc(0);
-  };
-  const take = async (n: number): Promise<Uint8Array> => {
-    const parts: Buffer[] = [];
-    let have = 0;
-    while (have < n) {
-      if (pending.length === 0) {
-        const r = await iterator?.next();
-        if (!r || r.done) throw new AgentError('BAD_REQUEST', 'the file became shorter while it was sent');
-        pending = r.value;
-      }
-      const part = pending.subarray(0, n - have);
-      pending = pending.subarray(part.length);
-      parts.push(part);
-      have += part.length;
-    }
-    at += n;
-    return parts.length === 1 && parts[0] ? parts[0] : Buffer.concat(parts);
-  };
+export async function encryptedFileSource(path: string, encryptor: SliceEncryptor): Promise<Source> {
+  const fh = await open(path, 'r');
+  const buffer = sliceBuffers();
+  // One read at a time (the read-ahead's rule), so the plaintext's buffer is one, used again.
+  let plainBuffer = Buffer.alloc(0);
   return {
-    size,
+    size: encryptor.size,
     async read(start, end) {
-      if (!iterator || start < at) restart();
-      if (start > at) await take(start - at);
-      return take(end - start);
+      const span = encryptor.span(start, end);
+      if (plainBuffer.length < span.to - span.from) plainBuffer = Buffer.allocUnsafeSlow(span.to - span.from);
+      const plain = plainBuffer.subarray(0, span.to - span.from);
+      await readFully(fh, path, plain, span.from);
+      const out = buffer(end - start);
+      for (let first = span.first; ; first += SEAL_BATCH) {
+        encryptor.seal(span, plain, out, first, first + SEAL_BATCH - 1);
+        if (first + SEAL_BATCH > span.last) break;
+        await new Promise(setImmediate);
+      }
+      return out;
     },
-    close: () => {
-      stream?.destroy();
-      return Promise.resolve();
-    },
+    close: () => fh.close(),
   };
 }
 
-/** `createReadStream(path)` through `through`, for `streamSource`. */
-export const encryptedFile = (path: string, through: () => NodeJS.ReadWriteStream) => (): Readable => createReadStream(path).pipe(through()) as unknown as Readable;
+/**
+ * `source`, read one slice ahead: once a slice [start, end) has been handed over, the next one, as long, is
+ * read while the first is sent. A read of anything else (a resume from another offset) waits for the one
+ * ahead to end and reads where asked, so `source` is never read twice at once.
+ */
+export function readAhead(source: Source): Source {
+  let ahead: { start: number; end: number; bytes: Promise<Uint8Array> } | undefined;
+  return {
+    size: source.size,
+    async read(start, end) {
+      const next = ahead;
+      ahead = undefined;
+      let bytes: Uint8Array;
+      if (next?.start === start && next.end === end) {
+        bytes = await next.bytes;
+      } else {
+        await next?.bytes.catch(() => undefined);
+        bytes = await source.read(start, end);
+      }
+      if (end < source.size && end > start) {
+        const following = { start: end, end: Math.min(source.size, 2 * end - start), bytes: source.read(end, Math.min(source.size, 2 * end - start)) };
+        // Its failure is reported to whoever asks for it; one never asked for is dropped.
+        following.bytes.catch(() => undefined);
+        ahead = following;
+      }
+      return bytes;
+    },
+    close: async () => {
+      await ahead?.bytes.catch(() => undefined);
+      await source.close();
+    },
+  };
+}
 
 /**
  * Uploads `source` to the paid upload `id` through the agent's tus endpoint, resuming after dropped connections
@@ -101,7 +144,8 @@ export const encryptedFile = (path: string, through: () => NodeJS.ReadWriteStrea
  * @returns what the agent stored, and the sha256 of every byte of `source`, to check against it
  * @throws RemoteError for an answer the agent means (402, 409...); AgentError AGENT_UNREACHABLE when every try failed
  */
-export async function tusUpload(base: string, id: string, token: string, source: Source, onProgress: (sent: number) => void): Promise<{ stored: Stored; sentSha256: string }> {
+export async function tusUpload(base: string, id: string, token: string, file: Source, onProgress: (sent: number) => void): Promise<{ stored: Stored; sentSha256: string }> {
+  const source = readAhead(file);
   const hash = createHash('sha256');
   let hashed = 0;
   /** Hashes each byte of the source once, in order, whatever the slices asked for. */

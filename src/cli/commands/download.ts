@@ -19,6 +19,9 @@ import { ID } from '../client/parse.ts';
 import { showDemand } from '../render/text.ts';
 import { onInterrupt, progress, type Ui } from '../render/ui.ts';
 
+/** What the file stream takes before it asks for a pause: twice the decryption's batch (src/e2e/stream.ts). */
+const WRITE_BUFFER_BYTES = 2 * 1024 * 1024;
+
 /** The part of a Content-Disposition header that names the file, made safe to create in a directory. */
 export function dispositionName(header: string | null): string | undefined {
   if (!header) return undefined;
@@ -166,8 +169,10 @@ export async function download(ui: Ui, target: string, o: { output?: string; url
       },
     });
     try {
-      // flush: fsync before the stream closes the file, so what is renamed into place is on disk.
-      await pipeline([Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>), counter, ...decrypt, handle.createWriteStream({ flush: true })]);
+      // flush: fsync before the stream closes the file, so what is renamed into place is on disk. The high-water
+      // mark lets what arrives while a write is under way (the decryption passes on a batch of records at once)
+      // wait in the stream and go out in one writev, rather than one write each.
+      await pipeline([Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>), counter, ...decrypt, handle.createWriteStream({ flush: true, highWaterMark: WRITE_BUFFER_BYTES })]);
     } catch (e) {
       if (ctl.signal.reason instanceof AgentError) throw ctl.signal.reason;
       // The decryption's verdict (a wrong key, a damaged file) or a name already taken: stop the transfer there.

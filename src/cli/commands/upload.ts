@@ -12,14 +12,13 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import mime from 'mime-types';
-import { randomBytes } from 'node:crypto';
-import { ciphertextSize, encryptStream, newKey, shareLink } from '../../e2e/index.ts';
+import { ciphertextSize, newKey, shareLink, SliceEncryptor } from '../../e2e/index.ts';
 import { AgentError } from '../../errors/index.ts';
 import { formatBtc, satToJson } from '../../money/index.ts';
 import { AgentApi, agentUrl, clean } from '../client/api.ts';
 import { devPay, requireDevnet } from '../client/devnet.ts';
 import { parseQuote, parseUploadStatus, type Quote, type UploadStatus } from '../client/parse.ts';
-import { encryptedFile, fileSource, streamSource, tusUpload } from '../client/tus.ts';
+import { encryptedFileSource, fileSource, tusUpload } from '../client/tus.ts';
 import { paymentText, showPayment } from '../render/text.ts';
 import { onInterrupt, progress, StatusLine, type Ui } from '../render/ui.ts';
 
@@ -154,11 +153,10 @@ export async function upload(ui: Ui, file: string, o: { days?: string; downloads
   let sent;
   try {
     // Sent through the agent's tus endpoint, in pieces, resumed after a dropped connection or an agent restart
-    // (src/cli/client/tus.ts). An encrypted file is made again from the start when a resume goes back: with
-    // its key and salt fixed, the same bytes come out.
-    const salt = randomBytes(16);
+    // (src/cli/client/tus.ts). An encrypted file is sealed record by record where a slice asks (so a resume
+    // can start anywhere): with its key and salt fixed, the same bytes come out.
     const source = key
-      ? streamSource(size, encryptedFile(file, () => encryptStream({ key, size: plainSize, name: sealedName(filename ?? ''), contentType: contentType ?? '', salt })))
+      ? await encryptedFileSource(file, new SliceEncryptor({ key, size: plainSize, name: sealedName(filename ?? ''), contentType: contentType ?? '' }))
       : await fileSource(file, size);
     sent = await tusUpload(api.base, q.id, q.uploadToken, source, (n) => bar.update(n));
   } finally {
