@@ -115,7 +115,9 @@ test('an upload through / cut off halfway resumes from the offset the agent kept
   // Only the remainder went again: the PATCHes after the cut that the agent took carried exactly what it did not
   // have, from where it stood. Chromium itself may send the cut request once more on a new connection (it does so
   // for a request whose reused keep-alive connection drops before any answer): that copy still says offset 0, so
-  // the agent refuses it at once with 409 and keeps none of it.
+  // the agent refuses it at once with 409 and keeps none of it. Under load, Chromium may also give that copy up
+  // before the 409 comes back (CI saw it), so it has no answer here; the sums above and the sha256 below show the
+  // agent kept none of it either way.
   const after = patches.slice(1);
   const taken = after.filter((s) => s.status === 204);
   assert.ok(taken.length >= 1, 'the upload went on');
@@ -126,7 +128,7 @@ test('an upload through / cut off halfway resumes from the offset the agent kept
     'the bytes the agent took after the cut are the remainder',
   );
   for (const s of after.filter((p) => p.status !== 204)) {
-    assert.deepEqual([s.status, s.from], [409, 0], 'a PATCH the agent refused was the cut one sent again, at its old offset');
+    assert.deepEqual([s.status ?? 409, s.from], [409, 0], 'a PATCH the agent did not take was the cut one sent again, at its old offset');
   }
   assert.equal(
     proxy.seen.filter((s) => s.method === 'POST' && s.path.startsWith('/v1/tus')).length,
