@@ -148,13 +148,20 @@ export async function tusUpload(base: string, id: string, token: string, file: S
   const source = readAhead(file);
   const hash = createHash('sha256');
   let hashed = 0;
-  /** Hashes each byte of the source once, in order, whatever the slices asked for. */
-  const note = async (start: number, bytes: Uint8Array): Promise<void> => {
-    if (start > hashed) {
-      // The agent already held bytes this run never read (it resumed a previous run's upload): read them for the hash.
-      hash.update(await source.read(hashed, start));
-      hashed = start;
+  /**
+   * Hashes the bytes before `start` that this run never read (the agent held them from a previous run's upload),
+   * a slice at a time, each hashed before the next read: a slice's buffer is used again a few reads later, and
+   * a read of the whole gap at once would take a buffer as large as the gap.
+   */
+  const catchUp = async (start: number): Promise<void> => {
+    while (hashed < start) {
+      const end = Math.min(start, hashed + CHUNK_BYTES);
+      hash.update(await source.read(hashed, end));
+      hashed = end;
     }
+  };
+  /** Hashes each byte of the source once, in order, whatever the slices asked for (catchUp has run up to `start`). */
+  const note = (start: number, bytes: Uint8Array): void => {
     const end = start + bytes.length;
     if (end > hashed) {
       hash.update(bytes.subarray(hashed - start));
@@ -167,8 +174,10 @@ export async function tusUpload(base: string, id: string, token: string, file: S
       Promise.resolve({
         size: source.size,
         async slice(start: number, end: number): Promise<{ value: Uint8Array; done: boolean }> {
+          // The gap first: read after this slice, it would take this slice's buffer before tus-js-client sends it.
+          await catchUp(start);
           const value = await source.read(start, Math.min(end, source.size));
-          await note(start, value);
+          note(start, value);
           // `done` is only read with the value's `size` (a Blob's; a byte array has none), so never set: the upload
           // ends when the agent's offset reaches the length.
           return { value, done: false };
@@ -199,7 +208,7 @@ export async function tusUpload(base: string, id: string, token: string, file: S
       });
       upload.start();
     });
-    if (hashed < source.size) await note(source.size, new Uint8Array(0));
+    await catchUp(source.size);
     const stored = parseStored({ fileId: headers['storj-file-id'], url: headers['storj-file-url'], size: Number(headers['upload-length']), sha256: headers['storj-sha256'] });
     return { stored, sentSha256: hash.digest('hex') };
   } catch (e) {
