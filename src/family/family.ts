@@ -105,7 +105,7 @@ export class Family {
     const investment = exact(body.investmentSat, 'investmentSat');
     if (investment < spawn + monthly) throw new AgentError('PROPOSAL_INVESTMENT_TOO_LOW', `the investment of ${investment} sat is below the spawn cost plus one month (${spawn + monthly} sat)`);
     const sealed = body.credentials === undefined ? null : this.#deps.seal(JSON.stringify(body.credentials));
-    const id = Buffer.from((this.#deps.random ?? randomBytes)(16)).toString('base64url');
+    const id = this.#newProposalId();
     const now = this.#deps.now();
     const at = BigInt(now.getTime());
     const address = this.#deps.newAddress();
@@ -187,6 +187,17 @@ export class Family {
       );
     }
     return jobs;
+  }
+
+  /**
+   * 16 random bytes in base64url, never starting with '-' (1 in 64 would), which `storj proposal <id>` would read as
+   * an option; the host's ids follow the same rule (src/host/ids.ts).
+   */
+  #newProposalId(): string {
+    for (;;) {
+      const id = Buffer.from((this.#deps.random ?? randomBytes)(16)).toString('base64url');
+      if (!id.startsWith('-')) return id;
+    }
   }
 
   #child(id: string): { child?: { nodeId: string; url: string } } {
