@@ -21,7 +21,8 @@ test('a proposal is funded by its confirmed deposit and passes evaluation, stati
   assert.match(p.bip21, new RegExp(`^bitcoin:${p.depositAddress}\\?amount=0\\.001`));
   await fund(a, p);
   let v = await get(a, p.id);
-  assert.equal(v.state, 'funded');
+  // The agent's own schedule runs the evaluation every 10 s: on a slow machine it may have the proposal already.
+  assert.ok(['funded', 'evaluating', 'evaluated'].includes(v.state), JSON.stringify(v));
   assert.equal(v.receivedSat, 100_000);
   await job(a.api, 'proposals.evaluate');
   v = await get(a, p.id);
