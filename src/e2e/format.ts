@@ -26,11 +26,12 @@ export const METADATA_BYTES = 1024;
 /** Header and sealed metadata: everything before the first record. */
 export const PREFIX_BYTES = HEADER_BYTES + METADATA_BYTES + TAG_BYTES;
 /**
- * 64 KiB records: 0.024% of tag overhead, one record's worth of memory on each side, and few enough calls into
- * WebCrypto (whose AES-GCM seals a whole buffer per call) that a browser's per-call cost disappears; age and
- * Firefox Send chose the same size.
+ * 1 MiB records: 16 bytes of tag per MiB, one record's worth of memory on each side, and one call per MiB into
+ * node:crypto or WebCrypto, each of which sets up a cipher and allocates its output per call: with 64 KiB
+ * records those per-record costs took about a quarter of the CLI's encryption time (docs/encryption.md,
+ * "Choices, and why").
  */
-export const DEFAULT_RECORD_LOG2 = 16;
+export const DEFAULT_RECORD_LOG2 = 20;
 /** What a reader accepts: 64 B (test vectors) to 16 MiB (a bound on the memory a hostile header can ask for). */
 const MIN_RECORD_LOG2 = 6;
 const MAX_RECORD_LOG2 = 24;

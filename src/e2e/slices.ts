@@ -31,7 +31,8 @@ export class SliceEncryptor {
   private readonly contentKey: Buffer;
   private readonly plainSize: number;
   private readonly recordLog2: number;
-  private readonly recordSize: number;
+  /** Plaintext bytes in a record (the last one may be shorter). */
+  readonly recordSize: number;
   private readonly records: number;
   /**
    * The last record sealed when it runs past the end of its slice: the next slice, which starts inside it, takes

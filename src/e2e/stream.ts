@@ -40,7 +40,7 @@ export interface EncryptOptions {
   name?: string;
   /** Its media type, sealed in the metadata (default: none). */
   contentType?: string;
-  /** log2 of the record size (default 16: 64 KiB). */
+  /** log2 of the record size (default format.ts DEFAULT_RECORD_LOG2: 20, 1 MiB). */
   recordLog2?: number;
   /** The header's salt (default: 16 random bytes); fixed only by the test vectors. */
   salt?: Uint8Array;

@@ -76,7 +76,7 @@ test('the encrypted file source, read ahead, gives the streamed encryption at an
   );
 });
 
-test('a resume behind the read-ahead, in 32 MiB slices of 64 KiB records as storj upload sends them: the bytes are those streamed the first time', async (t) => {
+test('a resume behind the read-ahead, in 32 MiB slices of records (1 MiB, the default) as storj upload sends them: the bytes are those streamed the first time', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'big.bin');
   const plain = randomBytes(80 * 1024 * 1024 + 12345);

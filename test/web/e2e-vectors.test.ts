@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { Page } from 'playwright-core';
 import { ciphertextSize, decodeKey, decrypt, encodeKey, encrypt, newKey } from '../../src/e2e/index.ts';
+import { DEFAULT_RECORD_LOG2 } from '../../src/e2e/format.ts';
 import { isAgentError } from '../../src/errors/index.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import { VECTORS_PATH, type Vectors } from '../encryption/vectors.ts';
@@ -191,7 +192,7 @@ test('in Chromium: encryptedSize is src/e2e\'s ciphertextSize, keys are 43 base6
 test('in Chromium, over a real fetch of a 300 KB file in 64 KiB records: a flipped byte, a dropped record, a truncated file (inside a record and at a record boundary) and trailing bytes are each caught, and only records that opened came out', async (t) => {
   const key = newKey();
   const plain = randomBytes(300_000);
-  const good = encrypt(plain, { key, name: 'big.bin', contentType: 'application/octet-stream' });
+  const good = encrypt(plain, { key, name: 'big.bin', contentType: 'application/octet-stream', recordLog2: 16 });
   const sealed = 65536 + 16;
   const record = (i: number) => good.subarray(1094 + sealed * i, 1094 + sealed * (i + 1));
   const flipped = Buffer.from(good);
@@ -278,7 +279,7 @@ test('Node and Chromium agree: what e2e.js encrypts (a random key, sliced as an 
   assert.ok(r.slices >= 4);
   assert.ok(r.reads >= r.slices, 'each slice read the file for itself');
   // The records a slice covers: its own length, and at most a record more at either end.
-  assert.ok(r.largestRead > 0 && r.largestRead <= 777_777 + 2 * 65_536, `no read took more than the records a slice covers (${r.largestRead} bytes)`);
+  assert.ok(r.largestRead > 0 && r.largestRead <= 777_777 + 2 * 2 ** DEFAULT_RECORD_LOG2, `no read took more than the records a slice covers (${r.largestRead} bytes)`);
   const opened = decrypt(fromBrowser, decodeKey(r.key));
   assert.ok(opened.plaintext.equals(plain), 'src/e2e decrypts what Chromium encrypted');
   assert.deepEqual(opened.metadata, { size: plain.length, name: 'from chromium.bin', contentType: 'application/x-from-chromium' }, "the File's own name and type are sealed inside");

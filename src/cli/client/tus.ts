@@ -72,8 +72,8 @@ export async function fileSource(path: string, size: number): Promise<Source> {
   };
 }
 
-/** Records sealed in one go (1 MiB of 64 KiB records) before the sending of the slice before gets a turn. */
-const SEAL_BATCH = 16;
+/** About this much plaintext is sealed in one go (at least one record) before the sending of the slice before gets a turn. */
+const SEAL_BATCH_BYTES = 1024 * 1024;
 
 /**
  * A file's encryption (src/e2e/slices.ts), made where asked: the plaintext of the records a slice covers is
@@ -93,9 +93,10 @@ export async function encryptedFileSource(path: string, encryptor: SliceEncrypto
       const plain = plainBuffer.subarray(0, span.to - span.from);
       await readFully(fh, path, plain, span.from);
       const out = buffer(end - start);
-      for (let first = span.first; ; first += SEAL_BATCH) {
-        encryptor.seal(span, plain, out, first, first + SEAL_BATCH - 1);
-        if (first + SEAL_BATCH > span.last) break;
+      const batch = Math.max(1, Math.floor(SEAL_BATCH_BYTES / encryptor.recordSize));
+      for (let first = span.first; ; first += batch) {
+        encryptor.seal(span, plain, out, first, first + batch - 1);
+        if (first + batch > span.last) break;
         await new Promise(setImmediate);
       }
       return out;

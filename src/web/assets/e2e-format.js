@@ -12,8 +12,8 @@ export const HEADER_BYTES = 54;
 export const METADATA_BYTES = 1024;
 /** Header and sealed metadata: everything before the first record. */
 export const PREFIX_BYTES = HEADER_BYTES + METADATA_BYTES + TAG_BYTES;
-/** 64 KiB records, as the CLI writes (docs/encryption.md, "Choices, and why"). */
-export const DEFAULT_RECORD_LOG2 = 16;
+/** 1 MiB records, as the CLI writes (docs/encryption.md, "Choices, and why"). */
+export const DEFAULT_RECORD_LOG2 = 20;
 export const MIN_RECORD_LOG2 = 6;
 export const MAX_RECORD_LOG2 = 24;
 export const FLAG_RECORD = 0;
