@@ -206,6 +206,7 @@ test('every page, asset and QR code carries the strict CSP, nosniff and no-refer
     '/assets/file.js': /^text\/javascript; charset=utf-8$/,
     '/assets/common.js': /^text\/javascript; charset=utf-8$/,
     '/assets/upload.js': /^text\/javascript; charset=utf-8$/,
+    '/assets/pending.js': /^text\/javascript; charset=utf-8$/,
     '/assets/price.js': /^text\/javascript; charset=utf-8$/,
     '/assets/style.css': /^text\/css; charset=utf-8$/,
     [qrPath]: /^image\/svg\+xml$/,

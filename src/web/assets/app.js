@@ -1,6 +1,9 @@
 // The upload page (/): pick a file, see the price, get a quote, pay it (QR code, copy buttons, live status; on the
 // devnet a button that pays), upload, and get the share link. Encrypted in the browser unless the box is unticked.
-import { $, element, loadE2e, api, btc, bytesText, dateText, pause, satText, showError, showQr, wireCopyButtons } from './common.js';
+// The quote is kept in this tab's sessionStorage (./pending.js) until the link is shown: after a reload the page
+// goes back to the payment, then asks for the same file again and resumes the upload.
+import { $, element, loadE2e, api, ApiError, btc, bytesText, dateText, pause, satText, showError, showQr, wireCopyButtons } from './common.js';
+import { clearPending, fromHex, loadPending, mismatch, probeOf, savePending, toHex } from './pending.js';
 import { estimateSat } from './price.js';
 import { uploadFile } from './upload.js';
 
@@ -20,6 +23,7 @@ const continueButton = element('continue', HTMLButtonElement);
  * @typedef {import('./common.js').UploadStatus} UploadStatus
  * @typedef {import('./common.js').FileView} FileView
  * @typedef {{ file: File, days: number, downloads: number, encrypt: boolean, size: number }} Choice
+ * @typedef {import('./pending.js').Pending} Pending
  */
 
 /** @type {Info | undefined} */
@@ -88,50 +92,62 @@ function quoteBody(c) {
   return body;
 }
 
+const SECTIONS = ['pick', 'pay', 'resume', 'upload', 'done'];
+const startOver = element('start-over', HTMLButtonElement);
+
 /** @param {string} section */
 function show(section) {
-  for (const id of ['pick', 'pay', 'upload', 'done']) $(id).hidden = id !== section;
+  for (const id of SECTIONS) $(id).hidden = id !== section;
+  // Starting over is offered while a quote waits for its payment or its file; never during the upload itself.
+  $('start-over-box').hidden = section !== 'pay' && section !== 'resume';
 }
+
+/** A pending upload the agent no longer takes (expired, unknown, its token refused): the page starts afresh. */
+class Gone extends Error {}
 
 /**
  * Polls the upload's payment until it counts, showing what has arrived.
- * @param {Quote} quote
- * @param {Info} info
+ * @param {Pending} p
+ * @param {AbortSignal} signal
  * @returns {Promise<UploadStatus>} the last status
  */
-async function waitForPayment(quote, info) {
+async function waitForPayment(p, signal) {
   const status = $('pay-status');
   for (;;) {
     const s = /** @type {UploadStatus | undefined} */ (
-      await api('GET', `/v1/uploads/${quote.id}`, { token: quote.uploadToken }).catch((/** @type {unknown} */ e) => {
+      await api('GET', `/v1/uploads/${p.id}`, { token: p.token }).catch((/** @type {unknown} */ e) => {
+        if (e instanceof ApiError && (e.status === 404 || e.status === 400)) throw new Gone(`The agent does not know this upload (${e.code}). Start again for a new quote.`);
         status.textContent = `Could not reach the agent (${e instanceof Error ? e.message : String(e)}); retrying…`;
         return undefined;
       })
     );
+    signal.throwIfAborted();
     if (s) {
-      if (s.state === 'expired') throw new Error('The quote expired before it was paid. Start again for a new quote.');
+      if (s.state === 'expired') throw new Gone('The quote expired before it was paid. Start again for a new quote.');
       const unconfirmed = BigInt(s.receivedSat) - BigInt(s.confirmedSat);
+      const needed = info ? ` (${info.confirmations.required} confirmation${info.confirmations.required === 1 ? '' : 's'} needed)` : '';
       status.textContent =
         BigInt(s.receivedSat) === 0n
           ? `Waiting for the payment of ${satText(s.amountSat)}…`
           : `Received ${satText(s.receivedSat)} of ${satText(s.amountSat)}: ${satText(s.confirmedSat)} confirmed, ${satText(unconfirmed)} unconfirmed` +
-            (s.state === 'awaiting_payment' ? ` (${info.confirmations.required} confirmation${info.confirmations.required === 1 ? '' : 's'} needed).` : '.');
+            (s.state === 'awaiting_payment' ? `${needed}.` : '.');
       if (s.state === 'paid' || s.state === 'complete') return s;
     }
     await pause(POLL_MS);
+    signal.throwIfAborted();
   }
 }
 
 /**
  * The devnet's miner pays the quote, mines a block and lets the watcher see it now (as `storj upload --pay`).
- * @param {Quote} quote
+ * @param {Pending} p
  */
-async function devnetPay(quote) {
+async function devnetPay(p) {
   const button = element('devpay', HTMLButtonElement);
   button.disabled = true;
   button.textContent = 'Paying…';
   try {
-    await api('POST', '/v1/dev/pay', { body: { address: quote.address, amountSat: quote.amountSat } });
+    await api('POST', '/v1/dev/pay', { body: { address: p.address, amountSat: p.amountSat } });
     await api('POST', '/v1/dev/mine', { body: { blocks: 1 } });
     await api('POST', '/v1/dev/jobs/watcher');
     button.textContent = 'Paid with devnet';
@@ -143,66 +159,193 @@ async function devnetPay(quote) {
 }
 
 /**
- * From the quote to the link.
- * @param {Choice} c
- * @param {Info} info
+ * The payment step of a quote: its QR code, amount, address and URI (the status line is waitForPayment's).
+ * @param {Pending} p
  */
-async function run(c, info) {
-  showError(undefined);
-  const sealer = c.encrypt ? e2e : undefined;
-  const key = sealer?.newFileKey();
-  const quote = /** @type {Quote} */ (await api('POST', '/v1/uploads', { body: quoteBody(c) }));
-  // The payment
+function showPayment(p) {
   show('pay');
-  $('amount-sat').textContent = satText(quote.amountSat);
-  $('amount-btc').textContent = btc(quote.amountSat);
-  $('address').textContent = quote.address;
-  $('uri').textContent = quote.bip21;
-  showQr(element('qr', HTMLImageElement), quote.bip21);
+  $('amount-sat').textContent = satText(p.amountSat);
+  $('amount-btc').textContent = btc(p.amountSat);
+  $('address').textContent = p.address;
+  $('uri').textContent = p.bip21;
+  showQr(element('qr', HTMLImageElement), p.bip21);
   if (devnet) {
     const button = element('devpay', HTMLButtonElement);
     button.hidden = false;
-    button.disabled = false;
-    button.textContent = 'Pay with devnet';
-    // One handler, this quote's: a quote asked for again after an error replaces it.
-    button.onclick = () => void devnetPay(quote);
+    // One handler, this quote's: a new quote replaces it.
+    if (button.dataset.quote !== p.id) {
+      button.dataset.quote = p.id;
+      button.disabled = false;
+      button.textContent = 'Pay with devnet';
+    }
+    button.onclick = () => void devnetPay(p);
   }
-  const paid = await waitForPayment(quote, info);
-  // The upload
+}
+
+/**
+ * Asks for the file of `p` again (the page lost it: it was reloaded, or the upload stopped) and resolves with it
+ * once the person picks the same file: same name, size, date and ends (./pending.js mismatch).
+ * @param {Pending} p
+ * @param {AbortSignal} signal
+ * @returns {Promise<File>}
+ */
+function repick(p, signal) {
+  show('resume');
+  $('resume-name').textContent = p.name;
+  $('resume-size').textContent = bytesText(p.size);
+  const input = element('resume-file', HTMLInputElement);
+  const status = $('resume-status');
+  input.value = '';
+  status.textContent = '';
+  return new Promise((resolve, reject) => {
+    const onChange = () => {
+      const file = input.files?.[0];
+      if (!file) return;
+      status.textContent = 'Checking the file…';
+      void mismatch(p, file, bytesText).then((why) => {
+        if (signal.aborted || input.files?.[0] !== file) return;
+        status.textContent = why ?? '';
+        if (why) return;
+        done();
+        showError(undefined);
+        resolve(file);
+      });
+    };
+    const onAbort = () => {
+      done();
+      reject(signal.reason instanceof Error ? signal.reason : new DOMException('stopped', 'AbortError'));
+    };
+    const done = () => {
+      input.removeEventListener('change', onChange);
+      signal.removeEventListener('abort', onAbort);
+    };
+    input.addEventListener('change', onChange);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Uploads `file` for `p`: tus resumes it from the agent's offset when an earlier try of this upload stopped.
+ * @param {Pending} p
+ * @param {File} file
+ * @param {AbortSignal} signal
+ */
+async function send(p, file, signal) {
   show('upload');
   const bar = element('progress', HTMLProgressElement);
   const status = $('upload-status');
-  /** @type {{ fileId: string }} */
-  let result;
-  if (paid.state === 'complete' && paid.fileId) result = { fileId: paid.fileId };
-  else {
-    const source = sealer && key ? await sealer.encryptedSource(c.file, key, { name: c.file.name, type: c.file.type }) : c.file;
-    result = await uploadFile({
-      uploadId: quote.id,
-      token: quote.uploadToken,
-      source,
-      size: c.size,
-      onProgress: (sent, size) => {
-        bar.value = size > 0 ? sent / size : 1;
-        status.textContent = `${bytesText(sent)} of ${bytesText(size)}`;
-      },
-    });
+  bar.value = 0;
+  status.textContent = '';
+  let source = /** @type {Blob | import('./common.js').Source} */ (file);
+  if (p.key !== undefined && p.salt !== undefined) {
+    if (!e2e) throw new Error('This upload is encrypted, and the encryption module (e2e.js) did not load: reload the page to try again.');
+    source = await e2e.encryptedSource(file, e2e.decodeKey(p.key), { name: p.name, type: p.type }, fromHex(p.salt));
   }
+  return uploadFile({
+    uploadId: p.id,
+    token: p.token,
+    source,
+    size: p.uploadSize,
+    signal,
+    onProgress: (sent, size) => {
+      bar.value = size > 0 ? sent / size : 1;
+      status.textContent = `${bytesText(sent)} of ${bytesText(size)}`;
+    },
+  });
+}
+
+/**
+ * From a quote (new, or kept across a reload) to the link: the payment, the file (picked again if the page lost
+ * it), the upload. An upload that fails asks for the file again and goes on from the agent's offset.
+ * @param {Pending} p
+ * @param {File | undefined} file
+ * @param {AbortSignal} signal
+ */
+async function proceed(p, file, signal) {
+  /** @type {string | undefined} */
+  let fileId;
+  while (fileId === undefined) {
+    signal.throwIfAborted();
+    showPayment(p);
+    const paid = await waitForPayment(p, signal);
+    if (paid.state === 'complete' && paid.fileId) {
+      fileId = paid.fileId;
+      break;
+    }
+    file ??= await repick(p, signal);
+    try {
+      fileId = (await send(p, file, signal)).fileId;
+    } catch (e) {
+      signal.throwIfAborted();
+      const code = /** @type {{ code?: unknown }} */ (e).code;
+      if (code === 'UNAUTHORIZED' || code === 'NOT_FOUND') throw new Gone(`The agent refused this upload (${String(code)}). Start again for a new quote.`);
+      showError(e);
+      // Not paid after all, or already stored: the status says so. Anything else: the file again, then a resume.
+      if (code === 'PAYMENT_REQUIRED') await pause(POLL_MS);
+      else if (code !== 'UPLOAD_COMPLETE') file = undefined;
+    }
+  }
+  clearPending();
+  showError(undefined);
   // The link: the file's page; an encrypted file's key only after the #, which no request carries.
-  const link = `${location.origin}/s/${result.fileId}${sealer && key ? `#${sealer.encodeKey(key)}` : ''}`;
+  const link = `${location.origin}/s/${fileId}${p.key ? `#${p.key}` : ''}`;
   const a = element('link', HTMLAnchorElement);
   a.href = link;
   a.textContent = link;
-  $('done-note').textContent = key
+  $('done-note').textContent = p.key
     ? 'Anyone with this link can download and decrypt the file. The key is the part after the #: keep it, the agent cannot give it back.'
     : 'Anyone with this link can download the file.';
-  const view = /** @type {FileView | undefined} */ (await api('GET', `/v1/files/${result.fileId}`).catch(() => undefined));
+  const view = /** @type {FileView | undefined} */ (await api('GET', `/v1/files/${fileId}`).catch(() => undefined));
   $('funded').textContent = view ? dateText(view.fundedUntil) : 'the end of the days paid';
   show('done');
 }
 
+/**
+ * A new quote for `c`, remembered in this tab (./pending.js) before its payment is asked for.
+ * @param {Choice} c
+ * @returns {Promise<Pending>}
+ */
+async function newQuote(c) {
+  const sealer = c.encrypt ? e2e : undefined;
+  const probe = await probeOf(c.file);
+  const quote = /** @type {Quote} */ (await api('POST', '/v1/uploads', { body: quoteBody(c) }));
+  /** @type {Pending} */
+  const p = {
+    id: quote.id, token: quote.uploadToken, address: quote.address, amountSat: quote.amountSat, bip21: quote.bip21,
+    name: c.file.name, type: c.file.type, size: c.file.size, lastModified: c.file.lastModified, probe,
+    days: c.days, downloads: c.downloads, uploadSize: c.size,
+    ...(sealer ? { key: sealer.encodeKey(sealer.newFileKey()), salt: toHex(sealer.newSalt()) } : {}),
+  };
+  savePending(p);
+  return p;
+}
+
+/** @type {AbortController | undefined} The flow under way; starting over stops it. */
+let flow;
+
+/**
+ * Runs `steps` as the page's one flow; its end or failure brings the page back to the form.
+ * @param {(signal: AbortSignal) => Promise<void>} steps
+ */
+function begin(steps) {
+  flow?.abort();
+  const controller = new AbortController();
+  flow = controller;
+  showError(undefined);
+  steps(controller.signal).catch((/** @type {unknown} */ e) => {
+    if (controller.signal.aborted) return;
+    if (e instanceof Gone) clearPending();
+    showError(e);
+    show('pick');
+    updateEstimate();
+  });
+}
+
 async function start() {
   wireCopyButtons();
+  // A quote this tab made before a reload: back to its payment at once, while the rest loads.
+  const pending = loadPending();
+  if (pending) showPayment(pending);
   for (const input of [fileInput, daysInput, downloadsInput, encryptBox]) input.addEventListener('input', updateEstimate);
   encryptBox.addEventListener('change', updateEstimate);
   form.addEventListener('submit', (event) => {
@@ -210,11 +353,15 @@ async function start() {
     const c = choice();
     if (!c || !info) return;
     continueButton.disabled = true;
-    run(c, info).catch((/** @type {unknown} */ e) => {
-      showError(e);
-      show('pick');
-      updateEstimate();
-    });
+    begin(async (signal) => proceed(await newQuote(c), c.file, signal));
+  });
+  startOver.addEventListener('click', () => {
+    flow?.abort();
+    flow = undefined;
+    clearPending();
+    showError(undefined);
+    show('pick');
+    updateEstimate();
   });
   // Encryption in the browser (./e2e.js); without it the box is off, and says why.
   try {
@@ -232,6 +379,7 @@ async function start() {
     showError(e);
   }
   updateEstimate();
+  if (pending) begin((signal) => proceed(pending, undefined, signal));
 }
 
 void start();

@@ -19,7 +19,8 @@
  *   encodeKey(key: Uint8Array): string,
  *   decodeKey(text: string): Uint8Array,
  *   encryptedSize(plainSize: number): number,
- *   encryptedSource(file: Blob, key: Uint8Array, meta: { name: string, type: string }): Promise<Source>,
+ *   newSalt(): Uint8Array,
+ *   encryptedSource(file: Blob, key: Uint8Array, meta: { name: string, type: string }, salt?: Uint8Array): Promise<Source>,
  *   decryptResponse(response: Response, key: Uint8Array): Promise<{ name: string, type: string, size: number, stream: ReadableStream<Uint8Array> }>,
  *   saveStream(name: string, type: string, stream: ReadableStream<Uint8Array>, size?: number): Promise<void>,
  * }} E2e

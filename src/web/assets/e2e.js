@@ -51,6 +51,12 @@ export { saveStream } from './e2e-save.js';
  */
 
 /**
+ * A new random salt for the header. encryptedSource makes one itself; a page that must make the same ciphertext
+ * again later (an upload resumed after a reload) makes it here, keeps it with the key and passes both.
+ */
+export const newSalt = () => globalThis.crypto.getRandomValues(new Uint8Array(SALT_BYTES));
+
+/**
  * The ciphertext of `file` under `key`, with random access: `size` is encryptedSize(file.size), and
  * slice(start, end) gives bytes [start, end) of the encrypted file (clamped to it). The header and the sealed
  * metadata are made once, here; each slice seals only the records that cover it, read from the Blob with
@@ -58,10 +64,11 @@ export { saveStream } from './e2e-save.js';
  * @param {Blob} file
  * @param {Uint8Array} key the file key (newFileKey)
  * @param {{ name?: string, type?: string }} [meta] the name and media type to seal inside (default: file's own)
+ * @param {Uint8Array} [salt] the header's salt (default: a new one): the same file, key, meta and salt give the same bytes
  * @returns {Promise<EncryptedSource>}
  */
-export function encryptedSource(file, key, meta = {}) {
-  return makeSource(file, key, meta, globalThis.crypto.getRandomValues(new Uint8Array(SALT_BYTES)), DEFAULT_RECORD_LOG2);
+export function encryptedSource(file, key, meta = {}, salt = newSalt()) {
+  return makeSource(file, key, meta, salt, DEFAULT_RECORD_LOG2);
 }
 
 /**

@@ -1,8 +1,9 @@
 // The page's upload of a paid quote's bytes: the agent's tus endpoint (docs/uploads.md) through tus-js-client's
 // browser build, which the agent serves itself at /assets/vendor/tus.js (no CDN). The bytes go in pieces of
 // CHUNK_BYTES, each fsynced by the agent before it answers; a dropped connection is retried from the offset the
-// agent holds, and a closed tab resumes on the next try, from the upload's URL kept in localStorage under a key
-// made of the upload id and a digest of the bytes, so a different file never resumes another's upload.
+// agent holds, and a reloaded page (./app.js keeps the upload id and token in the tab's sessionStorage, ./pending.js)
+// resumes on the next try, from the upload's URL kept in localStorage under a key made of the upload id and a
+// digest of the bytes, so a different file never resumes another's upload.
 
 /** Each PATCH carries this much: an interruption costs at most this much sent again. */
 const CHUNK_BYTES = 16 * 1024 * 1024;
