@@ -306,10 +306,7 @@ export class Scheduler {
     });
   }
 
-  /**
-   * Sets the job's timer for `dueMs`, by default its next run after now, on the system clock (timers run on real
-   * time). Not unref'd: the agent's shutdown calls `stop()`, which clears it.
-   */
+  /** Sets the job's timer for `dueMs` (default its next run after now) on real time; not unref'd: `stop()` clears it. */
   #arm(entry: Entry, dueMs = nextCronRun(entry.schedule, Date.now())): void {
     const delay = Math.min(Math.max(dueMs - Date.now(), 0), MAX_TIMER_MS);
     entry.timer = setTimeout(() => this.#wake(entry, dueMs), delay);
