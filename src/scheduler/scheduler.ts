@@ -1,13 +1,14 @@
 /**
- * The job scheduler: node-cron fires jobs on real time, every run is recorded in `job_runs`, and on devnet
- * `advance()` runs in virtual time whatever fell due while the clock jumped. Jobs get their time from the
- * injected Clock, never from the system clock directly.
+ * The job scheduler: a timer per job fires it on real time at the next time its cron expression names
+ * (src/scheduler/cron.ts, in UTC), every run is recorded in `job_runs`, and on devnet `advance()` runs in virtual
+ * time whatever fell due while the clock jumped. Jobs get their time from the injected Clock, never from the
+ * system clock directly; only the timers read the system clock, to wake on real time.
  */
 import { performance } from 'node:perf_hooks';
-import { createTask, validate as validateCron, type ScheduledTask, type Logger } from 'node-cron';
 import type { Db } from '../db/index.ts';
-import { AgentError } from '../errors/index.ts';
+import { AgentError, isAgentError } from '../errors/index.ts';
 import { DevClock, type Clock } from './clock.ts';
+import { nextCronRun, parseCron, type CronSchedule } from './cron.ts';
 import { clip, describe } from './detail.ts';
 import { JobRunsRepository, type JobOutcome, type RunRow } from './repository.ts';
 
@@ -30,7 +31,7 @@ export interface JobContext {
 export interface Job {
   /** Unique; letters, digits, '.', '_' and '-' (it appears in `POST /v1/dev/jobs/:name`). */
   readonly name: string;
-  /** A node-cron expression (5 fields, or 6 with seconds first), read in UTC. */
+  /** A cron expression (5 fields, or 6 with seconds first; src/scheduler/cron.ts), read in UTC. */
   readonly cron: string;
   /** The period `cron` describes, in whole seconds; used to decide what is due in virtual time and at start. */
   readonly everySeconds: number;
@@ -53,7 +54,7 @@ export type SchedulerLogLevel = 'info' | 'warn' | 'error';
 export interface SchedulerOptions {
   db: Db;
   clock: Clock;
-  /** Where failures, skips and node-cron's warnings go, one line each; default nowhere. */
+  /** Where failures, skips and late ticks go, one line each; default nowhere. */
   log?: (line: string, level: SchedulerLogLevel) => void;
   /**
    * Told of every run once it is recorded (metrics): `seconds` is how long a run that started took (measured
@@ -66,17 +67,19 @@ export interface SchedulerOptions {
 
 const DEFAULT_KEEP_RUNS = 200;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-/**
- * Cron expressions are read in UTC: they are written by the code, not the operator, and a local-time daily job
- * would be skipped or doubled on the nights daylight saving time changes.
- */
-const CRON_TIMEZONE = 'Etc/UTC';
+/** The longest delay `setTimeout` keeps (about 24.8 days); a run further off is waited for in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A tick this late (the event loop was busy, the machine suspended) is logged. */
+const LATE_MS = 1000;
 
 interface Entry {
   readonly job: Job;
+  /** `job.cron`, read in UTC: a local-time daily job would be skipped or doubled when daylight saving changes. */
+  readonly schedule: CronSchedule;
   /** Clock time (ms) when added: the reference for `advance()` until the job has a recorded run. */
   readonly addedAtMs: number;
-  task: ScheduledTask | undefined;
+  /** The timer set for the next run, while started. */
+  timer: NodeJS.Timeout | undefined;
 }
 
 interface Flight {
@@ -163,16 +166,19 @@ export class Scheduler {
       throw new AgentError('JOB_INVALID', 'a job name is 1-64 letters, digits, ".", "_" or "-"', { name: String(job.name) });
     }
     if (this.#jobs.has(job.name)) throw new AgentError('JOB_INVALID', `a job named ${job.name} is already added`, { name: job.name });
-    if (typeof job.cron !== 'string' || !validateCron(job.cron)) {
-      throw new AgentError('JOB_INVALID', `job ${job.name}: invalid cron expression`, { name: job.name, cron: String(job.cron) });
+    let schedule: CronSchedule;
+    try {
+      schedule = parseCron(job.cron);
+    } catch (e) {
+      throw new AgentError('JOB_INVALID', `job ${job.name}: ${isAgentError(e) ? e.message : 'invalid cron expression'}`, { name: job.name, cron: String(job.cron).slice(0, 100) });
     }
     if (!Number.isSafeInteger(job.everySeconds) || job.everySeconds < 1) {
       throw new AgentError('JOB_INVALID', `job ${job.name}: everySeconds must be a positive integer`, { name: job.name });
     }
-    const entry: Entry = { job, addedAtMs: this.#clock.now().getTime(), task: undefined };
+    const entry: Entry = { job, schedule, addedAtMs: this.#clock.now().getTime(), timer: undefined };
     this.#jobs.set(job.name, entry);
     if (this.#state === 'started') {
-      this.#schedule(entry);
+      this.#arm(entry);
       this.#queueCatchUp([entry]);
     }
   }
@@ -183,7 +189,7 @@ export class Scheduler {
   }
 
   /**
-   * Schedules every job with node-cron on real time, then runs once, one after another in the order added,
+   * Sets every job's timer for its next run on real time, then runs once, one after another in the order added,
    * each job whose last successful run is older than its period (or that never succeeded): an agent that was
    * down for a day catches up at once instead of at the next tick. Calling it again does nothing.
    * @throws AgentError SCHEDULER_STOPPED after `stop()`.
@@ -192,7 +198,7 @@ export class Scheduler {
     this.#assertNotStopped();
     if (this.#state === 'started') return;
     this.#state = 'started';
-    for (const entry of this.#jobs.values()) this.#schedule(entry);
+    for (const entry of this.#jobs.values()) this.#arm(entry);
     this.#queueCatchUp([...this.#jobs.values()]);
   }
 
@@ -204,8 +210,8 @@ export class Scheduler {
     if (this.#stopped) return this.#stopped;
     this.#state = 'stopping';
     for (const entry of this.#jobs.values()) {
-      void entry.task?.destroy();
-      entry.task = undefined;
+      clearTimeout(entry.timer);
+      entry.timer = undefined;
     }
     const reason = new AgentError('SCHEDULER_STOPPED', 'aborted: the scheduler stopped');
     for (const flight of this.#flights.values()) flight.controller.abort(reason);
@@ -300,24 +306,26 @@ export class Scheduler {
     });
   }
 
-  #schedule(entry: Entry): void {
-    const log = this.#log;
-    const name = entry.job.name;
-    const logger: Logger = {
-      info: () => {},
-      debug: () => {},
-      warn: (m) => log(`scheduler: node-cron (${name}): ${m}`, 'warn'),
-      error: (m) => log(`scheduler: node-cron (${name}): ${typeof m === 'string' ? m : m.message}`, 'error'),
-    };
-    // noOverlap stays off: the scheduler refuses overlaps itself, so that each refused tick is recorded.
-    const task = createTask(entry.job.cron, () => this.#tick(entry), { name: `storj:${name}`, timezone: CRON_TIMEZONE, logger });
-    entry.task = task;
-    void task.start();
+  /** Sets the job's timer for `dueMs` (default its next run after now) on real time; not unref'd: `stop()` clears it. */
+  #arm(entry: Entry, dueMs = nextCronRun(entry.schedule, Date.now())): void {
+    const delay = Math.min(Math.max(dueMs - Date.now(), 0), MAX_TIMER_MS);
+    entry.timer = setTimeout(() => this.#wake(entry, dueMs), delay);
   }
 
-  #tick(entry: Entry): void {
+  /**
+   * The timer fired: runs the job once if its time has come, however many of its times went by meanwhile (jobs are
+   * idempotent; a run finding the job running is recorded as skipped), then sets the timer for the next run.
+   */
+  #wake(entry: Entry, dueMs: number): void {
+    entry.timer = undefined;
     if (this.#state !== 'started') return;
-    this.#execute(entry).catch((e: unknown) => this.#log(`scheduler: job ${entry.job.name} could not run: ${describe(e)}`, 'error'));
+    const now = Date.now();
+    // Early: the delay was cut to MAX_TIMER_MS, or the system clock was set back. Wait for the rest.
+    if (now < dueMs) return this.#arm(entry, dueMs);
+    const name = entry.job.name;
+    if (now - dueMs >= LATE_MS) this.#log(`scheduler: job ${name} runs ${((now - dueMs) / 1000).toFixed(1)} s after its time ${new Date(dueMs).toISOString()}`, 'warn');
+    this.#execute(entry).catch((e: unknown) => this.#log(`scheduler: job ${name} could not run: ${describe(e)}`, 'error'));
+    this.#arm(entry, nextCronRun(entry.schedule, now));
   }
 
   /**

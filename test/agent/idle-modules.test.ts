@@ -1,8 +1,9 @@
 /**
  * What a process loads is what it keeps in memory (docs/memory.md). `storj run` must not load the code only
  * other commands or later paths need (the customer's commands and their terminal rendering, the sandbox's
- * QuickJS, the devnet's bcoin when the chain is an Esplora URL), and the customer's commands must not load the
- * agent. Each process runs with test/agent/loaded-modules-hook.ts, which lists every module it loaded.
+ * QuickJS, the devnet's bcoin when the chain is an Esplora URL), nor touch ICU's date and locale data, and the
+ * customer's commands must not load the agent. Each process runs with test/agent/loaded-modules-hook.ts, which
+ * lists every module it loaded and the first call of each `Intl` constructor and `toLocale*` method.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -30,6 +31,31 @@ async function readList(file: string, ms: number): Promise<string[]> {
   }
   return readFileSync(file, 'utf8').split('\n').filter(Boolean);
 }
+
+/** The ICU entry points the hook saw called in the process that wrote `file`, by name, with where from. */
+function intlCalls(file: string): Map<string, string> {
+  const lines = readFileSync(`${file}.intl`, 'utf8').split('\n').filter(Boolean);
+  return new Map(lines.map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)]));
+}
+
+/**
+ * What an idle agent must not call: each builds an `Intl.DateTimeFormat` (or a number or collation formatter),
+ * which touches megabytes of ICU's data ("The node binary's pages" in docs/memory.md). The scheduler reads its
+ * cron expressions on `Date`'s UTC fields (src/scheduler/cron.ts). `String.prototype.normalize` is not here: the
+ * wallet normalises its passphrase and mnemonic at unlock, which touches a few pages.
+ */
+const NO_ICU_IN_AGENT = [
+  'Intl.DateTimeFormat',
+  'Intl.NumberFormat',
+  'Intl.Collator',
+  'Intl.PluralRules',
+  'Intl.RelativeTimeFormat',
+  'Date.prototype.toLocaleString',
+  'Date.prototype.toLocaleDateString',
+  'Date.prototype.toLocaleTimeString',
+  'Number.prototype.toLocaleString',
+  'String.prototype.localeCompare',
+];
 
 /** What no agent process needs until a request asks for it, or ever. */
 const NOT_IN_AGENT = [
@@ -77,6 +103,12 @@ test('storj run, once it listens, has not loaded what only other commands or lat
   // The list is real: the agent and its server are in it.
   assert.deepEqual(matching(urls, ['fastify', 'better-sqlite3', '/src/agent/index.ts', '/src/cli/commands/operator.ts']).length, 4, urls.join('\n'));
   assert.deepEqual(matching(urls, NOT_IN_AGENT), [], 'loaded by an idle agent');
+  const calls = intlCalls(list);
+  assert.deepEqual(
+    NO_ICU_IN_AGENT.filter((name) => calls.has(name)).map((name) => `${name} ${calls.get(name) ?? ''}`),
+    [],
+    'called by an idle agent',
+  );
   // What is loaded late still works: the OpenAPI document, built on this first request, lists the routes.
   const doc = await fetch(`${url}/v1/openapi.json`);
   assert.equal(doc.status, 200);
@@ -84,6 +116,16 @@ test('storj run, once it listens, has not loaded what only other commands or lat
   assert.ok(typeof body === 'object' && body !== null && 'paths' in body && typeof body.paths === 'object' && body.paths !== null && '/v1/info' in body.paths, JSON.stringify(body).slice(0, 200));
   child.kill('SIGTERM');
   await exited;
+});
+
+test('the hook sees an Intl.DateTimeFormat made, and a number formatted for a locale', async (t) => {
+  const list = join(tempDir(t, 'storj-modules-'), 'modules.txt');
+  const code = "new Intl.DateTimeFormat('en-US', { timeZone: 'Etc/UTC' }).format(0); Intl.DateTimeFormat(); (1234).toLocaleString();";
+  const { child, output, exited } = spawnCaptured(t, process.execPath, [...HOOK, '--input-type=module', '-e', code], { cwd: root, env: { ...process.env, STORJ_LOADED_MODULES: list } }, 'SIGKILL');
+  await exited;
+  assert.equal(child.exitCode, 0, output());
+  await readList(list, 10_000);
+  assert.deepEqual([...intlCalls(list).keys()].sort(), ['Intl.DateTimeFormat', 'Number.prototype.toLocaleString']);
 });
 
 test("a customer's command loads neither the agent nor its server", async (t) => {

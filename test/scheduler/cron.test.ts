@@ -1,4 +1,5 @@
-// The one test on real time: node-cron really fires a started job, and a failure does not stop its schedule.
+// The one test on real time: the scheduler's timer really fires a started job, and a failure does not stop its
+// schedule (test/scheduler/timers.test.ts has the timers on mocked time).
 // It waits on what the job does, with a generous limit, and asserts that it ran, never how fast.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,7 +7,7 @@ import { openAgentDb } from '../../src/agent/modules.ts';
 import { Scheduler, SystemClock } from '../../src/scheduler/index.ts';
 import { deferred } from './helpers.ts';
 
-void test('start() schedules jobs on node-cron: an every-second job runs, fails, and runs again', async (t) => {
+void test("start() sets the jobs' timers on real time: an every-second job runs, fails, and runs again", async (t) => {
   const db = openAgentDb(':memory:');
   const clock = new SystemClock();
   // A success just now with a long period keeps the start-up catch-up out of it: every run below is a cron tick.
@@ -38,7 +39,7 @@ void test('start() schedules jobs on node-cron: an every-second job runs, fails,
 
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('node-cron did not run the job twice within 30 s')), 30_000);
+    timer = setTimeout(() => reject(new Error('the timer did not run the job twice within 30 s')), 30_000);
   });
   try {
     await Promise.race([secondRun.promise, limit]);
@@ -54,5 +55,5 @@ void test('start() schedules jobs on node-cron: an every-second job runs, fails,
     { outcome: 'failed', detail: 'first tick fails' },
     { outcome: 'ok', detail: 'second tick' },
   ]);
-  assert.equal(lines.filter((l) => l.includes('catching up')).length, 0, 'the runs came from node-cron, not the catch-up');
+  assert.equal(lines.filter((l) => l.includes('catching up')).length, 0, 'the runs came from the timer, not the catch-up');
 });
