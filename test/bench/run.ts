@@ -112,7 +112,7 @@ async function main(): Promise<number> {
         } else if (name === 'watcher') {
           r = await benchWatcher(root);
         } else {
-          rig ??= TransferRig.open(root, cleanup, nginxPath);
+          rig ??= TransferRig.open(root, cleanup, nginxPath, selected.includes('rss-idle') || selected.includes('rss'));
           const t = await rig;
           r = name === 'e2e-cli-up' ? await benchE2eUpload(t) : name === 'e2e-cli-down' ? await benchE2eDownload(t, root) : name === 'e2e-browser' ? await benchE2eBrowser(t, root) : name === 'download' ? await benchDownload(t) : name === 'upload' ? await benchUpload(t) : name === 'small' ? await benchSmall(t) : name === 'rss-idle' ? await benchIdleRss(t) : await benchRss(t);
         }
