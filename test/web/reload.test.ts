@@ -7,13 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/chromium.ts';
-import { startTestAgent, tempDir, type Ctx, type TestAgent } from '../helpers/agent.ts';
+import { startTestAgent, tempDir, type TestAgent } from '../helpers/agent.ts';
 import { payAndConfirm } from '../helpers/paid.ts';
+import { tusProxy } from './tus-proxy.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'web');
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, acceptDownloads: true };
@@ -182,76 +181,6 @@ test('an encrypted upload survives a reload during the payment: the link opens t
   assert.deepEqual(errors, [], 'no script error');
 });
 
-interface Seen {
-  method: string;
-  path: string;
-  /** Body bytes forwarded to the agent. */
-  sent: number;
-  /** The Upload-Offset the agent answered a HEAD with. */
-  offset?: number;
-  /** The Upload-Offset a PATCH was sent with. */
-  from?: number;
-  status?: number;
-  stalled?: boolean;
-}
-
-/**
- * A reverse proxy to `target` that records each request, and stalls the first PATCH once `cutAt` of its body
- * bytes have been forwarded: the agent's side of it is dropped (the agent keeps what reached it), the browser's
- * is left waiting for an answer that never comes, until the page goes away. `stalled` resolves then.
- */
-async function stallingProxy(t: Ctx, target: string, cutAt: number): Promise<{ url: string; seen: Seen[]; stalled: Promise<void> }> {
-  const seen: Seen[] = [];
-  let stall = true;
-  let own = '';
-  let onStalled = (): void => undefined;
-  const stalled = new Promise<void>((resolve) => (onStalled = resolve));
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const s: Seen = { method: req.method ?? '', path: req.url ?? '/', sent: 0 };
-    seen.push(s);
-    // The page's own origin stands for the agent's (the devnet's pay button is refused from another origin).
-    const headers = { ...req.headers, ...(req.headers.origin === own ? { origin: new URL(target).origin } : {}) };
-    if (req.method === 'PATCH') s.from = Number(req.headers['upload-offset']);
-    const up = request(`${target}${req.url ?? '/'}`, { method: req.method, headers }, (r) => {
-      s.status = r.statusCode;
-      if (req.method === 'HEAD' && r.statusCode === 200) s.offset = Number(r.headers['upload-offset']);
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => undefined);
-    const stallThis = req.method === 'PATCH' && stall;
-    if (stallThis) stall = false;
-    req.on('data', (d: Buffer) => {
-      if (s.stalled) return;
-      if (stallThis && s.sent + d.length >= cutAt) {
-        const part = d.subarray(0, cutAt - s.sent);
-        s.sent += part.length;
-        s.stalled = true;
-        up.write(part, () => {
-          up.destroy();
-          onStalled();
-        });
-        return;
-      }
-      s.sent += d.length;
-      up.write(d);
-    });
-    req.on('end', () => {
-      if (!s.stalled) up.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  own = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  return { url: own, seen, stalled };
-}
-
 /** Polls the agent (HEAD through tus, with the token) until it has recorded some bytes of the upload. */
 async function recordedOffset(a: TestAgent, p: Pending): Promise<number> {
   const deadline = Date.now() + 30_000;
@@ -269,7 +198,7 @@ test('a reload in the middle of an encrypted upload: the page resumes from the a
   const plain = randomBytes(6 * 1024 * 1024 + 3);
   const name = 'long recording.bin';
   const path = fileOnDisk(tempDir(t), name, plain);
-  const proxy = await stallingProxy(t, a.agent.url, 3 * 1024 * 1024);
+  const proxy = await tusProxy(t, a.agent.url, 3 * 1024 * 1024, 'stall');
   const { context } = await launchChromium(t, PHONE);
   const errors = pageErrors(context);
   const page = await context.newPage();
@@ -282,7 +211,7 @@ test('a reload in the middle of an encrypted upload: the page resumes from the a
   assert.ok(p?.key, 'an encrypted upload');
   await page.click('#devpay');
   await page.locator('#upload').waitFor({ timeout: 60_000 });
-  await proxy.stalled;
+  await proxy.cut;
   const kept = await recordedOffset(a, p);
 
   // The tab is reloaded in the middle of the upload.
@@ -295,7 +224,7 @@ test('a reload in the middle of an encrypted upload: the page resumes from the a
   assert.ok(link.endsWith(`#${p.key}`), `the link carries the key: ${link}`);
 
   const first = proxy.seen.find((s) => s.method === 'PATCH');
-  assert.ok(first?.stalled && first.sent === 3 * 1024 * 1024, 'the first PATCH was stopped halfway');
+  assert.ok(first?.cut && first.sent === 3 * 1024 * 1024, 'the first PATCH was stopped halfway');
   assert.ok(kept > 0 && kept <= first.sent, `the agent kept what reached it: ${kept} of ${first.sent}`);
   const after = proxy.seen.slice(before);
   const head = after.find((s) => s.method === 'HEAD' && s.offset !== undefined);

@@ -5,87 +5,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { startTestAgent, type Ctx } from '../helpers/agent.ts';
+import { startTestAgent } from '../helpers/agent.ts';
 import { launchChromium } from '../helpers/chromium.ts';
+import { tusProxy } from './tus-proxy.ts';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-interface Seen {
-  method: string;
-  path: string;
-  /** Body bytes forwarded to the agent. */
-  sent: number;
-  /** The Upload-Offset the agent answered a HEAD with. */
-  offset?: number;
-  /** The Upload-Offset a PATCH was sent with. */
-  from?: number;
-  /** The agent's answer. */
-  status?: number;
-  cut?: boolean;
-}
-
-/**
- * A reverse proxy to `target`: records each request (method, path, body bytes forwarded, a HEAD's offset), and
- * drops the connection of the first PATCH once `cutAt` of its body bytes have been forwarded.
- */
-async function cuttingProxy(t: Ctx, target: string, cutAt: number): Promise<{ url: string; seen: Seen[] }> {
-  const seen: Seen[] = [];
-  let cutDone = false;
-  let own = '';
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const s: Seen = { method: req.method ?? '', path: req.url ?? '/', sent: 0 };
-    seen.push(s);
-    // The page's own origin stands for the agent's, as behind any reverse proxy set up for the agent's public URL:
-    // the devnet's pay button is refused from any other origin (src/http/dev-guard.ts).
-    const headers = { ...req.headers, ...(req.headers.origin === own ? { origin: new URL(target).origin } : {}) };
-    if (req.method === 'PATCH') s.from = Number(req.headers['upload-offset']);
-    const up = request(`${target}${req.url ?? '/'}`, { method: req.method, headers }, (r) => {
-      s.status = r.statusCode;
-      if (req.method === 'HEAD' && r.statusCode === 200) s.offset = Number(r.headers['upload-offset']);
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => req.socket.destroy());
-    const cutThis = req.method === 'PATCH' && !cutDone;
-    if (cutThis) cutDone = true;
-    req.on('data', (d: Buffer) => {
-      if (s.cut) return;
-      if (cutThis && s.sent + d.length >= cutAt) {
-        const part = d.subarray(0, cutAt - s.sent);
-        s.sent += part.length;
-        s.cut = true;
-        // The connection drops mid-body, both ways, as a lost network would leave it.
-        up.write(part, () => {
-          up.destroy();
-          req.socket.destroy();
-        });
-        return;
-      }
-      s.sent += d.length;
-      up.write(d);
-    });
-    req.on('end', () => {
-      if (!s.cut) up.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  own = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  return { url: own, seen };
-}
 
 test('an upload through / cut off halfway resumes from the offset the agent kept and sends only the remainder', async (t) => {
   const a = await startTestAgent(t);
   const bytes = randomBytes(6 * 1024 * 1024);
-  const proxy = await cuttingProxy(t, a.agent.url, bytes.length / 2);
+  const proxy = await tusProxy(t, a.agent.url, bytes.length / 2, 'drop');
   const { context } = await launchChromium(t);
   const page = await context.newPage();
   const errors: string[] = [];
