@@ -238,7 +238,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
     const modules: ModuleParts[] = [
       { name: 'chain', jobs: [watcher.job()] },
       // File links point at the separate origin for customers' bytes when one is set (src/host/file-headers.ts).
-      { name: 'host', routes: hostRoutes(host, () => config.filesUrl || boundUrl), jobs: host.jobs() },
+      { name: 'host', routes: hostRoutes(host, () => config.filesUrl || boundUrl), fastPath: host.serveFast, jobs: host.jobs() },
       { name: 'family', routes: familyRoutes(family, { bodyLimit: config.proposalBodyMaxBytes }), jobs: family.jobs() },
       { name: 'bundle', routes: bundleRoutes(bundle) },
       // The pages customers use in a browser; "pay with devnet" only where the devnet controls exist.
@@ -280,6 +280,7 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
       config,
       version: VERSION,
       routes: modules.flatMap((m) => (m.routes ? [m.routes] : [])),
+      fastPaths: modules.flatMap((m) => (m.fastPath ? [m.fastPath] : [])),
       // The passphrase is among the secrets scrubbed from every line, though nothing should ever log it.
       logger: opts.logger ? loggerOptions({ level: config.logLevel, secrets: [config.adminToken, opts.passphrase] }) : false,
       metrics,

@@ -4,7 +4,7 @@
  * book, say), never on those below. A new module with tables adds its schema here, at the end.
  */
 import { openDb, type Db, type ModuleSchema, type OpenOptions } from '../db/index.ts';
-import type { RoutePlugin } from '../http/index.ts';
+import type { FastPath, RoutePlugin } from '../http/index.ts';
 import type { Job } from '../scheduler/index.ts';
 import { TREASURY_SCHEMA } from '../treasury/index.ts';
 import { CHAIN_SCHEMA } from '../chain/index.ts';
@@ -20,9 +20,13 @@ export function openAgentDb(path: string, opts: OpenOptions = {}): Db {
   return openDb(path, SCHEMAS, opts);
 }
 
-/** What a built module hands the composition root: its routes for the server, its jobs for the scheduler. */
+/**
+ * What a built module hands the composition root: its routes for the server (and a fast path tried before them),
+ * its jobs for the scheduler.
+ */
 export interface ModuleParts {
   readonly name: string;
   readonly routes?: RoutePlugin;
+  readonly fastPath?: FastPath;
   readonly jobs?: readonly Job[];
 }

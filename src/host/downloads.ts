@@ -13,7 +13,6 @@ import type { HostRepository } from './repository.ts';
 import type { Meter } from './meter.ts';
 import { describe } from './pending-writes.ts';
 import { notDeleted, storedFile, topUpSat } from './files.ts';
-import { newId, type Random } from './ids.ts';
 import { bip21, parseRange } from './uri.ts';
 import type { Download, HostDeps } from './types.ts';
 
@@ -21,7 +20,8 @@ interface DownloadsDeps extends Pick<HostDeps, 'blobs' | 'now' | 'log'> {
   repo: HostRepository;
   ledger: Ledger;
   prices: PriceBook;
-  random: Random;
+  /** A new download's id (its row's and its ledger entry's ref). */
+  downloadId: () => string;
   meter: Meter;
 }
 
@@ -56,7 +56,6 @@ export class Downloads {
     const bytes = BigInt(end - start + 1);
     const prices = await this.#d.prices.prices();
     const cost = egressMsat(bytes, prices.egressMsatPerGib);
-    const downloadId = newId(this.#d.random);
     const at = this.#d.now();
     const { meter } = this.#d;
     if (meter.backlogged) throw new AgentError('DEGRADED', 'the agent cannot write its database (the disk is full); downloads wait until it can: GET /healthz says when it is back');
@@ -76,8 +75,7 @@ export class Downloads {
           : `the file's balance cannot cover ${bytes} bytes; pay ${topUp} sat to ${f.address}`;
       throw new AgentError(refused, message, { address: f.address, bip21: bip21(f.address, topUp, `storj file ${f.id}`), amountSat: topUp });
     }
-    meter.reserve(f.id, cost);
-    const settle = this.#settler(f.id, downloadId, { bytes, cost, startedAt: at }, prices.egressMsatPerGib);
+    const settle = this.reserve(f.id, bytes, cost, prices.egressMsatPerGib);
     let blob: BlobReader;
     try {
       blob = await this.#d.blobs.open(f.sha256 ?? '', { start, end });
@@ -90,6 +88,15 @@ export class Downloads {
       throw e;
     }
     return { blob, start, end, size, partial: range !== undefined, sha256: f.sha256 ?? '', contentType: f.content_type, filename: f.filename, settle };
+  }
+
+  /**
+   * Reserves `cost` of the file's balance for a download of `bytes` (the caller checked the balance in the same
+   * synchronous step: here, and in the fast path, src/host/hot-files.ts) and returns the download's settle function.
+   */
+  reserve(fileId: string, bytes: bigint, cost: bigint, egressMsatPerGib: bigint): (bytesSent: number) => void {
+    this.#d.meter.reserve(fileId, cost);
+    return this.#settler(fileId, this.#d.downloadId(), { bytes, cost, startedAt: this.#d.now() }, egressMsatPerGib);
   }
 
   /**

@@ -3,6 +3,7 @@
  * prepared statements (repository.ts), and hands each call to the piece that owns it.
  */
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Ledger } from '../ledger/index.ts';
 import type { PaymentSink } from '../chain/index.ts';
 import type { PriceDerivation } from './pricing.ts';
@@ -12,6 +13,8 @@ import { Quotes } from './quotes.ts';
 import { Room, Uploads } from './uploads.ts';
 import { Files } from './files.ts';
 import { Downloads } from './downloads.ts';
+import { HotFiles } from './hot-files.ts';
+import { sortableIds } from './ids.ts';
 import { Meter } from './meter.ts';
 import { paymentSink } from './payments.ts';
 import { Retention } from './retention.ts';
@@ -30,6 +33,7 @@ export class Host {
   readonly #downloads: Downloads;
   readonly #retention: Retention;
   readonly #meter: Meter;
+  readonly #hot: HotFiles;
   /** Resumable (tus) uploads: src/host/resumable.ts. */
   readonly resumable: Resumable;
 
@@ -54,7 +58,9 @@ export class Host {
     };
     this.resumable = new Resumable({ blobs, uploads: this.#uploads, now, events, config, pending });
     this.#files = new Files({ repo, ledger, prices, config, now, unwrittenMsat: (id) => meter.unwritten(id), owedMsat: (id) => meter.owed(id) });
-    this.#downloads = new Downloads({ repo, ledger, prices, random, blobs, now, log, meter });
+    // Download ids are refs in the downloads table and the ledger, not secrets: they sort by time (./ids.ts).
+    this.#downloads = new Downloads({ repo, ledger, prices, downloadId: sortableIds(random, () => now().getTime()), blobs, now, log, meter });
+    this.#hot = new HotFiles({ repo, ledger, prices, blobs, meter, downloads: this.#downloads, now, log });
     this.#retention = new Retention({ repo, ledger, prices, blobs, config, now });
     this.paymentSink = paymentSink({ repo, ledger, now, events });
   }
@@ -118,6 +124,17 @@ export class Host {
   /** @see Downloads.start */
   startDownload(fileId: string, rangeHeader: string | undefined): Promise<Download> {
     return this.#downloads.start(fileId, rangeHeader);
+  }
+
+  /**
+   * The download fast path, for the server to try before its routes: answers a plain GET or HEAD of a small
+   * file from memory and returns its route, or returns undefined having written nothing (src/host/hot-files.ts).
+   */
+  readonly serveFast = (req: IncomingMessage, res: ServerResponse): string | undefined => this.#hot.serve(req, res);
+
+  /** Files the fast path holds in memory with their bytes, and those bytes (src/host/hot-files.ts). */
+  get hotFiles(): { files: number; bytes: number } {
+    return this.#hot.size;
   }
 
   /** @see Downloads.releaseStaleHolds */

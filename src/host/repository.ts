@@ -116,6 +116,8 @@ export class HostRepository {
   readonly #markDeleted;
   readonly #orphanedBlobs;
 
+  #epoch = 0;
+
   constructor(db: Db) {
     this.#tx = db.transaction((fn: () => unknown) => fn());
     this.#latestPriceSet = db.prepare<[], PriceSetRow>('SELECT * FROM price_sets ORDER BY id DESC LIMIT 1');
@@ -167,6 +169,14 @@ export class HostRepository {
   }
 
   /** Runs `fn` in one transaction (a savepoint inside an open one). `fn` must not await. */
+  /**
+   * A number that moves when a stored file is deleted or a price set is added (before the write): what the
+   * download fast path keeps of a file and its price in memory is stale once it has moved (src/host/hot-files.ts).
+   */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
   transaction<T>(fn: () => T): T {
     return this.#tx(fn) as T;
   }
@@ -183,6 +193,7 @@ export class HostRepository {
 
   /** Adds a price set and drops old ones no upload refers to. */
   addPriceSet(p: NewPriceSet): void {
+    this.#epoch++;
     this.#insertPriceSet.run(p.computedAt, p.storageMsatPerGibDay, p.egressMsatPerGib, p.minimumDepositSat, p.feeRateSatPerKvb, p.inputs);
     this.#prunePriceSets.run();
   }
@@ -272,6 +283,7 @@ export class HostRepository {
 
   /** Marks a stored file deleted; false when it is not stored (deleted already). */
   markDeleted(id: string, at: bigint): boolean {
+    this.#epoch++;
     return this.#markDeleted.run(at, id).changes > 0;
   }
 

@@ -14,7 +14,7 @@
  *   proxy every connection comes from the proxy, so there the limit counts a client's requests in flight, by
  *   the X-Forwarded-For address fastify derives (`request.ip`).
  */
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -52,6 +52,13 @@ export interface Connections {
   inFlight(socket: Socket): { req: FastifyRequest; reply: FastifyReply } | undefined;
   /** Starts the bounded shutdown: after `timeoutMs`, every connection still open is destroyed. */
   close(timeoutMs: number): Promise<void>;
+  /**
+   * Whether a fast path may answer a request now (src/http/fast-paths.ts): not while closing (the routes answer
+   * SHUTTING_DOWN), nor behind a trusted proxy (the routes count a client's requests in flight there).
+   */
+  fastPathOpen(): boolean;
+  /** A response a fast path answers: shutdown waits for its 'close' listeners, as for the routes' responses. */
+  track(res: ServerResponse): void;
 }
 
 /**
@@ -124,15 +131,21 @@ export function installConnections(app: FastifyInstance, c: Limits): Connections
     done();
   });
 
+  const track = (res: ServerResponse) => {
+    open.add(res);
+    res.once('close', () => {
+      open.delete(res);
+      if (open.size === 0) allClosed?.();
+    });
+  };
+
   app.addHook('onRequest', (req, reply, done) => {
     const socket = req.raw.socket;
     const entry = { req, reply };
     active.set(socket, entry);
-    open.add(reply.raw);
+    track(reply.raw);
     reply.raw.once('close', () => {
       if (active.get(socket) === entry) active.delete(socket);
-      open.delete(reply.raw);
-      if (open.size === 0) allClosed?.();
     });
     if (closing) {
       reply.header('connection', 'close');
@@ -172,6 +185,8 @@ export function installConnections(app: FastifyInstance, c: Limits): Connections
 
   return {
     inFlight: (socket) => active.get(socket),
+    fastPathOpen: () => !closing && !c.trustProxy,
+    track,
     async close(timeoutMs) {
       closing = true;
       // Past the grace period every connection is destroyed: stalled uploads, downloads nobody reads, headers

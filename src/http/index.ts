@@ -13,6 +13,7 @@ import { registerMetrics } from './metrics-route.ts';
 import type { AgentMetrics } from '../metrics/index.ts';
 import { ErrorSchema, type TypedApp } from './schemas.ts';
 import { lazyOpenapi } from './openapi.ts';
+import { installFastPaths, type FastPath } from './fast-paths.ts';
 
 export { Bytes, ErrorRef, Msat, Sat, type ErrorEnvelope, type TypedApp } from './schemas.ts';
 export { bearer, tokenMatches } from './auth.ts';
@@ -20,6 +21,7 @@ export { ifNoneMatch } from './conditional.ts';
 export { devGuard } from './dev-guard.ts';
 export { loggerOptions } from './log.ts';
 export { startMetricsListener, type MetricsListener } from './metrics-route.ts';
+export type { FastPath } from './fast-paths.ts';
 
 /** A module's routes: registered on the typed server, under the limits and the error mapping every route shares. */
 export type RoutePlugin = (app: TypedApp) => void;
@@ -30,6 +32,8 @@ export interface ServerDeps {
   version: string;
   /** Every module's routes, in order. */
   routes: readonly RoutePlugin[];
+  /** Handlers tried, in order, before the routes (src/http/fast-paths.ts). */
+  fastPaths?: readonly FastPath[];
   logger?: FastifyServerOptions['logger'];
   /** Counts every response, and serves them at GET /metrics behind the admin token. */
   metrics?: AgentMetrics | undefined;
@@ -81,5 +85,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   app.get('/v1/openapi.json', { schema: { hide: true } }, () => openapi());
   for (const routes of deps.routes) routes(api);
+  if (deps.fastPaths?.length) installFastPaths(app.server, deps.fastPaths, connections, deps.metrics);
   return app;
 }

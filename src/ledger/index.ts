@@ -58,9 +58,18 @@ const date = (ms: bigint | null): Date | null => (ms === null ? null : new Date(
 
 export class Ledger {
   readonly #repo: LedgerRepository;
+  #epoch = 0;
 
   constructor(db: Db) {
     this.#repo = new LedgerRepository(db);
+  }
+
+  /**
+   * A number that moves with every write to an account (before it, whether or not it then commits): a copy of an
+   * account kept in memory is stale once this has moved (the download fast path, src/host/hot-files.ts).
+   */
+  get epoch(): number {
+    return this.#epoch;
   }
 
   /**
@@ -77,11 +86,13 @@ export class Ledger {
    * overdrawn from `at`. False when it was started already or the account is closed.
    */
   startCharging(fileId: string, at: Date): boolean {
+    this.#epoch++;
     return this.#repo.startCharging(fileId, BigInt(at.getTime()));
   }
 
   /** Closes a file's account when the file is deleted: it is charged no more. False when it was closed already. */
   closeAccount(fileId: string, at: Date): boolean {
+    this.#epoch++;
     return this.#repo.close(fileId, BigInt(at.getTime()));
   }
 
@@ -100,6 +111,7 @@ export class Ledger {
    * below zero. (Downloads hold in memory now: src/host/meter.ts.)
    */
   releaseStale(fileId: string, msat: bigint): void {
+    this.#epoch++;
     this.#repo.releaseStale(fileId, msat);
   }
 
@@ -116,6 +128,7 @@ export class Ledger {
    * @throws Error when the file has no account (nothing is recorded)
    */
   record(e: Entry & { kind: RecordKind }): boolean {
+    this.#epoch++;
     return this.#repo.record({ fileId: e.fileId, kind: e.kind, ref: e.ref, amountMsat: e.amountMsat, at: BigInt(e.at.getTime()) });
   }
 
@@ -126,6 +139,7 @@ export class Ledger {
    * @throws Error when a file has no account (nothing is recorded)
    */
   recordAll(es: ReadonlyArray<Entry & { kind: RecordKind }>): boolean[] {
+    this.#epoch++;
     return this.#repo.recordAll(es.map((e) => ({ fileId: e.fileId, kind: e.kind, ref: e.ref, amountMsat: e.amountMsat, at: BigInt(e.at.getTime()) })));
   }
 
@@ -138,6 +152,7 @@ export class Ledger {
    * charged_until moves to `now`. A sweep that charges nothing leaves no trace.
    */
   sweepStorage(now: Date, priceMsatPerGibDay: bigint, minPeriodMs = 0n): { files: number; frozen: number } {
+    this.#epoch++;
     return this.#repo.sweep(BigInt(now.getTime()), priceMsatPerGibDay, minPeriodMs);
   }
 

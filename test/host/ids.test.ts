@@ -1,7 +1,9 @@
-// A new id never starts with '-', which a command line would take for an option (`storj status <fileId>`).
+// A new id never starts with '-', which a command line would take for an option (`storj status <fileId>`); download
+// ids sort by the time they were made and never repeat.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ID_RE, newId } from '../../src/host/ids.ts';
+import { randomBytes } from 'node:crypto';
+import { ID_RE, newId, sortableIds } from '../../src/host/ids.ts';
 
 test("newId draws again rather than give an id starting with '-', and every id it gives matches ID_RE", () => {
   // 0xf8: the first six bits are 62, base64url's '-'. The second draw starts with 0x00, an 'A'.
@@ -15,4 +17,27 @@ test("newId draws again rather than give an id starting with '-', and every id i
   assert.equal(calls, 2);
   assert.equal(id, Buffer.alloc(16, 0).toString('base64url'));
   assert.match(id, ID_RE);
+});
+
+test('sortableIds: in the order they were made, within a millisecond and across the clock, each once, random bytes drawn 4 KiB at a time', () => {
+  let clock = 1_700_000_000_000;
+  let draws = 0;
+  const next = sortableIds((n) => {
+    draws++;
+    assert.equal(n, 4096);
+    return randomBytes(n);
+  }, () => clock);
+  const ids: string[] = [];
+  for (let i = 0; i < 2000; i++) {
+    if (i % 700 === 0) clock += 1;
+    ids.push(next());
+  }
+  assert.deepEqual([...ids].sort(), ids, 'string order is the order they were made');
+  assert.equal(new Set(ids).size, ids.length);
+  assert.equal(draws, Math.ceil((2000 * 8) / 4096));
+  // Another process at the same moment, with the same sequence: told apart by the random bytes.
+  clock = 1_700_000_000_000;
+  const other = sortableIds(randomBytes, () => clock);
+  const mine = sortableIds(randomBytes, () => clock);
+  assert.notEqual(other(), mine());
 });
