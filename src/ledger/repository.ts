@@ -79,6 +79,8 @@ export class LedgerRepository {
   readonly #apply;
   readonly #record;
   readonly #recordAll;
+  readonly #balanceOf;
+  readonly #setBalance;
   // the sweep, in its two forms: every stored file due, or only those whose period is up
   readonly #insertSweep;
   readonly #dropSweep;
@@ -108,8 +110,22 @@ export class LedgerRepository {
     this.#insert = db.prepare<[string, string, string, bigint, bigint]>('INSERT OR IGNORE INTO ledger_entries (file_id, kind, ref, amount_msat, at) VALUES (?, ?, ?, ?, ?)');
     this.#apply = db.prepare<{ amount: bigint; at: bigint; id: string }>(APPLY_SQL);
     this.#record = db.transaction((e: NewEntry): boolean => this.#recordOne(e));
-    // A group commit of download charges (src/host/meter.ts): one transaction, each entry applied once.
-    this.#recordAll = db.transaction((es: readonly NewEntry[]): boolean[] => es.map((e) => this.#recordOne(e)));
+    // A group commit of download charges (src/host/meter.ts): one transaction, each entry inserted once, and each
+    // file's account moved once by all of its entries (#applyAll).
+    this.#recordAll = db.transaction((es: readonly NewEntry[]): boolean[] => {
+      const applied = es.map((e) => this.#insert.run(e.fileId, e.kind, e.ref, e.amountMsat, e.at).changes > 0);
+      const byFile = new Map<string, NewEntry[]>();
+      es.forEach((e, i) => {
+        if (!applied[i]) return;
+        const list = byFile.get(e.fileId);
+        if (list) list.push(e);
+        else byFile.set(e.fileId, [e]);
+      });
+      for (const [fileId, list] of byFile) this.#applyAll(fileId, list);
+      return applied;
+    });
+    this.#balanceOf = db.prepare<[string], { balance_msat: bigint; overdrawn_at: bigint | null }>('SELECT balance_msat, overdrawn_at FROM file_accounts WHERE file_id = ?');
+    this.#setBalance = db.prepare<[bigint, bigint | null, string]>('UPDATE file_accounts SET balance_msat = ?, overdrawn_at = ? WHERE file_id = ?');
 
     this.#insertSweep = db.prepare<[bigint, bigint]>('INSERT INTO storage_sweeps (at, storage_msat_per_gib_day) VALUES (?, ?)');
     this.#dropSweep = db.prepare<[number | bigint]>('DELETE FROM storage_sweeps WHERE id = ?');
@@ -165,6 +181,24 @@ export class LedgerRepository {
     // entry with it, the transaction being rolled back).
     if (this.#apply.run({ amount: e.amountMsat, at: e.at, id: e.fileId }).changes === 0) throw new Error(`file ${e.fileId} has no account in the ledger`);
     return true;
+  }
+
+  /**
+   * Moves a file's account by its `entries`, in order, with one read and one write: the balance and
+   * overdrawn_at end as APPLY_SQL run once per entry would leave them (overdrawn since the entry that took the
+   * balance below zero, cleared by one that brought it back). The caller's transaction.
+   * @throws Error when the file has no account
+   */
+  #applyAll(fileId: string, entries: readonly NewEntry[]): void {
+    const a = this.#balanceOf.get(fileId);
+    if (!a) throw new Error(`file ${fileId} has no account in the ledger`);
+    let balance = a.balance_msat;
+    let overdrawn = a.overdrawn_at;
+    for (const e of entries) {
+      balance += e.amountMsat;
+      overdrawn = balance < 0n ? (overdrawn ?? e.at) : null;
+    }
+    this.#setBalance.run(balance, overdrawn, fileId);
   }
 
   /** Makes a file's account, with a zero balance and not charged for storage yet. */

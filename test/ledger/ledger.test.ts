@@ -209,6 +209,29 @@ test('a group commit records every entry once, in one transaction: all or none',
   assert.deepEqual(ledger.verifyBalances(), []);
 });
 
+test("a group commit moves each account once for all its entries, to where record's one at a time would have", () => {
+  // Two twin ledgers: one records each entry on its own, the other the same entries as one group. Balances that
+  // start above zero, below it, and cross it both ways, so overdrawn_at is set, kept and cleared.
+  const one = setup();
+  const group = setup();
+  const starts = [50n, -5n, 0n, 30n];
+  const steps = [-20n, -40n, 25n, -100n, 200n, -7n, -100n, 3n];
+  for (const l of [one, group]) {
+    starts.forEach((s, i) => {
+      addFile(l.db, l.ledger, `f${i}`, 1000n);
+      if (s !== 0n) l.ledger.record({ fileId: `f${i}`, kind: s > 0n ? 'payment' : 'reversal', ref: 'tx:0/0', amountMsat: s, at: new Date(T0) });
+    });
+  }
+  // Interleaved across the files, each at its own time, so the time that overdrew each account is told apart.
+  const entries = steps.flatMap((amountMsat, k) => starts.map((_, i) => ({ fileId: `f${i}`, kind: amountMsat < 0n ? ('egress' as const) : ('payment' as const), ref: `r${k}`, amountMsat: amountMsat * BigInt(i + 1), at: new Date(T0 + 1000 * k + i) })));
+  for (const e of entries) one.ledger.record(e);
+  assert.ok(group.ledger.recordAll(entries).every(Boolean));
+  for (let i = 0; i < starts.length; i++) assert.deepEqual(file(group.db, `f${i}`), file(one.db, `f${i}`), `f${i}`);
+  assert.ok(starts.some((_, i) => file(one.db, `f${i}`).frozen_at !== null), 'some account ends overdrawn');
+  assert.ok(starts.some((_, i) => file(one.db, `f${i}`).frozen_at === null), 'some account ends above zero');
+  assert.deepEqual(group.ledger.verifyBalances(), []);
+});
+
 test('the SQL charge agrees with the reference arithmetic, and stays exact at the extremes', () => {
   for (const [size, price, ms] of [
     [1n, 1n, 1n],
