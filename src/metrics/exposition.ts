@@ -56,14 +56,20 @@ class Series<L extends string, V> {
 
   /** The state of the series `labels` names, made on its first use. @throws TypeError when a label is missing, extra or not a string. */
   get(labels: Labels<L>): V {
-    const names = Object.keys(labels);
-    if (names.length !== this.labelNames.length || !this.labelNames.every((n) => typeof labels[n] === 'string'))
-      throw new TypeError(`${this.metric}: labels ${JSON.stringify(names)}, expected ${JSON.stringify(this.labelNames)}`);
-    const values = this.labelNames.map((n) => labels[n]);
-    const key = JSON.stringify(values);
+    // Every HTTP response is counted through here, so the key is built by concatenation, each value prefixed with
+    // its length (which keeps two label sets from sharing a key), not by JSON.
+    let key = '';
+    let strings = true;
+    for (const n of this.labelNames) {
+      const v = labels[n];
+      if (typeof v !== 'string') strings = false;
+      key += `${String(v).length}:${v}`;
+    }
+    if (!strings || Object.keys(labels).length !== this.labelNames.length)
+      throw new TypeError(`${this.metric}: labels ${JSON.stringify(Object.keys(labels))}, expected ${JSON.stringify(this.labelNames)}`);
     let s = this.#byKey.get(key);
     if (!s) {
-      s = { values, state: this.fresh() };
+      s = { values: this.labelNames.map((n) => labels[n]), state: this.fresh() };
       this.#byKey.set(key, s);
     }
     return s.state;
