@@ -57,8 +57,11 @@ export interface Connections {
    * SHUTTING_DOWN), nor behind a trusted proxy (the routes count a client's requests in flight there).
    */
   fastPathOpen(): boolean;
-  /** A response a fast path answers: shutdown waits for its 'close' listeners, as for the routes' responses. */
-  track(res: ServerResponse): void;
+  /**
+   * A response a fast path answers: shutdown waits for its 'close' listeners, as for the routes' responses.
+   * `closed` runs at its 'close', before shutdown is told.
+   */
+  track(res: ServerResponse, closed?: () => void): void;
 }
 
 /**
@@ -131,9 +134,10 @@ export function installConnections(app: FastifyInstance, c: Limits): Connections
     done();
   });
 
-  const track = (res: ServerResponse) => {
+  const track = (res: ServerResponse, closed?: () => void) => {
     open.add(res);
     res.once('close', () => {
+      closed?.();
       open.delete(res);
       if (open.size === 0) allClosed?.();
     });

@@ -31,8 +31,7 @@ export function installFastPaths(server: Server, paths: readonly FastPath[], con
       for (const path of paths) {
         const route = path(req, res);
         if (route === undefined) continue;
-        connections.track(res);
-        if (metrics) res.once('close', () => metrics.request(route, req.method ?? '', res.statusCode));
+        connections.track(res, metrics && (() => metrics.request(route, req.method ?? '', res.statusCode)));
         return;
       }
     }
