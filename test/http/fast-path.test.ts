@@ -164,3 +164,17 @@ test('a write that empties the balance, a freeze and a deletion end the fast pat
   assert.equal(calls.heads(), 1);
   assert.deepEqual(a.agent.host.ledger.verifyBalances(), []);
 });
+
+test('behind a trusted proxy every GET goes through the routes, which count each client\'s requests in flight', async (t) => {
+  const a = await startTestAgent(t, { env: { STORJ_TRUST_PROXY: 'true' } });
+  const body = randomBytes(4096);
+  const { fileId } = await paidFile(a.api, body, { downloads: 10 });
+  const calls = routeCalls(t, a);
+  for (let i = 0; i < 5; i++) {
+    const r = await fetch(`${a.agent.url}/f/${fileId}`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+    assert.equal(r.status, 200);
+    assert.deepEqual(Buffer.from(await r.arrayBuffer()), body);
+  }
+  assert.equal(calls.gets(), 5);
+  assert.equal(a.agent.host.hotFiles.files, 0, 'nothing is loaded for a fast path that never answers');
+});
