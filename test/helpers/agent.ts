@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { Devnet } from '../../src/devnet/index.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { initDataDir, startAgent, type Agent } from '../../src/agent/index.ts';
@@ -106,6 +107,23 @@ export function api(base: string): Api {
     if ((r.headers.get('content-type') ?? '').includes('application/json')) parsed = JSON.parse(text);
     return { status: r.status, headers: r.headers, body: parsed as T, text };
   };
+}
+
+/**
+ * One GET on its own connection (not a keep-alive pool's, so that many run at once): the status, and the body's
+ * length when it is a 200.
+ */
+export function getAlone(url: string): Promise<{ status: number; length: number }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { agent: false }, (res) => {
+      let length = 0;
+      res.on('data', (d: Buffer) => (length += d.length));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, length }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /**

@@ -4,10 +4,9 @@
 // balance; and the moment a write makes the balance short, or the file frozen or deleted, the routes answer again.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { egressMsat } from '../../src/ledger/index.ts';
-import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
+import { getAlone, startTestAgent, type TestAgent } from '../helpers/agent.ts';
 import { paidFile } from '../helpers/paid.ts';
 import { until } from '../helpers/disk.ts';
 
@@ -92,20 +91,6 @@ test('a small file in memory: GET and HEAD skip the routes, with the same header
   assert.deepEqual(a.agent.host.ledger.verifyBalances(), [], 'the balance is the sum of its entries');
 });
 
-/** One GET on its own connection: the status, and the body's length when it is a 200. */
-function get(url: string): Promise<{ status: number; length: number }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false }, (res) => {
-      let length = 0;
-      res.on('data', (d: Buffer) => (length += d.length));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, length }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 test('concurrent downloads from memory against a balance that covers N: at most N are served', async (t) => {
   // Egress dear enough that the prepaid downloads, not the quote's minimum, make the balance.
   const a = await startTestAgent(t, { env: { STORJ_BANDWIDTH_COST_SAT_PER_GIB: '1000000000', STORJ_METER_BATCH_MS: '60000' } });
@@ -117,7 +102,7 @@ test('concurrent downloads from memory against a balance that covers N: at most 
   assert.ok(n >= 6 && n < 40, `the balance covers ${n} downloads`);
   const calls = routeCalls(t, a);
 
-  const answers = await Promise.all(Array.from({ length: n + 20 }, () => get(link)));
+  const answers = await Promise.all(Array.from({ length: n + 20 }, () => getAlone(link)));
   const served = answers.filter((r) => r.status === 200);
   const refused = answers.filter((r) => r.status === 402);
   assert.equal(served.length + refused.length, answers.length, 'every answer a 200 or a 402');

@@ -3,13 +3,12 @@
 // bytes that left the agent, not a whole chunk.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { egressMsat } from '../../src/ledger/index.ts';
-import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
+import { getAlone, startTestAgent, type TestAgent } from '../helpers/agent.ts';
 import { paidFile } from '../helpers/paid.ts';
 
 const execFileP = promisify(execFile);
@@ -28,20 +27,6 @@ function written(a: TestAgent, fileId: string): { balance: bigint; egress: bigin
   return { balance: b.v, egress: e.v, downloads: d.v };
 }
 
-/** One GET on its own connection: the status, and the body's length when it is a 200. */
-function get(url: string): Promise<{ status: number; length: number }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false }, (res) => {
-      let length = 0;
-      res.on('data', (d: Buffer) => (length += d.length));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, length }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 test('concurrent small downloads against a balance that covers N of them: at most N are served', async (t) => {
   // Egress dear enough that the prepaid downloads, not the quote's minimum, make the balance.
   const a = await startTestAgent(t, { env: { STORJ_BANDWIDTH_COST_SAT_PER_GIB: '1000000000', STORJ_METER_BATCH_MS: '60000' } });
@@ -52,7 +37,7 @@ test('concurrent small downloads against a balance that covers N of them: at mos
   const n = Number(before.balance / cost);
   assert.ok(n >= 6 && n < 40, `the balance covers ${n} downloads`);
 
-  const answers = await Promise.all(Array.from({ length: n + 20 }, () => get(`${a.agent.url}/f/${fileId}`)));
+  const answers = await Promise.all(Array.from({ length: n + 20 }, () => getAlone(`${a.agent.url}/f/${fileId}`)));
   const served = answers.filter((r) => r.status === 200);
   assert.ok(served.every((r) => r.length === body.length), 'every 200 carried the whole file');
   assert.equal(answers.filter((r) => r.status === 402).length, answers.length - served.length, 'the rest were refused with 402');
@@ -92,7 +77,7 @@ test('HEAD, a 304 and a refused download write nothing', async (t) => {
   assert.deepEqual(written(a, fileId), before, 'no balance moved, no entry, no download row');
 
   // The same measurement sees a download: it is written (at once here, meterBatchBytes being 0).
-  const r = await get(link);
+  const r = await getAlone(link);
   assert.equal(r.status, 200);
   for (let i = 0; i < 200 && written(a, fileId).downloads === before.downloads; i++) await new Promise((r2) => setTimeout(r2, 25));
   const after = written(a, fileId);
