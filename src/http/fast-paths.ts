@@ -29,7 +29,16 @@ export function installFastPaths(server: Server, paths: readonly FastPath[], con
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (connections.fastPathOpen()) {
       for (const path of paths) {
-        const route = path(req, res);
+        let route: string | undefined;
+        try {
+          route = path(req, res);
+        } catch {
+          // A fast path must not throw, and one that does must not take the process with it (this is an event
+          // listener): the routes answer what it left unanswered; a half-written answer's connection is cut.
+          if (!res.headersSent) continue;
+          res.destroy();
+          return;
+        }
         if (route === undefined) continue;
         connections.track(res, metrics && (() => metrics.request(route, req.method ?? '', res.statusCode)));
         return;
