@@ -68,7 +68,10 @@ export class TreasuryRepository {
     at: bigint,
     derive: (index: number) => { address: string; script: Buffer },
   ): { address: string; index: number } {
-    return this.#reserve(chain, purpose, at, derive);
+    // IMMEDIATE: the write lock from the start. Another process (the CLI beside a running agent, or the agent
+    // beside it) that commits between the read of the next index and the insert would otherwise fail this
+    // deferred transaction at once with SQLITE_BUSY_SNAPSHOT, which the busy timeout does not wait out.
+    return this.#reserve.immediate(chain, purpose, at, derive);
   }
 
   /** The receive and change addresses, by chain and index. */
