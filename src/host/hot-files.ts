@@ -47,6 +47,8 @@ interface HotFile {
   size: number;
   /** The bytes, once loaded. */
   body: Buffer | undefined;
+  /** Loading the bytes failed (a missing or damaged blob): not tried again before the entry is read again. */
+  failed?: boolean;
   /** The 200's headers (with the length). */
   headers: OutgoingHttpHeaders;
   // What the money facts below were read under: stale once either epoch moves or the clock passes `until`.
@@ -167,8 +169,9 @@ export class HotFiles {
       egressMsatPerGib: p.egressMsatPerGib,
       spendable: a.overdrawnAt ? undefined : a.balanceMsat - a.heldMsat - a.accruedMsat,
     };
-    // Bytes still loading for the same blob land in this entry (see #load).
-    const loading = kept?.sha256 === row.sha256 && kept.body === undefined;
+    // Bytes still loading for the same blob land in this entry (see #load). A load that failed is tried again
+    // only now, once the entry is read again: at most once a second for a file whose blob is missing.
+    const loading = kept?.sha256 === row.sha256 && kept.body === undefined && kept.failed !== true;
     if (kept) this.#drop(id, kept);
     this.#keep(id, f);
     if (f.body === undefined && !loading) void this.#load(id, f);
@@ -190,9 +193,16 @@ export class HotFiles {
     this.#bytes -= f.size;
   }
 
-  /** Reads the file's bytes from the blob store into `f`, unless it has gone meanwhile. Never rejects. */
+  /**
+   * Reads the file's bytes from the blob store into the entry kept for it now (`f`, or the one that replaced it
+   * for the same blob), unless it has gone meanwhile; a failure marks that entry instead. Never rejects.
+   */
   async #load(id: string, f: HotFile): Promise<void> {
     const body = Buffer.allocUnsafe(f.size);
+    const current = () => {
+      const now = this.#files.get(id);
+      return now?.sha256 === f.sha256 ? now : undefined;
+    };
     try {
       const reader = await this.#d.blobs.open(f.sha256);
       try {
@@ -207,14 +217,15 @@ export class HotFiles {
         await reader.close();
       }
     } catch (e) {
-      // The slow path serves the file (and reports a damaged blob); it is not kept.
-      this.#drop(id, f);
+      // The slow path serves the file (and reports a damaged blob) until the entry is read again.
+      const now = current();
+      if (now) now.failed = true;
       this.#log(`the download fast path could not load a file's bytes (${e instanceof Error ? e.message : String(e)}); the slow path serves it`);
       return;
     }
-    // Still kept, or kept again for the same bytes: the bytes are the blob's whatever the money facts are now.
-    const now = this.#files.get(id);
-    if (now?.sha256 === f.sha256) now.body = body;
+    // The bytes are the blob's whatever the money facts kept beside them are now.
+    const now = current();
+    if (now) now.body = body;
   }
 
   #log(line: string): void {

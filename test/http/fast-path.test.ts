@@ -163,3 +163,23 @@ test('behind a trusted proxy every GET goes through the routes, which count each
   assert.equal(calls.gets(), 5);
   assert.equal(a.agent.host.hotFiles.files, 0, 'nothing is loaded for a fast path that never answers');
 });
+
+test('bytes the fast path cannot load: the routes serve the file, and the load is not tried again on every request', async (t) => {
+  // No group commit during the test (it would move the ledger's epoch): the entry is read again once a second.
+  const a = await startTestAgent(t, { env: { STORJ_METER_BATCH_MS: '60000' } });
+  const body = randomBytes(4096);
+  const { fileId } = await paidFile(a.api, body, { downloads: 20 });
+  // The fast path reads the whole blob (no range); the routes read a range. Only the former fails here.
+  const blobs = a.agent.blobs;
+  const open = blobs.open.bind(blobs);
+  const opens = t.mock.method(blobs, 'open', (sha256: string, range?: { start: number; end: number }) => (range === undefined ? Promise.reject(new Error('an unreadable blob')) : open(sha256, range)));
+  const wholeReads = () => opens.mock.calls.filter((c) => c.arguments[1] === undefined).length;
+  for (let i = 0; i < 6; i++) {
+    const r = await fetch(`${a.agent.url}/f/${fileId}`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(Buffer.from(await r.arrayBuffer()), body);
+  }
+  assert.equal(a.agent.host.hotFiles.files, 0, 'nothing was loaded');
+  // Tried again only when the entry is read again (at least a second apart, or after a write to the ledger).
+  assert.ok(wholeReads() >= 1 && wholeReads() <= 3, `${wholeReads()} loads for 6 GETs`);
+});
