@@ -62,12 +62,6 @@ const CHARGE_SQL = `(${RATE_SQL} * (:now - charged_until) / ${DAY_MS})`;
 const DUE_ALL = 'closed_at IS NULL AND charged_until < :now';
 const DUE_PERIOD = `${DUE_ALL} AND (charged_until <= :due OR (overdrawn_at IS NULL AND balance_msat - ${CHARGE_SQL} < 0))`;
 
-// A balance moved by `:amount` at `:at`, marking or clearing overdrawn_at in the same statement (SQLite reads
-// every right-hand side from the row as it was): below zero, it stays overdrawn since the first time it went
-// under; at zero or more, it is not overdrawn.
-const APPLY_SQL = `UPDATE file_accounts SET balance_msat = balance_msat + :amount,
-  overdrawn_at = CASE WHEN balance_msat + :amount < 0 THEN coalesce(overdrawn_at, :at) END WHERE file_id = :id`;
-
 export class LedgerRepository {
   // accounts
   readonly #open;
@@ -76,8 +70,6 @@ export class LedgerRepository {
   readonly #releaseStale;
   // record
   readonly #insert;
-  readonly #apply;
-  readonly #record;
   readonly #recordAll;
   readonly #balanceOf;
   readonly #setBalance;
@@ -108,10 +100,8 @@ export class LedgerRepository {
     this.#releaseStale = db.prepare<[bigint, string]>('UPDATE file_accounts SET held_msat = max(0, held_msat - ?) WHERE file_id = ?');
 
     this.#insert = db.prepare<[string, string, string, bigint, bigint]>('INSERT OR IGNORE INTO ledger_entries (file_id, kind, ref, amount_msat, at) VALUES (?, ?, ?, ?, ?)');
-    this.#apply = db.prepare<{ amount: bigint; at: bigint; id: string }>(APPLY_SQL);
-    this.#record = db.transaction((e: NewEntry): boolean => this.#recordOne(e));
-    // A group commit of download charges (src/host/meter.ts): one transaction, each entry inserted once, and each
-    // file's account moved once by all of its entries (#applyAll).
+    // One entry, or a group commit of download charges (src/host/meter.ts): one transaction, each entry inserted
+    // once, and each file's account moved once by all of its new entries (#applyAll).
     this.#recordAll = db.transaction((es: readonly NewEntry[]): boolean[] => {
       const applied = es.map((e) => this.#insert.run(e.fileId, e.kind, e.ref, e.amountMsat, e.at).changes > 0);
       const byFile = new Map<string, NewEntry[]>();
@@ -173,20 +163,11 @@ export class LedgerRepository {
     );
   }
 
-  /** Inserts an entry unless (file, kind, ref) is there, and moves the balance with it; the caller's transaction. */
-  #recordOne(e: NewEntry): boolean {
-    const r = this.#insert.run(e.fileId, e.kind, e.ref, e.amountMsat, e.at);
-    if (r.changes === 0) return false;
-    // An entry with no account would leave a balance that is not the sum of its entries: refused (and the
-    // entry with it, the transaction being rolled back).
-    if (this.#apply.run({ amount: e.amountMsat, at: e.at, id: e.fileId }).changes === 0) throw new Error(`file ${e.fileId} has no account in the ledger`);
-    return true;
-  }
-
   /**
-   * Moves a file's account by its `entries`, in order, with one read and one write: the balance and
-   * overdrawn_at end as APPLY_SQL run once per entry would leave them (overdrawn since the entry that took the
-   * balance below zero, cleared by one that brought it back). The caller's transaction.
+   * Moves a file's account by its `entries`, in order, with one read and one write. Below zero, an account stays
+   * overdrawn since the entry that first took it under; at zero or more, it is not overdrawn. An entry with no
+   * account would leave a balance that is not the sum of its entries: refused, and the caller's transaction
+   * (with the entry) rolled back.
    * @throws Error when the file has no account
    */
   #applyAll(fileId: string, entries: readonly NewEntry[]): void {
@@ -237,7 +218,7 @@ export class LedgerRepository {
    * @throws Error when the file has no account (nothing is recorded)
    */
   record(e: NewEntry): boolean {
-    return this.#record(e);
+    return this.#recordAll([e])[0] ?? false;
   }
 
   /** Records every entry in one transaction, each once (false where it was recorded already); all or none. */
