@@ -1,7 +1,7 @@
 /**
  * The download fast path (docs/metering.md, "The fast path"): `GET` and `HEAD /f/:fileId` of a small stored file,
  * answered from memory before the HTTP framework parses the request. Popular files are mostly small, and for them
- * the framework's per-request work, a log line, the four reads of the file, its account and its prices, and four
+ * the framework's per-request work, two log lines, the three reads of the file, its account and its prices, and four
  * thread-pool round trips to open, stat, read and close the blob cost ten times what the answer does.
  *
  * What is kept, per file asked for lately (at most MAX_ENTRIES files and MAX_BYTES of bytes, each at most
@@ -157,11 +157,14 @@ export class HotFiles {
       return undefined;
     }
     const size = Number(row.size);
+    // The bytes and the headers belong to the blob and the file's name and type, which never change while it is
+    // stored: only the money facts are new.
+    const same = kept?.sha256 === row.sha256 ? kept : undefined;
     const f: HotFile = {
       sha256: row.sha256,
       size,
-      body: kept?.sha256 === row.sha256 ? kept.body : undefined,
-      headers: { ...fileHeaders({ sha256: row.sha256, contentType: row.content_type, filename: row.filename }), 'content-length': size },
+      body: same?.body,
+      headers: same?.headers ?? { ...fileHeaders({ sha256: row.sha256, contentType: row.content_type, filename: row.filename }), 'content-length': size },
       ledgerEpoch,
       repoEpoch,
       until,
@@ -171,7 +174,7 @@ export class HotFiles {
     };
     // Bytes still loading for the same blob land in this entry (see #load). A load that failed is tried again
     // only now, once the entry is read again: at most once a second for a file whose blob is missing.
-    const loading = kept?.sha256 === row.sha256 && kept.body === undefined && kept.failed !== true;
+    const loading = same !== undefined && same.body === undefined && same.failed !== true;
     if (kept) this.#drop(id, kept);
     this.#keep(id, f);
     if (f.body === undefined && !loading) void this.#load(id, f);
