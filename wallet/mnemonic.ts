@@ -2,7 +2,9 @@
  * BIP39 mnemonics: creating one from an injected random source, and checking one a person typed.
  */
 import { randomBytes } from 'node:crypto';
-import * as bip39 from 'bip39';
+import { entropyToMnemonic, mnemonicToSeedSync, validateMnemonic } from '@scure/bip39';
+// Only the English wordlist is loaded: the package keeps each language in a module of its own.
+import { wordlist as english } from '@scure/bip39/wordlists/english';
 import { AgentError } from '../src/errors/index.ts';
 
 /** Returns `size` random bytes. Injected so tests are deterministic; defaults to node:crypto's CSPRNG. */
@@ -27,7 +29,7 @@ export function drawRandom(random: RandomSource, size: number): Uint8Array {
  * @throws AgentError INTERNAL when the random source returns the wrong number of bytes
  */
 export function createMnemonic(random: RandomSource = defaultRandom): string {
-  return bip39.entropyToMnemonic(Buffer.from(drawRandom(random, MNEMONIC_ENTROPY_BYTES)));
+  return entropyToMnemonic(drawRandom(random, MNEMONIC_ENTROPY_BYTES), english);
 }
 
 /**
@@ -50,14 +52,13 @@ export function checkMnemonic(phrase: unknown): string {
   if (![12, 15, 18, 21, 24].includes(words)) {
     throw new AgentError('WALLET_BAD_MNEMONIC', `a BIP39 mnemonic has 12, 15, 18, 21 or 24 words, not ${words}`);
   }
-  const list = bip39.wordlists.english ?? [];
-  const unknown = m.split(' ').findIndex((w) => !list.includes(w));
+  const unknown = m.split(' ').findIndex((w) => !english.includes(w));
   if (unknown >= 0) throw new AgentError('WALLET_BAD_MNEMONIC', `word ${unknown + 1} of the mnemonic is not in the BIP39 English wordlist`);
-  if (!bip39.validateMnemonic(m)) throw new AgentError('WALLET_BAD_MNEMONIC', 'the mnemonic\'s checksum does not match (a word is wrong or out of order)');
+  if (!validateMnemonic(m, english)) throw new AgentError('WALLET_BAD_MNEMONIC', 'the mnemonic\'s checksum does not match (a word is wrong or out of order)');
   return m;
 }
 
 /** BIP39 seed: PBKDF2-HMAC-SHA512(mnemonic, "mnemonic" + passphrase, 2048), 64 bytes. */
 export function mnemonicToSeed(mnemonic: string, bip39Passphrase = ''): Uint8Array {
-  return new Uint8Array(bip39.mnemonicToSeedSync(mnemonic, bip39Passphrase));
+  return mnemonicToSeedSync(mnemonic, bip39Passphrase);
 }

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mnemonicToSeedSync } from 'bip39';
+import { mnemonicToSeedSync } from '@scure/bip39';
 import { networks } from 'bitcoinjs-lib';
 import type { CloudState } from '../../src/devnet/cloud/state.ts';
 import { bip32 } from '../../wallet/keys.ts';
@@ -208,7 +208,7 @@ test('a child is born: storj propose --pay, the parent spawns it on its local cl
   assert.deepEqual(new Uint8Array(readFileSync(copy)), bytes, 'the bytes the child served are the bytes uploaded');
 
   // 6. Secrets: none in the user data, the cloud's files and logs, the child's console, the bodies or the parent's log.
-  const seed = mnemonicToSeedSync(mnemonic);
+  const seed = Buffer.from(mnemonicToSeedSync(mnemonic));
   const rootKey = bip32.fromSeed(seed, networks.regtest);
   const secrets: Record<string, string> = {
     'the credentials': CREDENTIALS,

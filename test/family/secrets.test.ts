@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mnemonicToSeedSync } from 'bip39';
+import { mnemonicToSeedSync } from '@scure/bip39';
 import { networks } from 'bitcoinjs-lib';
 import { bip32 } from '../../wallet/keys.ts';
 import { join } from 'node:path';
@@ -71,7 +71,7 @@ test('a full run of the investor\'s path: no credential, mnemonic or private key
   await agent.stop();
   const log = agent.output();
   assert.ok(log.includes('"route":"/v1/proposals"'), 'the requests were logged');
-  const seed = mnemonicToSeedSync(mnemonic);
+  const seed = Buffer.from(mnemonicToSeedSync(mnemonic));
   const rootKey = bip32.fromSeed(seed, networks.regtest);
   const secrets: Record<string, string> = {
     'the credentials': SECRET,

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { mnemonicToSeedSync } from 'bip39';
+import { mnemonicToSeedSync } from '@scure/bip39';
 import { networks } from 'bitcoinjs-lib';
 import { bip32 } from '../../wallet/keys.ts';
 import { agentEnv, api, spawnAgent, startDevnet, tempDir } from '../helpers/agent.ts';
@@ -84,7 +84,7 @@ test("a whole customer's and operator's session logs JSON lines with request ids
   await agent.stop();
 
   // Every secret, by its exact string: none is in what the agent printed, nor in the wallet command's output.
-  const seed = mnemonicToSeedSync(mnemonic);
+  const seed = Buffer.from(mnemonicToSeedSync(mnemonic));
   const rootKey = bip32.fromSeed(seed, networks.regtest);
   const secrets: Record<string, string> = {
     'the upload token': uploadToken,
