@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --expose-gc --max-semi-space-size=2 --initial-old-space-size=40 --v8-pool-size=1
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --expose-gc --max-semi-space-size=2 --initial-old-space-size=40 --v8-pool-size=1 --bytecode-old-age=1 --flush-baseline-code
 /**
  * The `storj` command. Operator: init, run, wallet, config (commands/operator.ts). Customer: upload, download,
  * status, topup (commands/customer.ts). Investor: propose, proposal, proposals (commands/investor.ts). Family:

@@ -15,7 +15,7 @@ import { Cleanup, CLIENT_CPU, fmt, GIB, interleave, MB, mbps, median, pinned, pr
 import type { TransferRig } from './transfer.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(REPO, 'dist', 'src', 'cli', 'storj.js');
+const CLI = join(REPO, 'dist', 'bin', 'storj.js');
 const CLI_TARGET = 0.8;
 const BROWSER_BYTES = 100 * MB;
 const CLI_TIMEOUT_MS = 600_000;
