@@ -22,7 +22,7 @@ import { agentInfo, operatorView } from './views.ts';
 import { devControlClient } from './dev-control.ts';
 import { freeBytes, Health, releaseBallastIfFull } from './health.ts';
 import { identityMessage, Wallet } from '../../wallet/index.ts';
-import { buildBundle, bundleRoutes, packageRoot } from '../bundle/index.ts';
+import { buildBundleApart, bundleRoutes, packageRoot } from '../bundle/index.ts';
 import { familyRoutes, type Family, type ReproductionParts } from '../family/index.ts';
 import { buildFamily, composeSinks, reproductionParts } from './family.ts';
 import { startLocalCloud, type LocalCloud } from './local-cloud.ts';
@@ -161,9 +161,13 @@ export async function startAgent(opts: StartOptions): Promise<Agent> {
   let metricsListener: MetricsListener | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
   try {
-    // The code this agent runs, as the children it spawns will fetch it (src/bundle): built once, kept in memory.
-    const bundle = await buildBundle(packageRoot());
+    // The code this agent runs, as the children it spawns will fetch it (src/bundle): built once, in a worker
+    // process while the chain connects, and kept in memory.
+    const building = buildBundleApart(packageRoot());
+    // Awaited below; a start that fails before then must not leave the rejection unheard.
+    building.catch(() => undefined);
     conn = await connectChain(config, { stopDevnet: opts.stopDevnet ?? 'if-started', localCloud: config.localCloud });
+    const bundle = await building;
     const cloud = conn.cloud;
     const chain = conn.chain;
     // Devnet time can be moved forward (POST /v1/dev/advance); everywhere else the clock is the system's.

@@ -86,6 +86,32 @@ function selfPaths(outDir: string): Plugin {
   };
 }
 
+/** What fastify's lib/server.js may call of node:http2: the stand-in below has these and nothing else. */
+const FASTIFY_HTTP2_USES = new Set(['createServer', 'createSecureServer']);
+
+/**
+ * fastify's lib/server.js requires node:http2 when it loads, for its `http2` option, which the agent never sets;
+ * node's http2 brings tls with it, about 2 MiB at idle (docs/memory.md, "The bundle"). In the bundle fastify gets
+ * a stand-in that requires node:http2 at its first call. The build fails if fastify calls anything else of it
+ * (its comments' `http2.Http2...` types aside).
+ */
+const lazyHttp2ForFastify: Plugin = {
+  name: 'lazy-http2-for-fastify',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?http2$/ }, async (args) => {
+      if (packageOf(args.importer) !== 'fastify') return undefined;
+      const used = new Set([...(await readFile(args.importer, 'utf8')).matchAll(/\bhttp2\.(\w+)/g)].map((m) => m[1] ?? ''));
+      const other = [...used].filter((name) => !FASTIFY_HTTP2_USES.has(name) && !name.startsWith('Http2'));
+      if (other.length > 0) return { errors: [{ text: `${relative(ROOT, args.importer)} uses http2.${other.join(', http2.')}, which the stand-in lacks: add it to FASTIFY_HTTP2_USES in src/build/index.ts` }] };
+      return { path: 'http2', namespace: 'lazy-http2' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-http2' }, () => ({
+      loader: 'js',
+      contents: [...FASTIFY_HTTP2_USES].map((name) => `exports.${name} = (...args) => require('node:http2').${name}(...args);`).join('\n'),
+    }));
+  },
+};
+
 export interface BundleOptions {
   /** The module bundled as `storj.js`; src/cli/storj.ts unless a test bundles another. */
   entry?: string;
@@ -116,7 +142,7 @@ export async function bundle({ entry = join(ROOT, 'src', 'cli', 'storj.ts'), out
     external: EXTERNAL,
     // The CommonJS packages in the bundle call `require` for node's own modules; an ES module has none.
     banner: { js: "import { createRequire as __storjCreateRequire } from 'node:module'; const require = __storjCreateRequire(import.meta.url);" },
-    plugins: [selfPaths(outDir)],
+    plugins: [selfPaths(outDir), lazyHttp2ForFastify],
     logLevel: 'warning',
   });
 }

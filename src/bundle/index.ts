@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import './errors.ts';
 
 export { buildBundle } from './make.ts';
+export { buildBundleApart } from './apart.ts';
 export { bundleRoutes } from './routes.ts';
 
 /**

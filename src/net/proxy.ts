@@ -13,11 +13,11 @@
  * proxy sees neither the path, the headers nor the body. The proxy's own userinfo becomes Proxy-Authorization,
  * sent to the proxy only.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { BlockList, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { safeDecode } from './scrub.ts';
+import { httpsRequest, tlsConnect } from './tls-lazy.ts';
 
 /** Where the proxy variables are read: process.env, or a test's own. */
 export type ProxyEnv = Readonly<Record<string, string | undefined>>;
@@ -110,7 +110,7 @@ export function proxyAuthorization(proxy: URL): Record<string, string> {
 }
 
 /** How to reach the proxy itself: its module's request function and where it listens. */
-export function proxyEndpoint(proxy: URL): { request: typeof httpRequest; host: string; port: number } {
+export function proxyEndpoint(proxy: URL): { request: (options: RequestOptions) => ClientRequest; host: string; port: number } {
   return { request: proxy.protocol === 'https:' ? httpsRequest : httpRequest, host: bareHost(proxy.hostname), port: portOf(proxy) };
 }
 

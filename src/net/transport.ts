@@ -13,7 +13,7 @@
  * - Proxies come from the environment (./proxy.ts).
  */
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { httpsRequest } from './tls-lazy.ts';
 import { proxyAuthorization, proxyEndpoint, proxyFor, tunnel, type ProxyEnv } from './proxy.ts';
 import { isCredentialHeader } from './scrub.ts';
 

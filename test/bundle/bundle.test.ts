@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, cpSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { buildBundle, packageRoot } from '../../src/bundle/index.ts';
+import { buildBundle, buildBundleApart, packageRoot } from '../../src/bundle/index.ts';
 import { bundleEntries } from '../../src/bundle/make.ts';
 import { AgentError } from '../../src/errors/index.ts';
 import { tempDir } from '../helpers/agent.ts';
@@ -132,6 +132,19 @@ void test('a link or a missing root file is BUNDLE_INVALID, naming it', async (t
   copyTree(bare);
   execFileSync('rm', [join(bare, 'tsconfig.json')]);
   await assert.rejects(buildBundle(bare), (e: unknown) => e instanceof AgentError && e.code === 'BUNDLE_INVALID' && e.message.includes('tsconfig.json'));
+});
+
+void test('built in its worker process (as the agent builds it), the bundle is the same bytes and codeHash, and a bad tree the same BUNDLE_INVALID', async (t) => {
+  const here = await buildBundle(ROOT);
+  const apart = await buildBundleApart(ROOT);
+  assert.ok(apart.bytes.equals(here.bytes), 'the same bytes');
+  assert.equal(apart.codeHash, here.codeHash);
+
+  const dir = tempDir(t, 'storj-bundle-bad-apart-');
+  copyTree(dir);
+  symlinkSync('storj.ts', join(dir, 'src/cli/alias.ts'));
+  await assert.rejects(buildBundleApart(dir), (e: unknown) => e instanceof AgentError && e.code === 'BUNDLE_INVALID' && e.message.includes('src/cli/alias.ts'));
+  await assert.rejects(buildBundleApart(join(dir, 'no such folder')), (e: unknown) => e instanceof AgentError && e.code === 'BUNDLE_INVALID');
 });
 
 void test('the unpacked bundle runs (node --import tsx src/cli/storj.ts), and bundles itself to the same codeHash: a clone knows it is one', async (t) => {
