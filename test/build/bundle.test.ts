@@ -1,8 +1,9 @@
 // The build's bundle (src/build/index.ts): the bundled `storj` finds what it reads relative to its modules
 // (package.json for --version, here) where the compiled modules would, keeps the source's shebang with its node
 // flags, and leaves the packages that read files beside their own code to node_modules. The build refuses a
-// package in the bundle that reads its own location, and a module of ours that reads more of import.meta than
-// the bundle rewrites. `npm start` (test/e2e/npm-start.test.ts) runs the real build's agent end to end.
+// package in the bundle that reads its own location, a module of ours that reads more of import.meta than the
+// bundle rewrites, and a fastify that uses more of node:http2 than the build's stand-in has. `npm start`
+// (test/e2e/npm-start.test.ts) runs the real build's agent end to end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -50,6 +51,19 @@ test('the build refuses a bundled package that reads its own location, and impor
   const resolvesRelative = join(dir, 'resolves-relative.ts');
   writeFileSync(resolvesRelative, "console.log(import.meta.resolve('./x.js'));\n");
   await assert.rejects(bundle({ entry: resolvesRelative, outDir: join(dir, 'out3') }), /reads import\.meta\.resolve\(/);
+
+  // fastify's node:http2 becomes a stand-in that loads it at the first call, unless fastify uses more of it.
+  const fastify = join(dir, 'node_modules', 'fastify');
+  mkdirSync(fastify, { recursive: true });
+  writeFileSync(join(fastify, 'package.json'), JSON.stringify({ name: 'fastify', version: '5.0.0', main: 'index.js' }));
+  const usesFastify = join(dir, 'uses-fastify.ts');
+  writeFileSync(usesFastify, "import f from 'fastify';\nconsole.log(f);\n");
+  writeFileSync(join(fastify, 'index.js'), "const http2 = require('node:http2');\nmodule.exports = (o) => o.http2 ? http2.createServer(o) : null;\n");
+  await bundle({ entry: usesFastify, outDir: join(dir, 'out5') });
+  const out5 = readdirSync(join(dir, 'out5')).map((f) => readFileSync(join(dir, 'out5', f), 'utf8')).join('\n');
+  assert.match(out5, /=>\s*__require\("node:http2"\)\.createServer\(/, 'required at the first call');
+  writeFileSync(join(fastify, 'index.js'), "const http2 = require('node:http2');\nmodule.exports = () => http2.connect('https://x');\n");
+  await assert.rejects(bundle({ entry: usesFastify, outDir: join(dir, 'out6') }), /uses http2\.connect/);
 
   // What the bundle does rewrite builds: import.meta.url, and the resolve of a package's name.
   const fine = join(dir, 'fine.ts');
