@@ -6,8 +6,8 @@
  * under 80 MB (docs/memory.md, "The bundle").
  *
  * What the bundle does not hold, and why:
- * - the processes the agent starts (the sandbox's worker, the devnet, the local cloud): they run from dist/src as
- *   before, found from their parent's path;
+ * - the processes the agent starts (the sandbox's worker, the code bundle's, the devnet, the local cloud): they
+ *   run from dist/src as before, found from their parent's path;
  * - packages that read files next to their own code or load a native addon or WebAssembly file from there
  *   (EXTERNAL): they are imported from node_modules at run time.
  *
@@ -64,25 +64,25 @@ const SELF_PATH = /\b__dirname\b|\b__filename\b|\bimport\.meta\b/;
 /** Rewrites the repository's `import.meta.url`s and refuses packages that would look for files beside the chunk. */
 function selfPaths(outDir: string): Plugin {
   return {
-  name: 'self-paths',
-  setup(b) {
-    b.onLoad({ filter: /\.[cm]?[jt]s$/ }, async (args) => {
-      const pkg = packageOf(args.path);
-      const source = await readFile(args.path, 'utf8');
-      if (pkg !== undefined) {
-        if (!SELF_PATH_UNUSED.has(pkg) && SELF_PATH.test(source)) {
-          return { errors: [{ text: `${pkg} reads its own location (${relative(ROOT, args.path)}); add it to EXTERNAL in src/build/index.ts` }] };
+    name: 'self-paths',
+    setup(b) {
+      b.onLoad({ filter: /\.[cm]?[jt]s$/ }, async (args) => {
+        const pkg = packageOf(args.path);
+        const source = await readFile(args.path, 'utf8');
+        if (pkg !== undefined) {
+          if (!SELF_PATH_UNUSED.has(pkg) && SELF_PATH.test(source)) {
+            return { errors: [{ text: `${pkg} reads its own location (${relative(ROOT, args.path)}); add it to EXTERNAL in src/build/index.ts` }] };
+          }
+          return undefined;
         }
-        return undefined;
-      }
-      // import.meta.resolve of a package's name resolves from the chunk as from the module (both look in the
-      // repository's node_modules); of a relative path it would not.
-      const other = /\bimport\.meta\.(?!url\b|resolve\(\s*['"`][^.'"`])[\w(]+/.exec(source);
-      if (other) return { errors: [{ text: `${relative(ROOT, args.path)} reads ${other[0]}: of import.meta, only url and the resolve of a package's name work in the bundle` }] };
-      const url = `new URL(${JSON.stringify(distPathFromBundle(args.path, outDir))}, import.meta.url).href`;
-      return { contents: source.replaceAll('import.meta.url', url), loader: args.path.endsWith('.ts') ? 'ts' : 'js' };
-    });
-  },
+        // import.meta.resolve of a package's name resolves from the chunk as from the module (both look in the
+        // repository's node_modules); of a relative path it would not.
+        const other = /\bimport\.meta\.(?!url\b|resolve\(\s*['"`][^.'"`])[\w(]+/.exec(source);
+        if (other) return { errors: [{ text: `${relative(ROOT, args.path)} reads ${other[0]}: of import.meta, only url and the resolve of a package's name work in the bundle` }] };
+        const url = `new URL(${JSON.stringify(distPathFromBundle(args.path, outDir))}, import.meta.url).href`;
+        return { contents: source.replaceAll('import.meta.url', url), loader: args.path.endsWith('.ts') ? 'ts' : 'js' };
+      });
+    },
   };
 }
 
