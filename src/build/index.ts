@@ -51,8 +51,8 @@ function packageOf(path: string): string | undefined {
 }
 
 /**
- * Where the compiled form of the repository's source file `path` (src/x/y.ts) is, relative to `outDir`: the URL
- * its `import.meta.url` is rewritten to resolve against the chunk's own.
+ * Where the compiled form of the repository's source file `path` (a .ts file under src/ or wallet/) is,
+ * relative to `outDir`: the URL its `import.meta.url` is rewritten to resolve against the chunk's own.
  */
 function distPathFromBundle(path: string, outDir: string): string {
   const rel = relative(ROOT, path).replace(/\.ts$/, '.js');
