@@ -20,9 +20,10 @@ import { build, type Plugin } from 'esbuild';
 import { readFile, rm } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../bundle/index.ts';
 
-/** The repository's root: this file runs as dist/src/build/index.js, or from its source under tsx. */
-const ROOT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../' : '../../../', import.meta.url));
+/** The repository's root, whether this runs as dist/src/build/index.js or from its source under tsx. */
+const ROOT = packageRoot();
 const OUT_DIR = join(ROOT, 'dist', 'bin');
 
 /** Imported from node_modules at run time: each reads files beside its own code (its addon, wasm or worker files). */
